@@ -1,0 +1,173 @@
+"""Settings: embedded defaults, then `conf/controller.toml` (or CONTROLLER_CONFIG), then the
+CONTROLLER_* environment variables. Each TOML key is the environment name without its prefix, in
+lower case (`redis_url` <-> CONTROLLER_REDIS_URL). Settings are loaded once in the entry point and
+passed down; a bad value stops start-up with a ConfigError naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from controller.errors import ConfigError
+
+PREFIX = "CONTROLLER_"
+DEFAULT_CONFIG = "conf/controller.toml"
+
+
+@dataclasses.dataclass(frozen=True)
+class Listen:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting of the controller; field names are the TOML keys."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = "mymaster"
+    esl_listen: Listen = Listen("127.0.0.1", 8084)
+    esl_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+    max_calls: int = 20000
+    linger_seconds: int = 10
+    command_timeout: float = 10.0
+    drain_seconds: float = 30.0
+    route_profile: str = "external"
+    api_listen: Listen = Listen("127.0.0.1", 8000)
+    smtp_url: str = ""
+    outbox_dir: str = "var/outbox"
+    sms_url: str = ""
+    default_account: str = ""
+    log_level: str = "INFO"
+
+
+def _listen(value: str) -> Listen:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise ValueError("expected HOST:PORT")
+    host = host.strip("[]")
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError("port out of range")
+    return Listen(host, number)
+
+
+def _redis_url(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _sentinels(value: str | list[str]) -> tuple[tuple[str, int], ...]:
+    items = value if isinstance(value, list) else [v for v in value.split(",") if v.strip()]
+    return tuple((lst.host, lst.port) for lst in (_listen(str(v).strip()) for v in items))
+
+
+def _networks(value: str | list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    items = value if isinstance(value, list) else value.split(",")
+    nets = tuple(ipaddress.ip_network(str(v).strip(), strict=False) for v in items if str(v).strip())
+    if not nets:
+        raise ValueError("at least one network is required")
+    return nets
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value and urlsplit(value).scheme not in schemes:
+            raise ValueError(f"expected a URL with scheme {' or '.join(schemes)}")
+        return value
+
+    return parse
+
+
+def _positive_int(value: str | int) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def _positive_float(value: str | float) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be a positive number")
+    return number
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "redis_url": _redis_url,
+    "redis_sentinels": _sentinels,
+    "redis_sentinel_master": str,
+    "esl_listen": _listen,
+    "esl_allow": _networks,
+    "max_calls": _positive_int,
+    "linger_seconds": _positive_int,
+    "command_timeout": _positive_float,
+    "drain_seconds": _positive_float,
+    "route_profile": str,
+    "api_listen": _listen,
+    "smtp_url": _url("smtp", "smtps"),
+    "outbox_dir": str,
+    "sms_url": _url("http", "https"),
+    "default_account": str,
+    "log_level": _log_level,
+}
+
+
+def env_name(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:
+    if not path.exists():
+        if explicit:
+            raise ConfigError("CONTROLLER_CONFIG", f"{path} does not exist")
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("CONTROLLER_CONFIG", f"{path}: {exc}") from exc
+    unknown = sorted(set(data) - set(_PARSERS))
+    if unknown:
+        raise ConfigError(env_name(unknown[0]), f"unknown key {unknown[0]!r} in {path}")
+    return data
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the TOML file and the environment; refuse any bad value."""
+    env = os.environ if environ is None else environ
+    path = Path(env.get("CONTROLLER_CONFIG", DEFAULT_CONFIG))
+    raw: dict[str, Any] = _read_toml(path, "CONTROLLER_CONFIG" in env)
+    for field in _PARSERS:
+        if env_name(field) in env:
+            raw[field] = env[env_name(field)]
+    values: dict[str, Any] = {}
+    for field, value in raw.items():
+        try:
+            values[field] = _PARSERS[field](value)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(env_name(field), f"invalid value {value!r}: {exc}") from exc
+    return Settings(**values)

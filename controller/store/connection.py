@@ -1,0 +1,31 @@
+"""Builds the Redis client from the settings: a standalone server (`redis://`, `rediss://`,
+`unix://`) or the master of a Redis Sentinel group when `redis_sentinels` is set."""
+
+from __future__ import annotations
+
+import redis
+from redis.sentinel import Sentinel
+
+from controller.config import Settings
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A client with decoded (str) responses; connections are made lazily on first use."""
+    if settings.redis_sentinels:
+        base = redis.Redis.from_url(settings.redis_url)
+        kwargs = base.connection_pool.connection_kwargs
+        sentinel = Sentinel(
+            list(settings.redis_sentinels),
+            socket_timeout=5,
+            password=kwargs.get("password"),
+        )
+        return sentinel.master_for(
+            settings.redis_sentinel_master,
+            db=kwargs.get("db", 0),
+            password=kwargs.get("password"),
+            decode_responses=True,
+            socket_timeout=5,
+        )
+    return redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_timeout=5, health_check_interval=30
+    )

@@ -1,0 +1,56 @@
+"""Every Redis key the controller uses is built here and nowhere else.
+
+Layout (all values are JSON documents unless said otherwise):
+- `accounts`                              set of account ids
+- `account:{aid}`                         the account document
+- `account:{aid}:children`                set of child account ids
+- `account:{aid}:docs:{kind}`             hash id -> document, kind in users|devices|vmboxes|callflows
+- `account:{aid}:numbers`                 hash number -> callflow id (one callflow per number)
+- `account:{aid}:patterns`                hash callflow id -> JSON list of its patterns
+- `account:{aid}:sip_users`               hash SIP username -> device id
+- `account:{aid}:revision`                integer, bumped by every callflow change (cache key)
+- `numbers:owners`                        hash number -> JSON list of account ids using it
+"""
+
+from __future__ import annotations
+
+ACCOUNTS = "accounts"
+NUMBER_OWNERS = "numbers:owners"
+DOC_KINDS = ("users", "devices", "vmboxes", "callflows")
+
+
+def account(aid: str) -> str:
+    return f"account:{aid}"
+
+
+def children(aid: str) -> str:
+    return f"account:{aid}:children"
+
+
+def docs(aid: str, kind: str) -> str:
+    if kind not in DOC_KINDS:
+        raise ValueError(f"unknown document kind {kind!r}")
+    return f"account:{aid}:docs:{kind}"
+
+
+def numbers(aid: str) -> str:
+    return f"account:{aid}:numbers"
+
+
+def patterns(aid: str) -> str:
+    return f"account:{aid}:patterns"
+
+
+def sip_users(aid: str) -> str:
+    return f"account:{aid}:sip_users"
+
+
+def revision(aid: str) -> str:
+    return f"account:{aid}:revision"
+
+
+def all_of_account(aid: str) -> list[str]:
+    """Every key that belongs to one account (used to replace an account atomically)."""
+    return [account(aid), children(aid), numbers(aid), patterns(aid), sip_users(aid)] + [
+        docs(aid, kind) for kind in DOC_KINDS
+    ]
