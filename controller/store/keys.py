@@ -9,13 +9,12 @@ Layout (all values are JSON documents unless said otherwise):
 - `account:{aid}:patterns`                hash callflow id -> JSON list of its patterns
 - `account:{aid}:sip_users`               hash SIP username -> device id
 - `account:{aid}:revision`                integer, bumped by every callflow change (cache key)
-- `numbers:owners`                        hash number -> JSON list of account ids using it
+- `number:{number}:accounts`              set of the account ids whose callflows use the number
 """
 
 from __future__ import annotations
 
 ACCOUNTS = "accounts"
-NUMBER_OWNERS = "numbers:owners"
 DOC_KINDS = ("users", "devices", "vmboxes", "callflows")
 
 
@@ -47,6 +46,10 @@ def sip_users(aid: str) -> str:
 
 def revision(aid: str) -> str:
     return f"account:{aid}:revision"
+
+
+def number_accounts(number: str) -> str:
+    return f"number:{number}:accounts"
 
 
 def all_of_account(aid: str) -> list[str]:

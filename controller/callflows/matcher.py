@@ -1,0 +1,119 @@
+"""Which callflow runs a call: Kazoo's `cf_flow` lookup.
+
+1. Exact `numbers` first: one hash lookup, whatever the number of callflows.
+2. Then every pattern of the account: the winner is the pattern whose longest capture group (or
+   whole match, when it has no group) is longest; ties go to the earlier pattern in sorted order.
+   The winning capture becomes the call's `capture_group`, named groups its `capture_groups`.
+3. Then the `no_match` callflow, only for all-digit numbers (optional leading `+`) and only for
+   internal callers (an outside caller must not reach the account's outbound route).
+
+Compiled patterns are cached per account in this process and thrown away as soon as the
+account's revision in Redis moves (every callflow change bumps it), so several controller
+processes sharing one Redis never route with stale patterns.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import re
+from typing import Any
+
+import redis
+
+from controller.callflows.patterns import Pattern, PatternSet, compile_pattern, named_captures
+from controller.store import codec, keys
+
+NO_MATCH = "no_match"
+_DIGITS = re.compile(r"\+?[0-9]+")
+ACCOUNT_VARIABLE = "controller_account_id"
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """The callflow chosen for a number, and why."""
+
+    account_id: str
+    number: str
+    callflow: dict[str, Any]
+    reason: str  # "number", "pattern" or "no_match"
+    pattern: str | None = None
+    capture_group: str | None = None
+    capture_groups: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def callflow_id(self) -> str:
+        return str(self.callflow.get("id"))
+
+
+class Matcher:
+    """Looks callflows up for an account; holds the per-process compiled-pattern cache."""
+
+    def __init__(self, rds: redis.Redis, cache_size: int = 1024) -> None:
+        self._rds = rds
+        self._cache: collections.OrderedDict[str, tuple[int, PatternSet]] = (
+            collections.OrderedDict()
+        )
+        self._cache_size = cache_size
+
+    def match(self, aid: str, number: str, *, is_internal: bool) -> Route | None:
+        pipe = self._rds.pipeline(transaction=False)
+        pipe.hget(keys.numbers(aid), number)
+        pipe.get(keys.revision(aid))
+        cid, revision = pipe.execute()
+        if cid is not None:
+            route = self._route(aid, number, str(cid), "number")
+            if route is not None:
+                return route
+        found = self._patterns(aid, int(revision or 0)).best(number)
+        if found is not None:
+            pattern, capture = found
+            route = self._route(aid, number, pattern.callflow_id, "pattern")
+            if route is not None:
+                return dataclasses.replace(
+                    route,
+                    pattern=pattern.source,
+                    capture_group=capture or None,
+                    capture_groups=named_captures(pattern.regex, number),
+                )
+        if is_internal and _DIGITS.fullmatch(number):
+            cid = self._rds.hget(keys.numbers(aid), NO_MATCH)
+            if cid is not None:
+                return self._route(aid, number, str(cid), NO_MATCH)
+        return None
+
+    def _route(self, aid: str, number: str, cid: str, reason: str) -> Route | None:
+        doc = codec.load(self._rds.hget(keys.docs(aid, "callflows"), cid))
+        if doc is None:
+            return None
+        return Route(account_id=aid, number=number, callflow=doc, reason=reason)
+
+    def _patterns(self, aid: str, revision: int) -> PatternSet:
+        cached = self._cache.get(aid)
+        if cached is not None and cached[0] == revision:
+            self._cache.move_to_end(aid)
+            return cached[1]
+        compiled = []
+        for cid, sources in self._rds.hgetall(keys.patterns(aid)).items():
+            for source in codec.load(sources):
+                compiled.append(Pattern(source, str(cid), compile_pattern(source)))
+        patterns = PatternSet(compiled)
+        self._cache[aid] = (revision, patterns)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return patterns
+
+
+def resolve_account(
+    rds: redis.Redis, number: str, channel_account: str | None, default_account: str
+) -> tuple[str | None, str]:
+    """The account of a call and why: the dialplan's `controller_account_id` channel variable;
+    else the one account whose callflows use the dialed number; else CONTROLLER_DEFAULT_ACCOUNT."""
+    if channel_account:
+        return channel_account, f"channel variable {ACCOUNT_VARIABLE}"
+    owners = sorted(str(a) for a in rds.smembers(keys.number_accounts(number)))
+    if len(owners) == 1:
+        return owners[0], "owner of the dialed number"
+    if default_account:
+        return default_account, "CONTROLLER_DEFAULT_ACCOUNT"
+    return None, "no account: no channel variable, number not owned by exactly one account"
