@@ -8,6 +8,8 @@ and a message that already names them.
 - DocumentError: a JSON document is malformed or breaks its schema (`source`, `path`).
 - ConflictError: a document would take something another one owns (a number: `owner`).
 - NotFoundError: a referenced document does not exist (`kind`, `doc_id`).
+- ChannelGoneError: the channel hung up or its socket closed while a module was using it.
+- CommandError: FreeSWITCH answered a command with `-ERR` (`reply`), or did not answer in time.
 """
 
 from __future__ import annotations
@@ -52,3 +54,16 @@ class NotFoundError(ControllerError):
         super().__init__(f"{kind} {doc_id!r} not found")
         self.kind = kind
         self.doc_id = doc_id
+
+
+class ChannelGoneError(ControllerError):
+    """The channel is gone (hung up, socket closed); nothing more can run on it."""
+
+
+class CommandError(ControllerError):
+    """FreeSWITCH refused a command (`-ERR ...`) or did not answer before the timeout."""
+
+    def __init__(self, command: str, reply: str) -> None:
+        super().__init__(f"{command}: {reply}")
+        self.command = command
+        self.reply = reply

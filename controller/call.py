@@ -1,0 +1,152 @@
+"""The Call: one live channel as the callflow sees it.
+
+It holds the channel data (from the `connect` reply), the account and whether the caller is one
+of the account's own devices (*internal*) or comes from outside (*inbound*), and the state that
+the channel's events feed: answered, bridged (CHANNEL_BRIDGE), voicemail left, hangup cause and
+disposition. Event updates are small and never block: they run in the session's reader greenlet.
+
+Modules register termination handlers as data (a module-level function and its data); each runs
+exactly once, in its own error guard, when the channel is gone — CHANNEL_HANGUP_COMPLETE, the
+disconnect notice or EOF on the outbound socket (CHANNEL_DESTROY never arrives there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from controller.flow import TerminationHandler
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    """What modules may do to the live channel (implemented by the ESL session)."""
+
+    def execute(self, app: str, arg: str = "", timeout: float | None = None) -> Mapping[str, str]:
+        """Run a dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE event."""
+        ...
+
+    def set_variables(self, variables: Mapping[str, str]) -> None:
+        """Set channel variables (values are cleaned of line breaks and `${`)."""
+        ...
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None: ...
+
+    @property
+    def is_gone(self) -> bool: ...
+
+
+@dataclasses.dataclass
+class CallState:
+    """What the channel's events have told us so far."""
+
+    answered: bool = False
+    bridged: bool = False
+    voicemail_left: bool = False
+    hangup_cause: str | None = None
+    disposition: str | None = None
+    other_leg: str | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+
+
+class Call:
+    """One call: channel data, routing facts, state and termination handlers."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        data: Mapping[str, str],
+        account_id: str,
+        is_internal: bool,
+        services: Any = None,
+    ) -> None:
+        self.channel = channel
+        self.data = data
+        self.account_id = account_id
+        self.is_internal = is_internal
+        self.services = services
+        self.state = CallState()
+        self.started_at = time.time()
+        self.capture_group: str | None = None
+        self.capture_groups: dict[str, str] = {}
+        self.callflow_id: str | None = None
+        self.kvs: dict[str, Any] = {}
+        self._handlers: list[tuple[TerminationHandler, dict[str, Any]]] = []
+        self._terminated = False
+
+    # --- channel data -------------------------------------------------------------------------
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.data.get(name) or default
+
+    def variable(self, name: str, default: str = "") -> str:
+        return self.data.get("variable_" + name) or default
+
+    @property
+    def uuid(self) -> str:
+        return self.header("Unique-ID")
+
+    @property
+    def caller_id_name(self) -> str:
+        return self.header("Caller-Caller-ID-Name")
+
+    @property
+    def caller_id_number(self) -> str:
+        return self.header("Caller-Caller-ID-Number")
+
+    @property
+    def destination(self) -> str:
+        return self.header("Caller-Destination-Number")
+
+    @property
+    def is_inbound(self) -> bool:
+        return not self.is_internal
+
+    # --- events -------------------------------------------------------------------------------
+
+    def on_event(self, name: str, event: Mapping[str, str]) -> None:
+        """Apply one channel event to the state (never blocks)."""
+        state = self.state
+        if name == "CHANNEL_ANSWER":
+            state.answered = True
+            state.answered_at = state.answered_at or time.time()
+        elif name == "CHANNEL_BRIDGE":
+            state.bridged = True
+            state.other_leg = event.get("Other-Leg-Unique-ID") or state.other_leg
+        elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
+            state.hangup_cause = event.get("Hangup-Cause") or state.hangup_cause
+            state.disposition = (
+                event.get("variable_originate_disposition")
+                or event.get("variable_endpoint_disposition")
+                or state.disposition
+            )
+            state.ended_at = state.ended_at or time.time()
+
+    # --- termination --------------------------------------------------------------------------
+
+    def register_termination(self, handler: TerminationHandler, data: dict[str, Any]) -> None:
+        """Run `handler(call, data)` once when the channel is gone."""
+        self._handlers.append((handler, data))
+
+    @property
+    def termination_handlers(self) -> list[tuple[TerminationHandler, dict[str, Any]]]:
+        return list(self._handlers)
+
+    def run_termination(self) -> int:
+        """Run every registered handler once, each in its own guard; returns how many ran."""
+        if self._terminated:
+            return 0
+        self._terminated = True
+        ran = 0
+        for handler, data in self._handlers:
+            try:
+                handler(self, data)
+                ran += 1
+            except Exception:
+                log.exception("termination handler %s failed", getattr(handler, "__qualname__", handler))
+        return ran

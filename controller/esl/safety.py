@@ -1,0 +1,27 @@
+"""What may go on the wire from text we do not control.
+
+Two dangers: a line break ends an ESL header and starts a forged one, so no CR or LF ever reaches
+a command; and FreeSWITCH expands `${...}` (variables and API calls such as `${system(...)}`) in
+application arguments, so caller-controlled text (caller ID name, DTMF, SIP headers) must not
+carry `${`. Operator text (callflow data) may use FreeSWITCH variables on purpose, so it only
+loses its line breaks.
+"""
+
+from __future__ import annotations
+
+_BREAKS = str.maketrans({"\r": " ", "\n": " ", "\x00": ""})
+
+
+def one_line(text: object) -> str:
+    """Operator-controlled text: line breaks become spaces, NUL is dropped."""
+    return str(text).translate(_BREAKS)
+
+
+def inert(text: object) -> str:
+    """Caller-controlled text: one line, and no `${` left for FreeSWITCH to expand.
+
+    Each `${` loses its `$`, repeated until none is left (`$${` -> `${` -> `{`)."""
+    value = one_line(text)
+    while "${" in value:
+        value = value.replace("${", "{")
+    return value

@@ -1,0 +1,98 @@
+"""Walks a callflow's flow tree with Kazoo's `cf_exe` rules.
+
+- Each node runs its module (`handle(data, call)`); the module's answer picks the child.
+- A missing child key falls back to `"_"`; no `"_"` ends the flow — unless the flow was entered
+  through a Branch (`callflow` module), in which case the parent resumes at its `"_"` child.
+- `skip_module: true` and unknown modules continue to `"_"`.
+- A branch budget (50, as Kazoo) and a step budget stop loops.
+- Nothing runs once the channel is gone.
+- A module that raises is logged and the call is hung up; termination handlers still run (the
+  caller of `run` runs them when the channel is gone).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from controller.call import Call
+from controller.errors import ChannelGoneError
+from controller.flow import DEFAULT_CHILD, Branch, Module, Next
+
+log = logging.getLogger(__name__)
+
+BRANCH_BUDGET = 50
+STEP_BUDGET = 500
+
+
+def child_of(node: Mapping[str, Any], answer: Next) -> dict[str, Any] | None:
+    """The child a module's answer selects, falling back to `"_"`; None when there is none."""
+    children = node.get("children") or {}
+    if answer is None or isinstance(answer, Branch):
+        return None
+    keys = (answer,) if isinstance(answer, str) else answer
+    for key in (*keys, DEFAULT_CHILD):
+        if isinstance(children.get(key), dict):
+            return dict(children[key])
+    return None
+
+
+class Executor:
+    """Runs flows against calls with a fixed module registry."""
+
+    def __init__(self, modules: Mapping[str, Module]) -> None:
+        self.modules = modules
+
+    def run(self, call: Call, flow: Mapping[str, Any]) -> str:
+        """Run a flow to its end; returns why it stopped (for logs and tests)."""
+        parents: list[Mapping[str, Any]] = []
+        node: Mapping[str, Any] | None = flow
+        branches = steps = 0
+        while node is not None:
+            if call.channel.is_gone:
+                return "channel gone"
+            steps += 1
+            if steps > STEP_BUDGET:
+                log.warning("call %s: step budget of %d exhausted", call.uuid, STEP_BUDGET)
+                return "step budget"
+            answer = self._step(call, node)
+            if isinstance(answer, Branch):
+                branches += 1
+                if branches > BRANCH_BUDGET:
+                    log.warning("call %s: branch budget of %d exhausted", call.uuid, BRANCH_BUDGET)
+                    return "branch budget"
+                parents.append(node)
+                node = answer.flow
+                continue
+            node = child_of(node, answer)
+            while node is None and parents:
+                node = child_of(parents.pop(), DEFAULT_CHILD)
+        return "flow ended"
+
+    def _step(self, call: Call, node: Mapping[str, Any]) -> Next:
+        name = node.get("module")
+        data = node.get("data") or {}
+        if data.get("skip_module") is True:
+            return DEFAULT_CHILD
+        module = self.modules.get(name) if isinstance(name, str) else None
+        if module is None:
+            log.warning("call %s: unknown module %r, continuing to '_'", call.uuid, name)
+            return DEFAULT_CHILD
+        log.debug("call %s: running %s", call.uuid, name)
+        return module.handle(dict(data), call)
+
+
+def run_call_flow(executor: Executor, call: Call, flow: Mapping[str, Any]) -> str:
+    """Run a flow with the executor's exception policy; returns why it stopped."""
+    try:
+        return executor.run(call, flow)
+    except ChannelGoneError:
+        return "channel gone"
+    except Exception:
+        log.exception("call %s: module failed; hanging up", call.uuid)
+        try:
+            call.channel.hangup("NORMAL_TEMPORARY_FAILURE")
+        except Exception:
+            log.debug("call %s: hangup after failure did not go through", call.uuid)
+        return "module failed"
