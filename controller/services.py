@@ -1,0 +1,38 @@
+"""The shared parts a call may use, built once in the process entry point and passed down
+(no module-level clients). Modules reach them through `call.services`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import redis
+
+from controller.callflows.matcher import Matcher
+from controller.config import Settings
+from controller.store.callflows import Callflows
+from controller.store.documents import Accounts, Documents
+
+
+@dataclasses.dataclass(frozen=True)
+class Services:
+    settings: Settings
+    rds: redis.Redis
+    accounts: Accounts
+    users: Documents
+    devices: Documents
+    vmboxes: Documents
+    callflows: Callflows
+    matcher: Matcher
+
+    @classmethod
+    def build(cls, settings: Settings, rds: redis.Redis) -> Services:
+        return cls(
+            settings=settings,
+            rds=rds,
+            accounts=Accounts(rds),
+            users=Documents(rds, "users"),
+            devices=Documents(rds, "devices"),
+            vmboxes=Documents(rds, "vmboxes"),
+            callflows=Callflows(rds),
+            matcher=Matcher(rds),
+        )
