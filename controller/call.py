@@ -50,6 +50,7 @@ class CallState:
     hangup_cause: str | None = None
     disposition: str | None = None
     other_leg: str | None = None
+    bridge_failure: str | None = None  # the cause of the last failed bridge, if any
     answered_at: float | None = None
     ended_at: float | None = None
 

@@ -13,12 +13,15 @@ Number uniqueness needs the store and is checked there.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from controller.callflows import schema
 from controller.callflows.patterns import PatternError, compile_pattern
 from controller.errors import DocumentError
+
+_PLAIN_MEMBER = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,8 @@ def _walk(node: Any, path: str) -> Iterator[tuple[dict[str, Any], str]]:
 
 
 def _member(key: str) -> str:
-    if key.isidentifier():
+    """A JSON path member written as jsonschema writes it (`.key` or `['key']`)."""
+    if _PLAIN_MEMBER.fullmatch(key):
         return f".{key}"
     escaped = key.replace("\\", "\\\\").replace("'", "\\'")
     return f"['{escaped}']"

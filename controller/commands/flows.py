@@ -51,16 +51,15 @@ def _check_paths(paths: list[Path]) -> tuple[list[tuple[Path, Any]], bool]:
         for error in report.errors:
             print(f"error: {error}", file=sys.stderr)
         ok = ok and report.is_valid
+        kind = "bundle" if bundle.is_bundle(doc) else "callflow"
+        verdict = "valid" if report.is_valid else f"{len(report.errors)} error(s)"
+        print(f"{path}: {kind}: {verdict}")
         documents.append((path, doc))
     return documents, ok
 
 
 def run_check(args: argparse.Namespace, settings: Settings) -> int:
-    documents, ok = _check_paths(args.paths)
-    for path, doc in documents:
-        kind = "bundle" if bundle.is_bundle(doc) else "callflow"
-        print(f"{path}: checked ({kind})")
-    return 0 if ok else 1
+    return 0 if _check_paths(args.paths)[1] else 1
 
 
 def run_load(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,7 +9,7 @@ loses its line breaks.
 
 from __future__ import annotations
 
-_BREAKS = str.maketrans({"\r": " ", "\n": " ", "\x00": ""})
+_BREAKS = str.maketrans({"\r": " ", "\n": " ", "\x00": "", "\x1f": ""})
 
 
 def one_line(text: object) -> str:

@@ -1,0 +1,87 @@
+"""`controller flows ...` as a user runs it: a subprocess, real files, a real Redis."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+
+def controller(*args: str, redis_url: str = "redis://127.0.0.1:1/0") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CONTROLLER_REDIS_URL=redis_url)
+    env.pop("CONTROLLER_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "controller", *args],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )
+
+
+def write(path: Path, doc: Any) -> Path:
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def test_check_accepts_the_kazoo_doc_example(tmp_path: Path) -> None:
+    doc = {"numbers": ["+15554441111"], "flow": {"module": "answer", "data": {}, "children": {}}}
+    result = controller("flows", "check", str(write(tmp_path / "cf.json", doc)))
+    assert result.returncode == 0, result.stderr
+    assert "cf.json: callflow: valid" in result.stdout
+
+
+def test_check_reports_malformed_json_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "numbers": ["1000"],\n  "flow": {"module": "answer",, "data": {}}\n}\n')
+    result = controller("flows", "check", str(path))
+    assert result.returncode == 1
+    assert f"{path}: $: malformed JSON at line 3 column" in result.stderr
+
+
+def test_check_reports_schema_violation_with_json_path(tmp_path: Path) -> None:
+    doc = {"numbers": ["1" * 37], "flow": {"module": "answer", "data": {}, "children": {"_": {"data": {}}}}}
+    result = controller("flows", "check", str(write(tmp_path / "cf.json", doc)))
+    assert result.returncode == 1
+    assert "$.numbers[0]:" in result.stderr
+    assert "$.flow.children['_']: 'module' is a required property" in result.stderr
+
+
+def test_check_refuses_a_callflow_without_number_or_pattern(tmp_path: Path) -> None:
+    doc = {"flow": {"module": "answer", "data": {}}}
+    result = controller("flows", "check", str(write(tmp_path / "cf.json", doc)))
+    assert result.returncode == 1
+    assert "$: a callflow needs at least one number or pattern" in result.stderr
+
+
+def test_check_refuses_a_backtracking_pattern(tmp_path: Path) -> None:
+    doc = {"patterns": [r"^(\d+)\1$"], "flow": {"module": "answer", "data": {}}}
+    result = controller("flows", "check", str(write(tmp_path / "cf.json", doc)))
+    assert result.returncode == 1
+    assert "$.patterns[0]: not a valid RE2 expression" in result.stderr
+
+
+def test_check_fails_when_any_file_is_invalid(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.json", {"numbers": ["1"], "flow": {"module": "answer", "data": {}}})
+    bad = write(tmp_path / "bad.json", {"numbers": [], "flow": {"module": "answer", "data": {}}})
+    result = controller("flows", "check", str(good), str(bad))
+    assert result.returncode == 1
+    assert f"{good}: callflow: valid" in result.stdout
+    assert f"{bad}: callflow: 1 error(s)" in result.stdout
+
+
+@pytest.mark.skipif(not (FLOWS / "office.json").exists(), reason="example bundle not present")
+def test_example_bundle_loads_exports_and_matches(tmp_path: Path, redis_url: str, rds: Any) -> None:
+    result = controller("flows", "load", str(FLOWS / "office.json"), redis_url=redis_url)
+    assert result.returncode == 0, result.stderr
+    account = json.loads((FLOWS / "office.json").read_text())["account"]["id"]
+    exported = controller("flows", "export", account, redis_url=redis_url)
+    assert exported.returncode == 0, exported.stderr
+    again = write(tmp_path / "again.json", json.loads(exported.stdout))
+    reloaded = controller("flows", "load", str(again), redis_url=redis_url)
+    assert reloaded.returncode == 0, reloaded.stderr
+    matched = controller("flows", "match", "+15554441111", redis_url=redis_url)
+    assert matched.returncode == 0, matched.stderr
+    assert "exact number '+15554441111'" in matched.stdout
