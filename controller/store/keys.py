@@ -57,3 +57,38 @@ def all_of_account(aid: str) -> list[str]:
     return [account(aid), children(aid), numbers(aid), patterns(aid), sip_users(aid)] + [
         docs(aid, kind) for kind in DOC_KINDS
     ]
+
+
+# --- the notification queue (controller/notify/queue.py) ------------------------------------------
+# - `queue:ready`                  list of job ids ready to deliver (LPUSH in, BLMOVE out)
+# - `queue:processing:{worker}`    list of the job ids one worker holds
+# - `queue:workers`                set of worker names; `queue:heartbeat:{worker}` expires with the lease
+# - `queue:scheduled`              sorted set job id -> time a retry is due
+# - `queue:dead`                   sorted set job id -> time it was dead-lettered
+# - `queue:job:{id}`               hash: doc, attempts, last_error, enqueued_at
+# - `queue:enqueued:{key}`         set when a job with that idempotency key was enqueued
+# - `queue:sent:{key}`             set when a job with that idempotency key was delivered
+QUEUE_READY = "queue:ready"
+QUEUE_WORKERS = "queue:workers"
+QUEUE_SCHEDULED = "queue:scheduled"
+QUEUE_DEAD = "queue:dead"
+
+
+def queue_processing(worker: str) -> str:
+    return f"queue:processing:{worker}"
+
+
+def queue_heartbeat(worker: str) -> str:
+    return f"queue:heartbeat:{worker}"
+
+
+def queue_job(job_id: str) -> str:
+    return f"queue:job:{job_id}"
+
+
+def queue_enqueued(key: str) -> str:
+    return f"queue:enqueued:{key}"
+
+
+def queue_sent(key: str) -> str:
+    return f"queue:sent:{key}"
