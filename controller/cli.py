@@ -11,7 +11,7 @@ import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 from controller import config  # noqa: E402
-from controller.commands import flows, lab  # noqa: E402
+from controller.commands import flows, jobs, lab  # noqa: E402
 from controller.errors import ConfigError  # noqa: E402
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="controller", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     flows.register(commands)
+    jobs.register(commands)
     lab.register(commands)
     return parser
 
