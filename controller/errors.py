@@ -10,6 +10,8 @@ and a message that already names them.
 - NotFoundError: a referenced document does not exist (`kind`, `doc_id`).
 - ChannelGoneError: the channel hung up or its socket closed while a module was using it.
 - CommandError: FreeSWITCH answered a command with `-ERR` (`reply`), or did not answer in time.
+- ESLProtocolError: the ESL byte stream is broken (malformed frame, lying Content-Length, a body
+  cut short by EOF); it ends that one connection.
 """
 
 from __future__ import annotations
@@ -67,3 +69,7 @@ class CommandError(ControllerError):
         super().__init__(f"{command}: {reply}")
         self.command = command
         self.reply = reply
+
+
+class ESLProtocolError(ControllerError):
+    """The ESL stream cannot be parsed; the connection it came from is closed."""
