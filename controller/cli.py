@@ -5,14 +5,14 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
 
-from controller import config  # noqa: E402
-from controller.commands import flows, jobs, lab  # noqa: E402
-from controller.errors import ConfigError  # noqa: E402
+from controller import config
+from controller.commands import flows, jobs, lab
+from controller.errors import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:

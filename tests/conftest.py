@@ -5,15 +5,24 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
-import redis  # noqa: E402
+import pytest
+import redis
+
+from controller import config
+from controller.esl.lifecycle import CallLifecycle
+from controller.esl.server import OutboundServer
+from controller.executor import Executor
+from controller.modules import REGISTRY
+from controller.services import Services
+from controller.store.connection import connect
 
 
 def free_port() -> int:
@@ -60,3 +69,30 @@ def rds(redis_url: str) -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> config.Settings:
+    """Settings for an in-process controller on free loopback ports and the test Redis."""
+    return config.load(
+        {
+            "CONTROLLER_CONFIG": str(Path(__file__).parent / "controller-test.toml"),
+            "CONTROLLER_REDIS_URL": redis_url,
+            "CONTROLLER_ESL_LISTEN": "127.0.0.1:0",
+            "CONTROLLER_API_LISTEN": "127.0.0.1:0",
+        }
+    )
+
+
+@pytest.fixture
+def services(settings: config.Settings, rds: redis.Redis) -> Services:
+    return Services.build(settings, connect(settings))
+
+
+@pytest.fixture
+def esl_server(services: Services) -> Iterator[OutboundServer]:
+    """The real outbound ESL server with the real modules, listening on a free port."""
+    server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY)))
+    server.start()
+    yield server
+    server.stop(drain_seconds=2)

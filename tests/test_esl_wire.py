@@ -62,7 +62,8 @@ def test_events_are_named_cheaply_and_parsed_fully_on_demand() -> None:
     complete = events[2]
     assert complete["Application"] == "answer"
     assert complete["Application-Response"] == "_none_"
-    played = next(e for e in events if e.name == "CHANNEL_EXECUTE_COMPLETE" and e["Application"] == "playback")
+    completions = [e for e in events if e.name == "CHANNEL_EXECUTE_COMPLETE"]
+    played = next(e for e in completions if e["Application"] == "playback")
     assert played["Application-Response"] == "FILE PLAYED"
     assert played["Application-Data"] == "tone_stream://%(500,500,440);loops=2"
 

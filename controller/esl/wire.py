@@ -21,7 +21,8 @@ from controller.errors import ESLProtocolError
 MAX_BODY = 16 << 20
 MAX_HEADER_BLOCK = 1 << 20
 RECV_SIZE = 65536
-_SAFE = "/:,;=()@+-_.!~*'[]"
+# What switch_url_encode leaves alone besides letters, digits and "-._~".
+_SAFE = "/,()$!*'"
 
 
 class FrameError(ESLProtocolError):

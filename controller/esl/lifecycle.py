@@ -1,0 +1,97 @@
+"""One call from FreeSWITCH's connect to the socket's close.
+
+connect (channel data) -> myevents -> linger N -> place the call in its account -> match the
+callflow -> run it -> hang up when the flow ends -> wait until the channel is gone
+(CHANNEL_HANGUP_COMPLETE, disconnect notice or EOF) -> run termination handlers once -> close the
+socket (FreeSWITCH destroys the session only after that: see the captures).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from gevent import socket as gsocket
+
+from controller.call import Call
+from controller.callflows.matcher import ACCOUNT_VARIABLE, resolve_account
+from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
+from controller.esl.session import Session
+from controller.executor import Executor, run_call_flow
+from controller.services import Services
+from controller.store.documents import device_by_sip_user
+
+log = logging.getLogger(__name__)
+
+NO_ROUTE_CAUSE = "UNALLOCATED_NUMBER"
+# Extra time past the linger for FreeSWITCH to finish the hangup before we close regardless.
+GONE_GRACE = 5.0
+
+
+def is_internal_caller(services: Services, account_id: str, data: Mapping[str, str]) -> bool:
+    """The caller is one of the account's devices: FreeSWITCH authenticated it
+    (`sip_authorized`) as a SIP username that belongs to a device of this account."""
+    if data.get("variable_sip_authorized") != "true":
+        return False
+    username = data.get("variable_sip_auth_username") or data.get("variable_sip_from_user")
+    return bool(username) and device_by_sip_user(services.rds, account_id, str(username)) is not None
+
+
+class CallLifecycle:
+    """Drives calls on outbound connections; one instance per process."""
+
+    def __init__(self, services: Services, executor: Executor) -> None:
+        self.services = services
+        self.executor = executor
+
+    def __call__(self, sock: gsocket.socket, address: tuple[Any, ...]) -> None:
+        settings = self.services.settings
+        session = Session(sock, address, settings.command_timeout)
+        call: Call | None = None
+        try:
+            data = session.connect()
+            session.myevents()
+            session.linger(settings.linger_seconds)
+            call = self._place(session, data)
+            if call is not None:
+                session.listener = call.on_event
+                self._run(session, call)
+            session.wait_gone(settings.linger_seconds + GONE_GRACE)
+        except (ChannelGoneError, CommandError, ESLProtocolError) as exc:
+            log.info("call from %s ended: %s", address[0], exc)
+        except Exception:
+            log.exception("call from %s failed", address[0])
+        finally:
+            if call is not None:
+                call.run_termination()
+            session.close()
+
+    def _place(self, session: Session, data: Mapping[str, str]) -> Call | None:
+        destination = data.get("Caller-Destination-Number", "")
+        account_id, why = resolve_account(
+            self.services.rds,
+            destination,
+            data.get("variable_" + ACCOUNT_VARIABLE),
+            self.services.settings.default_account,
+        )
+        if account_id is None:
+            log.warning("call %s to %r: %s", data.get("Unique-ID"), destination, why)
+            session.hangup(NO_ROUTE_CAUSE)
+            return None
+        internal = is_internal_caller(self.services, account_id, data)
+        return Call(session, data, account_id, internal, self.services)
+
+    def _run(self, session: Session, call: Call) -> None:
+        route = self.services.matcher.match(call.account_id, call.destination, is_internal=call.is_internal)
+        if route is None:
+            log.info("call %s: no callflow for %r in %s", call.uuid, call.destination, call.account_id)
+            session.hangup(NO_ROUTE_CAUSE)
+            return
+        call.callflow_id = route.callflow_id
+        call.capture_group = route.capture_group
+        call.capture_groups = dict(route.capture_groups)
+        why = run_call_flow(self.executor, call, route.callflow.get("flow") or {})
+        log.debug("call %s: flow stopped (%s)", call.uuid, why)
+        if not session.is_gone:
+            session.hangup(call.state.bridge_failure or "NORMAL_CLEARING")

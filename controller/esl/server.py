@@ -1,0 +1,93 @@
+"""The outbound ESL server: FreeSWITCH's `socket <host:port> async full` connects here, one
+connection (and one handler greenlet) per call.
+
+gevent's StreamServer accepts as soon as a connection arrives (greenswitch's own server polls its
+listening socket every 100 ms). Peers outside the allow-list are closed at once. Past the
+concurrent-call cap a connection is closed before `connect`: FreeSWITCH's `socket` application
+then fails and the dialplan continues with its next action, so the call is not left hanging.
+On stop (SIGTERM) the server stops accepting and lets calls in progress finish up to a deadline.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent import socket as gsocket
+from gevent.pool import Pool
+from gevent.server import StreamServer
+
+from controller.config import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[gsocket.socket, tuple[Any, ...]], None]
+
+
+class OutboundServer:
+    """Accepts FreeSWITCH's connections and runs `handler(sock, address)` for each call."""
+
+    def __init__(self, settings: Settings, handler: Handler, backlog: int = 1024) -> None:
+        self._settings = settings
+        self._handler = handler
+        self._pool = Pool(settings.max_calls)
+        self._server = StreamServer(
+            (settings.esl_listen.host, settings.esl_listen.port),
+            self._accept,
+            spawn=self._spawn,
+            backlog=backlog,
+        )
+        self.refused = 0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.address[:2]
+        return str(host), int(port)
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._pool)
+
+    def start(self) -> None:
+        self._server.start()
+        log.info("outbound ESL server listening on %s:%s", *self.address)
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self, drain_seconds: float | None = None) -> None:
+        """Stop accepting; wait for calls in progress up to the deadline, then close them."""
+        deadline = self._settings.drain_seconds if drain_seconds is None else drain_seconds
+        self._server.close()
+        log.info("draining %d calls (up to %.0f s)", len(self._pool), deadline)
+        if not self._pool.join(timeout=deadline):
+            log.warning("killing %d calls still up after %.0f s", len(self._pool), deadline)
+            self._pool.kill(timeout=5)
+
+    def _spawn(self, func: Callable[..., Any], *args: Any) -> gevent.Greenlet | None:
+        sock = args[0]
+        if self._pool.full():
+            self.refused += 1
+            log.warning("refusing a call: %d calls in progress", len(self._pool))
+            sock.close()
+            return None
+        return self._pool.spawn(func, *args)
+
+    def _accept(self, sock: gsocket.socket, address: tuple[Any, ...]) -> None:
+        if not self._is_allowed(address[0]):
+            log.warning("refusing ESL connection from %s: not in the allow-list", address[0])
+            sock.close()
+            return
+        self._handler(sock, address)
+
+    def _is_allowed(self, host: str) -> bool:
+        try:
+            peer = ipaddress.ip_address(host.split("%", maxsplit=1)[0])
+        except ValueError:
+            return False
+        if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
+            peer = peer.ipv4_mapped
+        return any(peer in network for network in self._settings.esl_allow)

@@ -1,0 +1,236 @@
+"""The per-call ESL session: greenswitch's OutboundSession with its defects fixed.
+
+greenswitch stays the client (its handler registry, command queue and outbound API); this
+subclass overrides only what is wrong for a call controller, each fix covered by a test in
+tests/test_esl_session.py:
+
+1. It URL-decodes a whole frame before splitting lines, so a caller ID name containing `%0A`
+   forges a header. Here frames are split first, then each value is decoded (wire.py).
+2. It drops the last events when FreeSWITCH sends them in one burst and closes. Here every frame
+   already received is dispatched before EOF is acted on.
+3. Its blocking commands can wait forever. Here every command waits `command_timeout` at most.
+4. It matches an application's completion by name only. Here `sendmsg` carries an `Event-UUID`
+   and the completion is the CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` matches.
+5. A frame without `Content-Type` kills its reader. Here it is logged and skipped.
+6. A `-ERR` reply looks like success. Here it raises CommandError.
+7. A body cut short by a closed socket spins its reader. Here it is the end of the session.
+Also: nothing with a line break can be sent (wire.py refuses it), and events are applied in the
+reader greenlet itself (one greenlet per call reads and dispatches; the call's handler greenlet
+sends commands), so no event queue, no second dispatch greenlet and no polling.
+
+The channel is gone at CHANNEL_HANGUP_COMPLETE, the disconnect notice or EOF, whichever comes
+first (CHANNEL_DESTROY never reaches the outbound socket).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gevent
+from gevent import socket as gsocket
+from gevent.event import AsyncResult, Event
+from greenswitch import esl
+
+from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
+from controller.esl import wire
+from controller.esl.safety import inert
+
+log = logging.getLogger(__name__)
+
+EventListener = Callable[[str, Mapping[str, str]], None]
+GONE_EVENTS = frozenset({"CHANNEL_HANGUP_COMPLETE"})
+# Events whose headers are read; the rest (CHANNEL_STATE, CHANNEL_EXECUTE, ...) are never parsed.
+WATCHED_EVENTS = frozenset(
+    {"CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_EXECUTE_COMPLETE",
+     "DTMF", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "RECORD_STOP", *GONE_EVENTS}
+)
+
+
+class Session(esl.OutboundSession):
+    """One FreeSWITCH outbound connection (one channel)."""
+
+    def __init__(self, sock: gsocket.socket, address: tuple[Any, ...], command_timeout: float) -> None:
+        # greenswitch's __init__ would wrap the socket in a buffered file and start two
+        # greenlets (reader + queue poller); the protocol base is initialised directly instead.
+        esl.ESLProtocol.__init__(self)
+        self.sock = sock
+        self.address = address
+        self.connected = True
+        self.session_data: Mapping[str, str] | None = None
+        self.expected_events: dict[str, Any] = {}
+        self._outbound_connected = False
+        self.command_timeout = command_timeout
+        self.listener: EventListener | None = None
+        self._replies: collections.deque[tuple[str, AsyncResult]] = collections.deque()
+        self._completions: dict[str, AsyncResult] = {}
+        self._gone = Event()
+        self.start_event_handlers()
+
+    # --- reading (fixes 1, 2, 5, 7) -----------------------------------------------------------
+
+    def start_event_handlers(self) -> None:
+        self._receive_events_greenlet = gevent.spawn(self.receive_events)
+
+    def receive_events(self) -> None:
+        reader = wire.FrameReader(self.sock)
+        try:
+            for frame in reader:
+                self._dispatch(frame)
+        except (ESLProtocolError, OSError) as exc:
+            log.warning("call %s: ESL stream broken: %s", self.uuid, exc)
+        finally:
+            self._mark_gone("socket closed")
+
+    def _dispatch(self, frame: wire.Frame) -> None:
+        kind = frame.content_type
+        if kind in ("command/reply", "api/response"):
+            self._reply(frame)
+        elif kind == "text/event-plain":
+            self._event(wire.parse_event(frame))
+        elif kind == "text/disconnect-notice":
+            if frame.headers.get("Content-Disposition") == "linger":
+                self._lingering = True
+            self._mark_gone("disconnect notice")
+        elif not kind:
+            log.warning("call %s: frame without Content-Type skipped", self.uuid)
+
+    def _reply(self, frame: wire.Frame) -> None:
+        if not self._replies:
+            log.warning("call %s: unexpected %s", self.uuid, frame.content_type)
+            return
+        command, result = self._replies.popleft()
+        if frame.content_type == "api/response":
+            text = frame.body.decode("utf-8", "replace")
+        else:
+            text = frame.headers.get("Reply-Text", "")
+        if text.startswith("-ERR"):
+            result.set_exception(CommandError(command, text.strip()))
+        else:
+            result.set((text, frame.headers))
+
+    def _event(self, event: wire.Event) -> None:
+        name = event.name
+        if name not in WATCHED_EVENTS:
+            return
+        if self.listener is not None:
+            try:
+                self.listener(name, event)
+            except Exception:
+                log.exception("call %s: event listener failed on %s", self.uuid, name)
+        if name == "CHANNEL_EXECUTE_COMPLETE":
+            waiting = self._completions.pop(event.get("Application-UUID", ""), None)
+            if waiting is not None:
+                waiting.set(event)
+        elif name in GONE_EVENTS:
+            self._mark_gone(name)
+
+    def _mark_gone(self, why: str) -> None:
+        if self._gone.is_set():
+            return
+        log.debug("call %s: channel gone (%s)", self.uuid, why)
+        self._outbound_connected = False
+        self._gone.set()
+        gone = ChannelGoneError(why)
+        for waiting in self._completions.values():
+            waiting.set_exception(gone)
+        self._completions.clear()
+        if why == "socket closed":
+            self.connected = False
+            while self._replies:
+                self._replies.popleft()[1].set_exception(gone)
+
+    # --- commands (fixes 3, 4, 6) -------------------------------------------------------------
+
+    def send(self, data: str) -> tuple[str, Mapping[str, str]]:
+        """Send one command and wait for its reply (at most `command_timeout`)."""
+        return self._send(wire.command(data))
+
+    def _send(self, raw: bytes) -> tuple[str, Mapping[str, str]]:
+        if not self.connected:
+            raise ChannelGoneError("socket closed")
+        result: AsyncResult = AsyncResult()
+        name = raw.split(b"\n", 1)[0].decode("ascii", "replace")
+        self._replies.append((name, result))
+        self.sock.sendall(raw)
+        try:
+            return result.get(timeout=self.command_timeout)
+        except gevent.Timeout as exc:
+            raise CommandError(name, f"no reply within {self.command_timeout:g} s") from exc
+
+    def connect(self) -> Mapping[str, str]:
+        """`connect`: the reply is the whole channel data block."""
+        _, headers = self.send("connect")
+        self.session_data = headers
+        self._outbound_connected = True
+        return headers
+
+    def myevents(self) -> None:
+        self.send("myevents")
+
+    def linger(self, timeout: int | None = None) -> None:
+        self.send("linger" if timeout is None else f"linger {int(timeout)}")
+
+    def execute(self, app: str, arg: str = "", timeout: float | None = None) -> Mapping[str, str]:
+        """Run an application and wait for its completion event (matched by Event-UUID)."""
+        if self._gone.is_set():
+            raise ChannelGoneError(f"cannot run {app}: channel gone")
+        event_uuid = str(uuid.uuid4())
+        done: AsyncResult = AsyncResult()
+        self._completions[event_uuid] = done
+        try:
+            self._send(wire.sendmsg(app, arg, event_uuid=event_uuid))
+            return done.get(timeout=timeout)
+        except gevent.Timeout as exc:
+            raise CommandError(app, f"not complete within {timeout:g} s") from exc
+        finally:
+            self._completions.pop(event_uuid, None)
+
+    def call_command(
+        self, app_name: str, app_args: str | None = None, block: bool = False,
+        response_timeout: float | None = None,
+    ) -> Any:
+        if block:
+            return self.execute(app_name, app_args or "", response_timeout)
+        return self._send(wire.sendmsg(app_name, app_args or "", event_uuid=str(uuid.uuid4())))
+
+    def set_variables(self, variables: Mapping[str, str]) -> None:
+        """Set several channel variables with one `multiset` (values made inert)."""
+        if not variables:
+            return
+        parts = [f"{inert(name)}={inert(value)}" for name, value in variables.items()]
+        self.execute("multiset", "^^\x1f" + "\x1f".join(parts), self.command_timeout)
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        if self._gone.is_set():
+            return
+        with contextlib.suppress(ChannelGoneError):
+            self.execute("hangup", inert(cause), self.command_timeout)
+
+    # --- lifetime -----------------------------------------------------------------------------
+
+    @property
+    def is_gone(self) -> bool:
+        return self._gone.is_set()
+
+    @property
+    def uuid(self) -> str:
+        data = self.session_data or {}
+        return str(data.get("Unique-ID", "-"))
+
+    def wait_gone(self, timeout: float) -> bool:
+        return bool(self._gone.wait(timeout))
+
+    def close(self) -> None:
+        """Close the socket (FreeSWITCH then destroys the channel) and stop the reader."""
+        self.connected = False
+        self._run = False
+        reader = self._receive_events_greenlet
+        if reader is not None and reader is not gevent.getcurrent():
+            reader.kill(block=True, timeout=1)
+        self._mark_gone("socket closed")
+        self.sock.close()

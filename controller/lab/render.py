@@ -1,0 +1,103 @@
+"""Renders FreeSWITCH frames for the simulator from the captured templates, fast enough to
+simulate a thousand calls a second: static header lines are encoded once; per call only the
+channel's own values, per event only what changes (sequence, states, application...)."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Mapping
+from email.utils import formatdate
+from typing import Any
+
+from controller.esl.wire import encode_value
+from controller.lab import templates
+
+# Headers whose value belongs to the call or to the moment, never copied from the capture.
+CALL_HEADERS = (
+    "Unique-ID", "Channel-Call-UUID", "Caller-Unique-ID", "Channel-Name", "Caller-Channel-Name",
+    "Caller-Caller-ID-Name", "Caller-Caller-ID-Number", "Caller-Orig-Caller-ID-Name",
+    "Caller-Orig-Caller-ID-Number", "Caller-ANI", "Caller-Destination-Number", "Caller-Username",
+    "Channel-Presence-ID",
+)
+
+
+def line(name: str, value: str) -> bytes:
+    return f"{name}: {encode_value(value)}\n".encode()
+
+
+@functools.cache
+def _compiled(event: str) -> tuple[tuple[tuple[str, bytes], ...], bool, tuple[tuple[str, bytes], ...]]:
+    spec = templates.load()["events"][event]
+    head = tuple((name, line(name, value)) for name, value in spec["head"])
+    tail = tuple((name, line(name, value)) for name, value in spec["tail"] if not name.startswith("Application"))
+    return head, bool(spec["has_variables"]), tail
+
+
+def connect_headers() -> list[tuple[str, str]]:
+    return [(name, value) for name, value in templates.load()["connect"]]
+
+
+def now_values() -> dict[str, str]:
+    now = time.time()
+    return {
+        "Event-Date-Local": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
+        "Event-Date-GMT": formatdate(now, usegmt=True),
+        "Event-Date-Timestamp": str(int(now * 1_000_000)),
+    }
+
+
+def event_frame(
+    event: str,
+    values: Mapping[str, str],
+    variables: bytes,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> bytes:
+    """One `text/event-plain` frame: the template's headers with `values` overriding, the
+    channel's variables block, then `extra` headers (Application, DTMF, ...)."""
+    head, has_variables, tail = _compiled(event)
+    parts: list[bytes] = [line(name, values[name]) if name in values else static for name, static in head]
+    if has_variables:
+        parts.append(variables)
+    parts.extend(line(name, values[name]) if name in values else static for name, static in tail)
+    parts.extend(line(name, value) for name, value in extra)
+    parts.append(b"\n")
+    body = b"".join(parts)
+    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
+
+
+def reply(text: str) -> bytes:
+    return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode()
+
+
+def api_response(text: str) -> bytes:
+    body = text.encode()
+    return b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body
+
+
+def disconnect_notice(uuid: str, channel_name: str, linger: int | None) -> bytes:
+    """`linger` set: the notice sent at hangup while lingering; None: the final goodbye."""
+    if linger is not None:
+        return (
+            f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
+            f"Content-Disposition: linger\nChannel-Name: {channel_name}\nLinger-Time: {linger}\n"
+            "Content-Length: 0\n\n"
+        ).encode()
+    body = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+    return (
+        f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
+        f"Content-Disposition: disconnect\nContent-Length: {len(body)}\n\n"
+    ).encode() + body
+
+
+def connect_reply(values: Mapping[str, str], variables: Mapping[str, Any]) -> bytes:
+    """The connect reply: the CHANNEL_DATA block (no Content-Length), URL-encoded, with
+    Content-Type command/reply near the end, as the captures show."""
+    parts: list[bytes] = []
+    for name, value in connect_headers():
+        if name.startswith("variable_"):
+            continue
+        if name == "Content-Type":
+            parts.extend(line(k, str(v)) for k, v in variables.items())
+        parts.append(line(name, values.get(name, value)))
+    return b"".join(parts) + b"\n"
