@@ -163,7 +163,8 @@ def test_a_body_cut_short_ends_the_session_instead_of_spinning(session_server: A
     sock.recv(65536)
     sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n")
     sock.recv(65536)
-    sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK\n\nContent-Length: 500\nContent-Type: text/event-plain\n\nEvent")
+    sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+    sock.sendall(b"Content-Length: 500\nContent-Type: text/event-plain\n\nEvent")
     sock.close()
     with pytest.raises(ChannelGoneError):
         outcome.get(timeout=5)
