@@ -10,5 +10,32 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from controller.flow import Module
+from controller.modules import (
+    answer,
+    callflow,
+    device,
+    hangup,
+    play,
+    prepend_cid,
+    response,
+    set_cid,
+    set_variables,
+    sleep,
+    user,
+)
 
-REGISTRY: Mapping[str, Module] = MappingProxyType({})
+REGISTRY: Mapping[str, Module] = MappingProxyType(
+    {
+        "answer": answer,
+        "callflow": callflow,
+        "device": device,
+        "hangup": hangup,
+        "play": play,
+        "prepend_cid": prepend_cid,
+        "response": response,
+        "set_cid": set_cid,
+        "set_variables": set_variables,
+        "sleep": sleep,
+        "user": user,
+    }
+)

@@ -1,0 +1,13 @@
+"""answer — answer the call (Kazoo's cf_answer). No data options besides `skip_module`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.call import Call
+from controller.flow import DEFAULT_CHILD, Next
+
+
+def handle(data: dict[str, Any], call: Call) -> Next:
+    call.channel.execute("answer")
+    return DEFAULT_CHILD
