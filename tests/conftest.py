@@ -85,8 +85,10 @@ def settings(redis_url: str) -> config.Settings:
 
 
 @pytest.fixture
-def services(settings: config.Settings, rds: redis.Redis) -> Services:
-    return Services.build(settings, connect(settings))
+def services(settings: config.Settings, rds: redis.Redis) -> Iterator[Services]:
+    built = Services.build(settings, connect(settings))
+    yield built
+    built.rds.close()
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+"""A small test account loaded through the real bundle loader, and helpers to place calls."""
+
+from typing import Any
+
+import redis
+
+from controller.esl.server import OutboundServer
+from controller.lab.scenario import Scenario
+from controller.lab.simulator import CallRecord, run_call
+from controller.store.bundle import load_bundle
+
+ACCOUNT = "acct-test"
+
+
+def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "account": {"id": ACCOUNT, "name": "Test Office", "realm": "office.test", "timezone": "UTC"},
+        "users": [
+            {"id": "u-ann", "first_name": "Ann", "last_name": "Lee", "email": "ann@office.test"},
+            {"id": "u-bob", "first_name": "Bob", "last_name": "Roy", "email": "bob@office.test"},
+            {"id": "u-nobody", "first_name": "No", "last_name": "Phone"},
+        ],
+        "devices": [
+            {"id": "d-ann", "owner_id": "u-ann", "sip": {"username": "1001"}},
+            {"id": "d-ann2", "owner_id": "u-ann",
+             "sip": {"invite_format": "route", "route": "sip:1009@192.0.2.10:5060"}},
+            {"id": "d-ann-off", "owner_id": "u-ann", "enabled": False, "sip": {"username": "1099"}},
+            {"id": "d-bob", "owner_id": "u-bob", "sip": {"username": "1002"}},
+        ],
+        "vmboxes": [{"id": "vm-ann", "owner_id": "u-ann", "mailbox": "1001", "pin": "1234"}],
+        "callflows": callflows,
+    }
+
+
+def flow(number: str, node: dict[str, Any], cid: str | None = None) -> dict[str, Any]:
+    return {"id": cid or f"cf-{number}", "numbers": [number], "flow": node}
+
+
+def node(module: str, data: dict[str, Any] | None = None, **children: dict[str, Any]) -> dict[str, Any]:
+    return {"module": module, "data": data or {}, "children": children}
+
+
+def load(rds: redis.Redis, *callflows: dict[str, Any]) -> None:
+    load_bundle(rds, bundle(list(callflows)), "test bundle")
+
+
+def call(server: OutboundServer, number: str, **scenario: Any) -> CallRecord:
+    scenario.setdefault("account_id", ACCOUNT)
+    return run_call(server.address, Scenario(destination=number, **scenario), timeout=15)
