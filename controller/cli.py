@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from controller import config
-from controller.commands import flows, jobs, lab
+from controller.commands import flows, jobs, lab, serve
 from controller.errors import ConfigError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     flows.register(commands)
     jobs.register(commands)
     lab.register(commands)
+    serve.register(commands)
     return parser
 
 
