@@ -17,7 +17,8 @@ from tests.office import call, flow, load, node
 
 def start(services: Services, **overrides: object) -> OutboundServer:
     settings = dataclasses.replace(services.settings, **overrides)  # type: ignore[arg-type]
-    server = OutboundServer(settings, CallLifecycle(dataclasses.replace(services, settings=settings), Executor(REGISTRY)))
+    lifecycle = CallLifecycle(dataclasses.replace(services, settings=settings), Executor(REGISTRY))
+    server = OutboundServer(settings, lifecycle)
     server.start()
     return server
 

@@ -16,11 +16,11 @@ from controller.modules import REGISTRY
 from controller.services import Services
 from tests.office import call, flow, load, node
 
-HANDLED: list[tuple[str, str]] = []
+handled: list[tuple[str, str]] = []
 
 
 def note_termination(call: Call, data: dict[str, Any]) -> None:
-    HANDLED.append((call.uuid, data["label"]))
+    handled.append((call.uuid, data["label"]))
 
 
 class Remember:
@@ -51,7 +51,7 @@ def server(services: Services) -> Iterator[OutboundServer]:
     modules = {**REGISTRY, "remember": Remember, "explode": Explode, "pick": Pick}
     srv = OutboundServer(services.settings, CallLifecycle(services, Executor(modules)))
     srv.start()
-    HANDLED.clear()
+    handled.clear()
     yield srv
     srv.stop(drain_seconds=2)
 
@@ -106,7 +106,7 @@ def test_a_module_that_raises_hangs_up_and_handlers_still_run(rds: redis.Redis, 
     record = call(server, "207")
     assert record.app_names() == ["hangup"]
     assert record.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
-    assert HANDLED == [(record.uuid, "x")]
+    assert handled == [(record.uuid, "x")]
 
 
 def test_termination_handlers_run_once_each_when_the_caller_hangs_up(
@@ -115,7 +115,7 @@ def test_termination_handlers_run_once_each_when_the_caller_hangs_up(
     chain = node("remember", {"label": "a"}, _=node("remember", {"label": "b"}, _=node("sleep", {"duration": 5})))
     load(rds, flow("208", chain))
     record = call(server, "208", hangup_after=0.05)
-    assert HANDLED == [(record.uuid, "a"), (record.uuid, "b")]
+    assert handled == [(record.uuid, "a"), (record.uuid, "b")]
 
 
 def test_an_unknown_number_is_refused_with_unallocated_number(rds: redis.Redis, server: OutboundServer) -> None:
