@@ -93,7 +93,9 @@ def bridge(call: SimulatedCall, arg: str) -> str:
     if outcome is None:
         return "_none_"
     call.set_variable("originate_disposition", "failure")
-    call.emit("CHANNEL_PROGRESS")
+    call.values.update({"Caller-Callee-ID-Name": "Outbound Call", "Caller-Callee-ID-Number": _callee(arg)})
+    if outcome.kind != "unreachable":  # an unreachable callee never rings
+        call.emit("CHANNEL_PROGRESS")
     if outcome.kind == "answered":
         return _answered(call, outcome)
     match = _LEG_TIMEOUT.search(arg)
@@ -127,14 +129,22 @@ def _answered(call: SimulatedCall, outcome: object) -> str:
     call.set_variable("DIALSTATUS", "SUCCESS")
     call.set_variable("bridge_uuid", other)
     call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=other, Bridge_A_Unique_ID=call.uuid, Bridge_B_Unique_ID=other)
+    call.bridged_to = other
     ended = call.wait(talk)
     call.set_variable("bridge_hangup_cause", "NORMAL_CLEARING")
     call.set_variable("last_bridge_hangup_cause", "NORMAL_CLEARING")
     if ended:
+        call.bridged_to = None
         call.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=other)
         if call.variable("hangup_after_bridge") == "true":
             call.hangup("NORMAL_CLEARING")
     return "_none_"
+
+
+def _callee(dial: str) -> str:
+    """The first endpoint's user part: `[..]user/1001@realm,...` -> 1001."""
+    first = re.split(r"[,|]", re.sub(r"[\[{][^\]}]*[\]}]", "", dial))[0]
+    return first.rsplit("/", 1)[-1].split("@")[0]
 
 
 def hangup(call: SimulatedCall, arg: str) -> str:

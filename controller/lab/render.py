@@ -34,6 +34,29 @@ def _compiled(event: str) -> tuple[tuple[tuple[str, bytes], ...], bool, tuple[tu
     return head, bool(spec["has_variables"]), tail
 
 
+# Headers FreeSWITCH adds once the call reaches some state (after a hangup, after an originate),
+# placed after their anchor; templates captured earlier lack them.
+OPTIONAL_AFTER = {
+    "Answer-State": ("Hangup-Cause",),
+    "Caller-Orig-Caller-ID-Number": ("Caller-Callee-ID-Name", "Caller-Callee-ID-Number"),
+}
+
+
+@functools.cache
+def _missing(event: str) -> dict[str, tuple[str, ...]]:
+    """anchor -> optional headers this event's template lacks (CHANNEL_HANGUP_COMPLETE never
+    carries Hangup-Cause at that place)."""
+    names = {name for name, _ in templates.load()["events"][event]["head"]}
+    found = {}
+    for anchor, optional in OPTIONAL_AFTER.items():
+        lacking = tuple(n for n in optional if n not in names)
+        if event == "CHANNEL_HANGUP_COMPLETE":
+            lacking = tuple(n for n in lacking if n != "Hangup-Cause")
+        if lacking:
+            found[anchor] = lacking
+    return found
+
+
 def connect_headers() -> list[tuple[str, str]]:
     return [(name, value) for name, value in templates.load()["connect"]]
 
@@ -56,7 +79,13 @@ def event_frame(
     """One `text/event-plain` frame: the template's headers with `values` overriding, the
     channel's variables block, then `extra` headers (Application, DTMF, ...)."""
     head, has_variables, tail = _compiled(event)
-    parts: list[bytes] = [line(name, values[name]) if name in values else static for name, static in head]
+    missing = _missing(event)
+    parts: list[bytes] = []
+    for name, static in head:
+        parts.append(line(name, values[name]) if name in values else static)
+        for extra_name in missing.get(name, ()):
+            if extra_name in values:
+                parts.append(line(extra_name, values[extra_name]))
     if has_variables:
         parts.append(variables)
     parts.extend(line(name, values[name]) if name in values else static for name, static in tail)

@@ -69,6 +69,8 @@ class SimulatedCall:
         self.hungup = Event()
         self.closed = Event()
         self.running: tuple[str, str, str] | None = None  # app, arg, event uuid
+        self.bridged_to: str | None = None
+        self.notice_first = False  # `sendmsg` call-command hangup while lingering
         self.last_response = "_none_"
         self.apps: Queue = Queue()
         self.digits: Queue = Queue()
@@ -232,6 +234,9 @@ class SimulatedCall:
         self.values.update({"Answer-State": "hangup", "Hangup-Cause": cause})
         self.set_variable("hangup_cause", cause)
         self.emit("CHANNEL_HANGUP")
+        if self.bridged_to is not None:
+            self.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=self.bridged_to)
+            self.bridged_to = None
         if self.running is not None:
             app, arg, event_uuid = self.running
             self.running = None
@@ -248,13 +253,16 @@ class SimulatedCall:
 
     def _after_hangup(self) -> None:
         channel = self.values["Channel-Name"]
-        if self.linger is None:
+        if self.notice_first:
+            pass  # the linger notice already went out before the hangup events
+        elif self.linger is None:
             self.send(render.disconnect_notice(self.uuid, channel, None))
             self.record.closed_by = self.record.closed_by or "freeswitch"
             self.closed.set()
             return
-        self.send(render.disconnect_notice(self.uuid, channel, self.linger))
-        if self.linger >= 0 and not self.closed.wait(self.linger):
+        else:
+            self.send(render.disconnect_notice(self.uuid, channel, self.linger))
+        if self.linger is not None and self.linger >= 0 and not self.closed.wait(self.linger):
             self.send(render.disconnect_notice(self.uuid, channel, None))
             self.record.closed_by = self.record.closed_by or "freeswitch"
             self.closed.set()
@@ -325,6 +333,13 @@ def _sendmsg(call: SimulatedCall, arg: str, headers: dict[str, str]) -> bytes:
         app_uuid = headers.get("event-uuid") or str(uuid.uuid4())
         call.apps.put((headers.get("execute-app-name", ""), headers.get("execute-app-arg", ""), app_uuid))
     elif command == "hangup":
+        # The captures show the socket thread's linger notice before the hangup events here.
+        if call.linger is not None:
+            call.notice_first = True
+            call.send(render.reply("+OK"))
+            call.send(render.disconnect_notice(call.uuid, call.values["Channel-Name"], call.linger))
+            gevent.spawn_later(0.001, call.hangup, headers.get("hangup-cause", "NORMAL_CLEARING"))
+            return b""
         gevent.spawn_later(0.001, call.hangup, headers.get("hangup-cause", "NORMAL_CLEARING"))
     return render.reply("+OK")
 
