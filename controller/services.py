@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import redis
 
 from controller.callflows.matcher import Matcher
 from controller.config import Settings
 from controller.store.callflows import Callflows
-from controller.store.documents import Accounts, Documents
+from controller.store.documents import Accounts, Documents, ringing_context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +24,12 @@ class Services:
     vmboxes: Documents
     callflows: Callflows
     matcher: Matcher
+
+    def ringing_context(
+        self, aid: str, user_id: str
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
+        """The account, the user and the account's devices, in one Redis round trip."""
+        return ringing_context(self.rds, aid, user_id)
 
     @classmethod
     def build(cls, settings: Settings, rds: redis.Redis) -> Services:

@@ -88,7 +88,7 @@ def settings(redis_url: str) -> config.Settings:
 def services(settings: config.Settings, rds: redis.Redis) -> Iterator[Services]:
     built = Services.build(settings, connect(settings))
     yield built
-    built.rds.close()
+    built.rds.connection_pool.disconnect()
 
 
 @pytest.fixture

@@ -27,6 +27,12 @@ from controller.store import codec, keys
 NO_MATCH = "no_match"
 _DIGITS = re.compile(r"\+?[0-9]+")
 ACCOUNT_VARIABLE = "controller_account_id"
+_EXACT = """
+local cid = redis.call('HGET', KEYS[1], ARGV[1])
+local doc = false
+if cid then doc = redis.call('HGET', KEYS[2], cid) end
+return {cid, doc, redis.call('GET', KEYS[3])}
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Matcher:
             collections.OrderedDict()
         )
         self._cache_size = cache_size
+        self._exact = rds.register_script(_EXACT)
 
     def match(self, aid: str, number: str, *, is_internal: bool) -> Route | None:
         pipe = self._rds.pipeline(transaction=False)

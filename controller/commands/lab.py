@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from controller.config import Settings
-from controller.lab import bench_match
+from controller.lab import bench, bench_match
 from controller.store.connection import connect
 
 
@@ -18,8 +19,20 @@ def register(commands: Any) -> None:
     match.add_argument("--patterns", type=int, default=1_000)
     match.add_argument("--lookups", type=int, default=20_000)
     match.set_defaults(run=run_bench_match)
+    load = sub.add_parser("bench", help="the ESL server against a bare greenswitch application")
+    load.add_argument("--calls", type=int, default=5000, help="calls per measured run")
+    load.add_argument("--rate", type=float, default=1000.0, help="offered calls per second")
+    load.add_argument("--hold", type=int, default=10000, help="calls held open to measure memory (0: skip)")
+    load.add_argument("--chart", type=Path, help="also draw setup latency against offered load into this PNG")
+    load.set_defaults(run=run_bench)
 
 
 def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
     bench_match.run(connect(settings), args.callflows, args.patterns, args.lookups)
+    return 0
+
+
+def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    options = bench.Options(calls=args.calls, rate=args.rate, hold=args.hold, chart=args.chart)
+    bench.run(settings, connect(settings), options)
     return 0

@@ -58,6 +58,10 @@ class Session(esl.OutboundSession):
         # greenswitch's __init__ would wrap the socket in a buffered file and start two
         # greenlets (reader + queue poller); the protocol base is initialised directly instead.
         esl.ESLProtocol.__init__(self)
+        # Commands are small writes answered at once: without TCP_NODELAY, Nagle's algorithm
+        # and the peer's delayed ACK add tens of milliseconds to each round trip.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
         self.sock = sock
         self.address = address
         self.connected = True
@@ -219,8 +223,9 @@ class Session(esl.OutboundSession):
 
     @property
     def uuid(self) -> str:
-        data = self.session_data or {}
-        return str(data.get("Unique-ID", "-"))
+        if self.session_data is None:  # (an Event's truth value would parse all of it)
+            return "-"
+        return str(self.session_data.get("Unique-ID", "-"))
 
     def wait_gone(self, timeout: float) -> bool:
         return bool(self._gone.wait(timeout))

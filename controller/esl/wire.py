@@ -73,7 +73,7 @@ class Frame:
 
     __slots__ = ("body", "headers")
 
-    def __init__(self, headers: dict[str, str], body: bytes = b"") -> None:
+    def __init__(self, headers: Mapping[str, str], body: bytes = b"") -> None:
         self.headers = headers
         self.body = body
 
@@ -86,15 +86,16 @@ class Frame:
 
 
 class Event(Mapping[str, str]):
-    """The headers of a `text/event-plain` body, parsed on first use: most events a call sees
-    (CHANNEL_STATE, CHANNEL_EXECUTE, ...) are only looked at by name."""
+    """A URL-encoded header block (an event body, or the connect reply's channel data) read
+    lazily: one header is found with a byte search and only its value is decoded; the whole
+    block is parsed only when iterated. Most events a call sees are only looked at by name."""
 
     __slots__ = ("_block", "_headers", "name")
 
     def __init__(self, block: bytes) -> None:
         self._block = block
         self._headers: dict[str, str] | None = None
-        self.name = _first_value(block, b"Event-Name: ")
+        self.name = _first_value(block, b"Event-Name: ") or ""
 
     def _parsed(self) -> dict[str, str]:
         if self._headers is None:
@@ -102,7 +103,15 @@ class Event(Mapping[str, str]):
         return self._headers
 
     def __getitem__(self, key: str) -> str:
-        return self._parsed()[key]
+        if self._headers is not None:
+            return self._headers[key]
+        value = _first_value(self._block, key.encode() + b": ", missing=None)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and _first_value(self._block, key.encode() + b": ", missing=None) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._parsed())
@@ -111,13 +120,14 @@ class Event(Mapping[str, str]):
         return len(self._parsed())
 
 
-def _first_value(block: bytes, prefix: bytes) -> str:
+def _first_value(block: bytes, prefix: bytes, missing: str | None = "") -> str | None:
+    """The decoded value of the first `Name: ` line in a block (a line start is required)."""
     if block.startswith(prefix):
         start = len(prefix)
     else:
         at = block.find(b"\n" + prefix)
         if at < 0:
-            return ""
+            return missing
         start = at + 1 + len(prefix)
     end = block.find(b"\n", start)
     return decode_value(block[start : end if end >= 0 else len(block)].decode("utf-8", "replace"))
@@ -176,8 +186,8 @@ class FrameReader:
                     raise FrameError("connection closed inside a header block")
                 return None
         raw = bytes(buffer[:end])
-        # The connect reply is the CHANNEL_DATA event: its values are URL-encoded.
-        first = parse_headers(raw, decode=raw.startswith(b"Event-Name: "))
+        # The connect reply is the CHANNEL_DATA event: its values are URL-encoded; read lazily.
+        first: Mapping[str, str] = Event(raw) if raw.startswith(b"Event-Name: ") else parse_headers(raw, decode=False)
         length = _content_length(first, self._max_body)
         total = end + 2 + length
         while len(buffer) < total:

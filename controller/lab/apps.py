@@ -26,9 +26,9 @@ _LEG_TIMEOUT = re.compile(r"(?:leg_timeout|call_timeout|originate_timeout)=(\d+)
 def answer(call: SimulatedCall, arg: str) -> str:
     if not call.answered and call.wait(call.scenario.answer_delay):
         call.answered = True
-        call.values.update({"Answer-State": "answered"})
+        call.set_values(Answer_State="answered")
         call.emit("CHANNEL_ANSWER")
-        call.values.update({"Channel-Call-State": "ACTIVE"})
+        call.set_values(Channel_Call_State="ACTIVE")
     return "_none_"
 
 
@@ -93,7 +93,7 @@ def bridge(call: SimulatedCall, arg: str) -> str:
     if outcome is None:
         return "_none_"
     call.set_variable("originate_disposition", "failure")
-    call.values.update({"Caller-Callee-ID-Name": "Outbound Call", "Caller-Callee-ID-Number": _callee(arg)})
+    call.set_values(Caller_Callee_ID_Name="Outbound Call", Caller_Callee_ID_Number=_callee(arg))
     if outcome.kind != "unreachable":  # an unreachable callee never rings
         call.emit("CHANNEL_PROGRESS")
     if outcome.kind == "answered":

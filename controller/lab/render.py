@@ -8,7 +8,6 @@ import functools
 import time
 from collections.abc import Mapping
 from email.utils import formatdate
-from typing import Any
 
 from controller.esl.wire import encode_value
 from controller.lab import templates
@@ -61,34 +60,45 @@ def connect_headers() -> list[tuple[str, str]]:
     return [(name, value) for name, value in templates.load()["connect"]]
 
 
-def now_values() -> dict[str, str]:
+@functools.lru_cache(maxsize=4)
+def _date_lines(second: int) -> tuple[bytes, bytes]:
+    return (
+        line("Event-Date-Local", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))),
+        line("Event-Date-GMT", formatdate(second, usegmt=True)),
+    )
+
+
+def now_lines() -> dict[str, bytes]:
+    """The event date headers, encoded (the textual ones change once a second)."""
     now = time.time()
+    local, gmt = _date_lines(int(now))
     return {
-        "Event-Date-Local": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
-        "Event-Date-GMT": formatdate(now, usegmt=True),
-        "Event-Date-Timestamp": str(int(now * 1_000_000)),
+        "Event-Date-Local": local,
+        "Event-Date-GMT": gmt,
+        "Event-Date-Timestamp": b"Event-Date-Timestamp: %d\n" % int(now * 1_000_000),
     }
 
 
 def event_frame(
     event: str,
-    values: Mapping[str, str],
+    lines: Mapping[str, bytes],
     variables: bytes,
     extra: tuple[tuple[str, str], ...] = (),
 ) -> bytes:
-    """One `text/event-plain` frame: the template's headers with `values` overriding, the
-    channel's variables block, then `extra` headers (Application, DTMF, ...)."""
+    """One `text/event-plain` frame: the template's headers, with the already encoded `lines`
+    of the call and the moment overriding them, the channel's variables block, then `extra`
+    headers (Application, DTMF, ...)."""
     head, has_variables, tail = _compiled(event)
     missing = _missing(event)
     parts: list[bytes] = []
     for name, static in head:
-        parts.append(line(name, values[name]) if name in values else static)
+        parts.append(lines.get(name, static))
         for extra_name in missing.get(name, ()):
-            if extra_name in values:
-                parts.append(line(extra_name, values[extra_name]))
+            if extra_name in lines:
+                parts.append(lines[extra_name])
     if has_variables:
         parts.append(variables)
-    parts.extend(line(name, values[name]) if name in values else static for name, static in tail)
+    parts.extend(lines.get(name, static) for name, static in tail)
     parts.extend(line(name, value) for name, value in extra)
     parts.append(b"\n")
     body = b"".join(parts)
@@ -119,14 +129,22 @@ def disconnect_notice(uuid: str, channel_name: str, linger: int | None) -> bytes
     ).encode() + body
 
 
-def connect_reply(values: Mapping[str, str], variables: Mapping[str, Any]) -> bytes:
-    """The connect reply: the CHANNEL_DATA block (no Content-Length), URL-encoded, with
-    Content-Type command/reply near the end, as the captures show."""
-    parts: list[bytes] = []
-    for name, value in connect_headers():
-        if name.startswith("variable_"):
-            continue
-        if name == "Content-Type":
-            parts.extend(line(k, str(v)) for k, v in variables.items())
-        parts.append(line(name, values.get(name, value)))
+@functools.cache
+def _connect_template() -> tuple[tuple[tuple[str, bytes], ...], tuple[tuple[str, bytes], ...]]:
+    """The connect reply's own headers, encoded once: those before the variables and the
+    trailer from `Content-Type` on."""
+    headers = [(n, v) for n, v in connect_headers() if not n.startswith("variable_")]
+    cut = next(i for i, (name, _) in enumerate(headers) if name == "Content-Type")
+    encoded = tuple((name, line(name, value)) for name, value in headers)
+    return encoded[:cut], encoded[cut:]
+
+
+def connect_reply(lines: Mapping[str, bytes], variables: bytes) -> bytes:
+    """The connect reply: the CHANNEL_DATA block (no Content-Length), URL-encoded, variables
+    last, then Content-Type command/reply, Reply-Text +OK, Socket-Mode and Control, as the
+    captures show."""
+    head, trailer = _connect_template()
+    parts = [lines.get(name, static) for name, static in head]
+    parts.append(variables)
+    parts.extend(static for _, static in trailer)
     return b"".join(parts) + b"\n"

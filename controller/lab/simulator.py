@@ -61,7 +61,9 @@ class SimulatedCall:
         self.uuid = str(uuid.uuid4())
         self.record = CallRecord(self.uuid)
         self.values = self._call_values()
+        self.value_lines = {name: render.line(name, value) for name, value in self.values.items()}
         self.variables: dict[str, str] = self._initial_variables()
+        self._lines = {name: render.line(name, value) for name, value in self.variables.items()}
         self._variables_block: bytes | None = None
         self.subscribed = False
         self.linger: int | None = None  # None: no linger; -1: linger until the server closes
@@ -113,8 +115,17 @@ class SimulatedCall:
         base.update((f"variable_{k}", v) for k, v in s.variables)
         return base
 
+    def set_values(self, **values: str) -> None:
+        """Change channel headers (keyword names use `_` for `-`)."""
+        for key, value in values.items():
+            name = key.replace("_", "-")
+            self.values[name] = value
+            self.value_lines[name] = render.line(name, value)
+
     def set_variable(self, name: str, value: str) -> None:
-        self.variables["variable_" + name] = value
+        key = "variable_" + name
+        self.variables[key] = value
+        self._lines[key] = render.line(key, value)
         self._variables_block = None
 
     def variable(self, name: str) -> str | None:
@@ -122,7 +133,7 @@ class SimulatedCall:
 
     def variables_block(self) -> bytes:
         if self._variables_block is None:
-            self._variables_block = b"".join(render.line(k, v) for k, v in self.variables.items())
+            self._variables_block = b"".join(self._lines.values())
         return self._variables_block
 
     # --- sending -------------------------------------------------------------------------------
@@ -138,12 +149,14 @@ class SimulatedCall:
     def emit(self, event: str, extra: tuple[tuple[str, str], ...] = (), **overrides: str) -> None:
         if not self.subscribed or self.closed.is_set():
             return
-        values = dict(self.values)
-        values.update(render.now_values())
-        values["Event-Sequence"] = str(next(_SEQUENCE))
-        values.update({k.replace("_", "-"): v for k, v in overrides.items()})
+        lines = dict(self.value_lines)
+        lines.update(render.now_lines())
+        lines["Event-Sequence"] = b"Event-Sequence: %d\n" % next(_SEQUENCE)
+        for key, value in overrides.items():
+            name = key.replace("_", "-")
+            lines[name] = render.line(name, value)
         self.record.events.append(event)
-        self.send(render.event_frame(event, values, self.variables_block(), extra))
+        self.send(render.event_frame(event, lines, self.variables_block(), extra))
 
     # --- the call ------------------------------------------------------------------------------
 
@@ -198,6 +211,8 @@ class SimulatedCall:
                 self.record.first_execute_at = time.monotonic()
             self.record.apps.append((app, arg))
             self.running = (app, arg, event_uuid)
+            self.set_variable("current_application", app)
+            self.set_variable("current_application_data", arg)
             self.emit("CHANNEL_EXECUTE", _app_headers(app, arg, event_uuid))
             response = apps.run(self, app, arg)
             if self.running is not None:  # not already completed by a hangup
@@ -231,7 +246,7 @@ class SimulatedCall:
             return
         self.hungup.set()
         self.record.hangup_cause = cause
-        self.values.update({"Answer-State": "hangup", "Hangup-Cause": cause})
+        self.set_values(Answer_State="hangup", Hangup_Cause=cause)
         self.set_variable("hangup_cause", cause)
         self.emit("CHANNEL_HANGUP")
         if self.bridged_to is not None:
@@ -246,7 +261,7 @@ class SimulatedCall:
         socket_app = _app_headers("socket", "127.0.0.1:8084 async full", str(uuid.uuid4()), self.last_response)
         self.emit("CHANNEL_EXECUTE_COMPLETE", socket_app)
         self.emit("CHANNEL_STATE", Channel_State="CS_HANGUP", Channel_State_Number="10")
-        self.values.update({"Channel-State": "CS_REPORTING", "Channel-Call-State": "HANGUP"})
+        self.set_values(Channel_State="CS_REPORTING", Channel_Call_State="HANGUP")
         self.emit("CHANNEL_STATE", Channel_State_Number="11")
         self.emit("CHANNEL_HANGUP_COMPLETE")
         gevent.spawn(self._after_hangup)
@@ -282,9 +297,7 @@ def _app_headers(app: str, arg: str, event_uuid: str, response: str | None = Non
 
 
 def _connect(call: SimulatedCall, arg: str, headers: dict[str, str]) -> bytes:
-    values = dict(call.values)
-    values.update({"Reply-Text": "+OK\n", "Socket-Mode": "async", "Control": "full"})
-    return render.connect_reply(values, call.variables)
+    return render.connect_reply(call.value_lines, call.variables_block())
 
 
 def _myevents(call: SimulatedCall, arg: str, headers: dict[str, str]) -> bytes:
@@ -359,4 +372,5 @@ def run_call(address: tuple[str, int], scenario: Scenario, timeout: float = 30.0
     """Dial the controller and play one call to its end; returns what happened."""
     sock = gsocket.create_connection(address, timeout=timeout)
     sock.settimeout(None)
+    sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)  # as mod_event_socket does
     return SimulatedCall(sock, scenario).run(timeout)

@@ -70,14 +70,15 @@ def is_calling_device(call: Call, device: Mapping[str, Any]) -> bool:
     return bool(caller) and caller == (device.get("sip") or {}).get("username")
 
 
-def user_devices(call: Call, user_id: str) -> list[dict[str, Any]]:
-    devices = call.services.devices.all(call.account_id)
+def owned_by(devices: Iterable[Mapping[str, Any]], user_id: str) -> list[Mapping[str, Any]]:
+    """The enabled devices of a user."""
     return [d for d in devices if d.get("owner_id") == user_id and d.get("enabled", True) is not False]
 
 
-def legs_for(call: Call, devices: Iterable[Mapping[str, Any]], data: Mapping[str, Any]) -> list[Leg]:
+def legs_for(
+    call: Call, realm: str, devices: Iterable[Mapping[str, Any]], data: Mapping[str, Any]
+) -> list[Leg]:
     """One leg per dialable device, honouring `timeout`, `delay` and `can_call_self`."""
-    realm = str(call.services.accounts.get(call.account_id).get("realm") or "")
     profile = call.services.settings.route_profile
     timeout, delay = int(data.get("timeout", 20)), int(data.get("delay", 0))
     legs = []

@@ -18,7 +18,8 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     device = call.services.devices.find(call.account_id, str(data.get("id", "")))
     if device is None or device.get("enabled", True) is False:
         return DEFAULT_CHILD
-    legs = bridging.legs_for(call, [device], data)
+    realm = str(call.services.accounts.get(call.account_id).get("realm") or "")
+    legs = bridging.legs_for(call, realm, [device], data)
     if not legs:
         return DEFAULT_CHILD
     return bridging.bridge(call, legs)

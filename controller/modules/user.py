@@ -21,11 +21,11 @@ log = logging.getLogger(__name__)
 
 def handle(data: dict[str, Any], call: Call) -> Next:
     user_id = str(data.get("id", ""))
-    user = call.services.users.find(call.account_id, user_id)
+    account, user, devices = call.services.ringing_context(call.account_id, user_id)
     if user is None or user.get("enabled", True) is False:
         log.info("call %s: user %r missing or disabled", call.uuid, user_id)
         return DEFAULT_CHILD
-    legs = bridging.legs_for(call, bridging.user_devices(call, user_id), data)
+    legs = bridging.legs_for(call, str(account.get("realm") or ""), bridging.owned_by(devices, user_id), data)
     if not legs:
         log.info("call %s: user %r has no device to ring", call.uuid, user_id)
         return DEFAULT_CHILD

@@ -8,6 +8,9 @@ from redis.sentinel import Sentinel
 
 from controller.config import Settings
 
+POOL_SIZE = 64
+POOL_WAIT = 10.0
+
 
 def connect(settings: Settings) -> redis.Redis:
     """A client with decoded (str) responses; connections are made lazily on first use."""
@@ -26,6 +29,10 @@ def connect(settings: Settings) -> redis.Redis:
             decode_responses=True,
             socket_timeout=5,
         )
-    return redis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=5, health_check_interval=30
+    # A blocking pool: past `POOL_SIZE` connections a greenlet waits its turn (cooperatively)
+    # instead of failing, which is what a burst of thousands of calls needs.
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=POOL_SIZE, timeout=POOL_WAIT,
+        decode_responses=True, socket_timeout=5, health_check_interval=30,
     )
+    return redis.Redis(connection_pool=pool)

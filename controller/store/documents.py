@@ -84,3 +84,17 @@ def device_by_sip_user(rds: redis.Redis, aid: str, username: str) -> dict[str, A
     if device_id is None:
         return None
     return Documents(rds, "devices").find(aid, str(device_id))
+
+
+def ringing_context(
+    rds: redis.Redis, aid: str, user_id: str
+) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
+    """The account, a user and every device of the account, in one round trip (what ringing a
+    user needs)."""
+    pipe = rds.pipeline(transaction=False)
+    pipe.get(keys.account(aid))
+    pipe.hget(keys.docs(aid, "users"), user_id)
+    pipe.hvals(keys.docs(aid, "devices"))
+    account, user, devices = pipe.execute()
+    ordered = sorted((codec.load(d) for d in devices), key=lambda d: str(d.get("id")))
+    return codec.load(account) or {}, codec.load(user), ordered

@@ -1,0 +1,196 @@
+"""`controller lab bench`: the controller against a bare greenswitch application, same load.
+
+Both servers run as separate processes on this machine, against the same simulator (this
+process). Each simulated call goes answer -> play -> bridge (no answer) -> hangup. Printed:
+sustained calls/s, p50/p99 call-setup latency (TCP connect -> first application executed), peak
+concurrent calls, the controller's memory per concurrent call (RSS growth while N calls are held
+open, divided by N), and the ratio of the two rates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import gevent
+import redis
+
+from controller.config import Settings
+from controller.lab.load import LoadResult, drive
+from controller.lab.scenario import BridgeOutcome, Scenario
+from controller.lab.simulator import run_call
+from controller.store.bundle import load_bundle
+
+ACCOUNT = "bench"
+NUMBER = "5550100"
+FLOW = {
+    "module": "play",
+    "data": {"id": "tone_stream://%(100,0,440)"},
+    "children": {"_": {"module": "user", "data": {"id": "bench-user", "timeout": 1}, "children": {}}},
+}
+BUNDLE = {
+    "account": {"id": ACCOUNT, "name": "Benchmark", "realm": "bench.example.com"},
+    "users": [{"id": "bench-user", "first_name": "Bench"}],
+    "devices": [{"id": "bench-phone", "owner_id": "bench-user", "sip": {"username": "1001"}}],
+    "callflows": [{"id": "bench-flow", "numbers": [NUMBER], "flow": FLOW}],
+}
+# A quick call: short media, a bridge nobody answers within its (scaled down) leg timeout.
+CALL = Scenario(
+    destination=NUMBER, account_id=ACCOUNT, playback_seconds=0.005,
+    bridges=(BridgeOutcome("no_answer", timeout=0.005),),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    calls: int = 5000
+    rate: float = 1000.0
+    hold: int = 10000
+    chart: Path | None = None
+    rates: tuple[float, ...] = (250.0, 500.0, 750.0, 1000.0, 1250.0, 1500.0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], deadline: float = 15.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        gevent.sleep(0.05)
+    raise RuntimeError("server did not start listening")
+
+
+@contextlib.contextmanager
+def server_process(argv: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    try:
+        wait_listening(port, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def controller_argv(settings: Settings, port: int) -> tuple[list[str], dict[str, str]]:
+    env = {
+        "CONTROLLER_ESL_LISTEN": f"127.0.0.1:{port}", "CONTROLLER_DEFAULT_ACCOUNT": ACCOUNT,
+        "CONTROLLER_LOG_LEVEL": "WARNING", "CONTROLLER_MAX_CALLS": "20000", "CONTROLLER_LINGER_SECONDS": "1",
+        "CONTROLLER_REDIS_URL": settings.redis_url, "CONTROLLER_DRAIN_SECONDS": "2",
+    }
+    return [sys.executable, "-m", "controller", "serve"], env
+
+
+def baseline_argv(port: int) -> list[str]:
+    return [sys.executable, "-m", "controller.lab.baseline", "--port", str(port)]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(name: str, pid: int, port: int, options: Options) -> LoadResult:
+    """One measured run; prints rate, setup latency, peak concurrency and the server's CPU
+    time per call (what bounds its rate on one core, whatever the load generator can offer)."""
+    drive(("127.0.0.1", port), CALL, min(500, options.calls), options.rate)  # warm-up
+    before = cpu_seconds(pid)
+    result = drive(("127.0.0.1", port), CALL, options.calls, options.rate)
+    per_call = (cpu_seconds(pid) - before) / max(1, result.completed)
+    print(
+        f"{name:<12} {result.completed:6d} calls {result.calls_per_second:6.0f} calls/s  "
+        f"setup p50 {result.percentile(0.5) * 1000:7.2f} ms p99 {result.percentile(0.99) * 1000:8.2f} ms  "
+        f"peak {result.peak_concurrent:5d}  failed {result.failures}  "
+        f"cpu {per_call * 1000:.2f} ms/call (= {1 / per_call if per_call else 0:.0f} calls/s per core)"
+    )
+    return result
+
+
+def hold_memory(port: int, pid: int, calls: int) -> float:
+    """Hold `calls` calls open at once (a long playback) and return KiB of RSS per call."""
+    before = rss_kib(pid)
+    held = Scenario(destination=NUMBER, playback_seconds=600.0, answer_delay=0.0)
+    jobs = [gevent.spawn(_quiet_call, port, held) for _ in range(calls)]
+    deadline = time.monotonic() + 120
+    peak = before
+    while time.monotonic() < deadline:
+        gevent.sleep(1.0)
+        now = rss_kib(pid)
+        if now <= peak and now > before:
+            break
+        peak = max(peak, now)
+    peak = max(peak, rss_kib(pid))
+    gevent.killall(jobs, block=True, timeout=30)
+    return (peak - before) / calls
+
+
+def _quiet_call(port: int, scenario: Scenario) -> None:
+    with contextlib.suppress(OSError):
+        run_call(("127.0.0.1", port), scenario, timeout=600)
+
+
+def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
+    load_bundle(rds, BUNDLE, "benchmark bundle")
+    print(f"load: {options.calls} calls at {options.rate:.0f}/s: answer -> play -> bridge (no answer) -> hangup")
+    port = free_port()
+    argv, env = controller_argv(settings, port)
+    with server_process(argv, port, env) as proc:
+        ours = measured("controller", proc.pid, port, options)
+        curve = []
+        if options.chart:
+            curve = [drive(("127.0.0.1", port), CALL, int(rate * 2), rate) for rate in options.rates]
+        if options.hold:
+            per_call = hold_memory(port, proc.pid, options.hold)
+            print(f"memory       {per_call:.1f} KiB per concurrent call ({options.hold} calls held open)")
+    port = free_port()
+    with server_process(baseline_argv(port), port, {}) as proc:
+        theirs = measured("greenswitch", proc.pid, port, options)
+    if theirs.calls_per_second:
+        print(f"ratio        {ours.calls_per_second / theirs.calls_per_second:.2f}x the bare greenswitch rate")
+    if options.chart and curve:
+        draw(options.chart, curve)
+
+
+def draw(path: Path, curve: list[LoadResult]) -> None:
+    try:
+        import matplotlib  # noqa: PLC0415  (optional: only for the chart)
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot  # noqa: PLC0415
+    except ImportError:
+        print("chart skipped: install matplotlib (pip install 'controller[lab]')")
+        return
+    figure, axes = pyplot.subplots(figsize=(7, 4))
+    rates = [r.offered_rate for r in curve]
+    axes.plot(rates, [r.percentile(0.5) * 1000 for r in curve], marker="o", label="p50")
+    axes.plot(rates, [r.percentile(0.99) * 1000 for r in curve], marker="o", label="p99")
+    axes.set_xlabel("offered load (calls/s)")
+    axes.set_ylabel("call-setup latency (ms)")
+    axes.set_title("controller: setup latency against load")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    print(f"chart        {path}")

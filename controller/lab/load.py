@@ -1,0 +1,81 @@
+"""Drives many simulated calls at a given rate against an ESL server and sums them up."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+
+import gevent
+from gevent.pool import Pool
+
+from controller.lab.scenario import Scenario
+from controller.lab.simulator import CallRecord, run_call
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadResult:
+    offered_rate: float
+    records: list[CallRecord]
+    failures: int
+    elapsed: float
+    peak_concurrent: int
+
+    @property
+    def completed(self) -> int:
+        return len(self.records)
+
+    @property
+    def calls_per_second(self) -> float:
+        return self.completed / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def setup_latencies(self) -> list[float]:
+        """Seconds from the TCP connect to the first application the controller ran."""
+        return sorted(r.first_execute_at - r.connected_at for r in self.records if r.first_execute_at)
+
+    def percentile(self, fraction: float) -> float:
+        values = self.setup_latencies
+        if not values:
+            return float("nan")
+        if fraction == 0.5:
+            return statistics.median(values)
+        return values[min(len(values) - 1, int(len(values) * fraction))]
+
+
+def drive(
+    address: tuple[str, int],
+    scenario: Scenario,
+    calls: int,
+    rate: float,
+    *,
+    timeout: float = 60.0,
+    progress: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """Place `calls` calls, starting one every 1/rate seconds (on schedule, not after the
+    previous one ends), and wait for all of them."""
+    pool = Pool()
+    records: list[CallRecord] = []
+    failures = 0
+    peak = 0
+
+    def one() -> None:
+        nonlocal failures
+        try:
+            records.append(run_call(address, scenario, timeout=timeout))
+        except OSError:
+            failures += 1
+        if progress is not None:
+            progress(len(records) + failures)
+
+    started = time.monotonic()
+    for index in range(calls):
+        delay = started + index / rate - time.monotonic()
+        if delay > 0:
+            gevent.sleep(delay)
+        pool.spawn(one)
+        peak = max(peak, len(pool))
+    pool.join()
+    elapsed = max(r.ended_at for r in records) - started if records else 0.0
+    return LoadResult(rate, records, failures, elapsed, peak)
