@@ -143,6 +143,7 @@ class Call:
         if self._terminated:
             return 0
         self._terminated = True
+        self.state.ended_at = self.state.ended_at or time.time()
         ran = 0
         for handler, data in self._handlers:
             try:

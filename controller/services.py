@@ -10,6 +10,7 @@ import redis
 
 from controller.callflows.matcher import Matcher
 from controller.config import Settings
+from controller.notify.queue import JobQueue
 from controller.store.callflows import Callflows
 from controller.store.documents import Accounts, Documents, ringing_context
 
@@ -24,6 +25,7 @@ class Services:
     vmboxes: Documents
     callflows: Callflows
     matcher: Matcher
+    queue: JobQueue
 
     def ringing_context(
         self, aid: str, user_id: str
@@ -42,4 +44,5 @@ class Services:
             vmboxes=Documents(rds, "vmboxes"),
             callflows=Callflows(rds),
             matcher=Matcher(rds),
+            queue=JobQueue(rds),
         )

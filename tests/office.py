@@ -33,7 +33,7 @@ def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def flow(number: str, node: dict[str, Any], cid: str | None = None) -> dict[str, Any]:
-    return {"id": cid or f"cf-{number}", "numbers": [number], "flow": node}
+    return {"id": cid or "cf-" + number.replace("+", "plus"), "numbers": [number], "flow": node}
 
 
 def node(module: str, data: dict[str, Any] | None = None, **children: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 NO_ROUTE_CAUSE = "UNALLOCATED_NUMBER"
 # Extra time past the linger for FreeSWITCH to finish the hangup before we close regardless.
 GONE_GRACE = 5.0
+# How long the handlers wait for CHANNEL_HANGUP_COMPLETE after a disconnect notice came first.
+COMPLETE_GRACE = 1.0
 
 
 def is_internal_caller(services: Services, account_id: str, data: Mapping[str, str]) -> bool:
@@ -57,7 +59,8 @@ class CallLifecycle:
             if call is not None:
                 session.listener = call.on_event
                 self._run(session, call)
-            session.wait_gone(settings.linger_seconds + GONE_GRACE)
+            if session.wait_gone(settings.linger_seconds + GONE_GRACE):
+                session.wait_complete(COMPLETE_GRACE)
         except (ChannelGoneError, CommandError, ESLProtocolError) as exc:
             log.info("call from %s ended: %s", address[0], exc)
         except Exception:

@@ -73,6 +73,7 @@ class Session(esl.OutboundSession):
         self._replies: collections.deque[tuple[str, AsyncResult]] = collections.deque()
         self._completions: dict[str, AsyncResult] = {}
         self._gone = Event()
+        self._complete = Event()  # CHANNEL_HANGUP_COMPLETE seen (or the socket closed)
         self.start_event_handlers()
 
     # --- reading (fixes 1, 2, 5, 7) -----------------------------------------------------------
@@ -131,6 +132,7 @@ class Session(esl.OutboundSession):
             if waiting is not None:
                 waiting.set(event)
         elif name in GONE_EVENTS:
+            self._complete.set()
             self._mark_gone(name)
 
     def _mark_gone(self, why: str) -> None:
@@ -144,6 +146,7 @@ class Session(esl.OutboundSession):
             waiting.set_exception(gone)
         self._completions.clear()
         if why == "socket closed":
+            self._complete.set()
             self.connected = False
             while self._replies:
                 self._replies.popleft()[1].set_exception(gone)
@@ -229,6 +232,12 @@ class Session(esl.OutboundSession):
 
     def wait_gone(self, timeout: float) -> bool:
         return bool(self._gone.wait(timeout))
+
+    def wait_complete(self, timeout: float) -> bool:
+        """After a disconnect notice, CHANNEL_HANGUP_COMPLETE (with the hangup cause and the
+        final variables) may still follow on a lingering socket (see the missed_continue
+        capture); wait a moment for it."""
+        return bool(self._complete.wait(timeout))
 
     def close(self) -> None:
         """Close the socket (FreeSWITCH then destroys the channel) and stop the reader."""
