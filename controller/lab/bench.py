@@ -76,7 +76,7 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], deadline: float = 1
 
 @contextlib.contextmanager
 def server_process(argv: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, proc)
         yield proc
@@ -113,7 +113,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(name: str, pid: int, port: int, options: Options) -> LoadResult:
+def measured(name: str, pid: int, port: int, options: Options) -> tuple[LoadResult, float]:
     """One measured run; prints rate, setup latency, peak concurrency and the server's CPU
     time per call (what bounds its rate on one core, whatever the load generator can offer)."""
     drive(("127.0.0.1", port), CALL, min(500, options.calls), options.rate)  # warm-up
@@ -126,7 +126,7 @@ def measured(name: str, pid: int, port: int, options: Options) -> LoadResult:
         f"peak {result.peak_concurrent:5d}  failed {result.failures}  "
         f"cpu {per_call * 1000:.2f} ms/call (= {1 / per_call if per_call else 0:.0f} calls/s per core)"
     )
-    return result
+    return result, per_call
 
 
 def hold_memory(port: int, pid: int, calls: int) -> float:
@@ -156,20 +156,23 @@ def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
     load_bundle(rds, BUNDLE, "benchmark bundle")
     print(f"load: {options.calls} calls at {options.rate:.0f}/s: answer -> play -> bridge (no answer) -> hangup")
     port = free_port()
+    with server_process(baseline_argv(port), port, {}) as proc:
+        theirs, their_cpu = measured("greenswitch", proc.pid, port, options)
+    port = free_port()
     argv, env = controller_argv(settings, port)
     with server_process(argv, port, env) as proc:
-        ours = measured("controller", proc.pid, port, options)
+        ours, our_cpu = measured("controller", proc.pid, port, options)
+        if theirs.calls_per_second:
+            print(
+                f"ratio        {ours.calls_per_second / theirs.calls_per_second:.2f}x the bare greenswitch rate, "
+                f"{their_cpu / our_cpu if our_cpu else 0:.2f}x less CPU per call"
+            )
         curve = []
         if options.chart:
             curve = [drive(("127.0.0.1", port), CALL, int(rate * 2), rate) for rate in options.rates]
         if options.hold:
             per_call = hold_memory(port, proc.pid, options.hold)
             print(f"memory       {per_call:.1f} KiB per concurrent call ({options.hold} calls held open)")
-    port = free_port()
-    with server_process(baseline_argv(port), port, {}) as proc:
-        theirs = measured("greenswitch", proc.pid, port, options)
-    if theirs.calls_per_second:
-        print(f"ratio        {ours.calls_per_second / theirs.calls_per_second:.2f}x the bare greenswitch rate")
     if options.chart and curve:
         draw(options.chart, curve)
 
