@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from controller.flow import TerminationHandler
@@ -28,6 +28,10 @@ class Channel(Protocol):
 
     def execute(self, app: str, arg: str = "", timeout: float | None = None) -> Mapping[str, str]:
         """Run a dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE event."""
+        ...
+
+    def execute_all(self, steps: Sequence[tuple[str, str]], timeout: float | None = None) -> Mapping[str, str]:
+        """Queue several applications at once; wait for the last one's completion."""
         ...
 
     def set_variables(self, variables: Mapping[str, str]) -> None:

@@ -53,8 +53,7 @@ class CallLifecycle:
         call: Call | None = None
         try:
             data = session.connect()
-            session.myevents()
-            session.linger(settings.linger_seconds)
+            session.subscribe_and_linger(settings.linger_seconds)
             call = self._place(session, data)
             if call is not None:
                 session.listener = call.on_event

@@ -9,6 +9,8 @@ loses its line breaks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 _BREAKS = str.maketrans({"\r": " ", "\n": " ", "\x00": "", "\x1f": ""})
 
 
@@ -25,3 +27,10 @@ def inert(text: object) -> str:
     while "${" in value:
         value = value.replace("${", "{")
     return value
+
+
+def multiset(variables: Mapping[str, str]) -> tuple[str, str]:
+    """The `multiset` application setting several variables, values made inert (the unit
+    separator delimits them: it cannot occur in a value)."""
+    parts = [f"{inert(name)}={inert(value)}" for name, value in variables.items()]
+    return "multiset", "^^\x1f" + "\x1f".join(parts)

@@ -28,7 +28,7 @@ import collections
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gevent
@@ -38,7 +38,7 @@ from greenswitch import esl
 
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
-from controller.esl.safety import inert
+from controller.esl.safety import inert, multiset
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +158,26 @@ class Session(esl.OutboundSession):
         return self._send(wire.command(data))
 
     def _send(self, raw: bytes) -> tuple[str, Mapping[str, str]]:
+        return self._send_all([raw])[-1]
+
+    def _send_all(self, raws: list[bytes]) -> list[tuple[str, Mapping[str, str]]]:
+        """Write several commands at once (one syscall) and wait for each reply in turn."""
         if not self.connected:
             raise ChannelGoneError("socket closed")
-        result: AsyncResult = AsyncResult()
-        name = raw.split(b"\n", 1)[0].decode("ascii", "replace")
-        self._replies.append((name, result))
-        self.sock.sendall(raw)
-        try:
-            return result.get(timeout=self.command_timeout)
-        except gevent.Timeout as exc:
-            raise CommandError(name, f"no reply within {self.command_timeout:g} s") from exc
+        waiting = []
+        for raw in raws:
+            result: AsyncResult = AsyncResult()
+            name = raw.split(b"\n", 1)[0].decode("ascii", "replace")
+            self._replies.append((name, result))
+            waiting.append((name, result))
+        self.sock.sendall(b"".join(raws))
+        replies = []
+        for name, result in waiting:
+            try:
+                replies.append(result.get(timeout=self.command_timeout))
+            except gevent.Timeout as exc:
+                raise CommandError(name, f"no reply within {self.command_timeout:g} s") from exc
+        return replies
 
     def connect(self) -> Mapping[str, str]:
         """`connect`: the reply is the whole channel data block."""
@@ -182,20 +192,29 @@ class Session(esl.OutboundSession):
     def linger(self, timeout: int | None = None) -> None:
         self.send("linger" if timeout is None else f"linger {int(timeout)}")
 
+    def subscribe_and_linger(self, timeout: int) -> None:
+        """`myevents` and `linger N` in one write."""
+        self._send_all([wire.command("myevents"), wire.command(f"linger {int(timeout)}")])
+
     def execute(self, app: str, arg: str = "", timeout: float | None = None) -> Mapping[str, str]:
         """Run an application and wait for its completion event (matched by Event-UUID)."""
+        return self.execute_all([(app, arg)], timeout)
+
+    def execute_all(self, steps: Sequence[tuple[str, str]], timeout: float | None = None) -> Mapping[str, str]:
+        """Queue several applications in one write (`event-lock` makes FreeSWITCH run them in
+        order) and wait for the last one's completion, which it returns."""
         if self._gone.is_set():
-            raise ChannelGoneError(f"cannot run {app}: channel gone")
-        event_uuid = str(uuid.uuid4())
+            raise ChannelGoneError(f"cannot run {steps[-1][0]}: channel gone")
+        uuids = [str(uuid.uuid4()) for _ in steps]
         done: AsyncResult = AsyncResult()
-        self._completions[event_uuid] = done
+        self._completions[uuids[-1]] = done
         try:
-            self._send(wire.sendmsg(app, arg, event_uuid=event_uuid))
+            self._send_all([wire.sendmsg(app, arg, event_uuid=u) for (app, arg), u in zip(steps, uuids, strict=True)])
             return done.get(timeout=timeout)
         except gevent.Timeout as exc:
-            raise CommandError(app, f"not complete within {timeout:g} s") from exc
+            raise CommandError(steps[-1][0], f"not complete within {timeout:g} s") from exc
         finally:
-            self._completions.pop(event_uuid, None)
+            self._completions.pop(uuids[-1], None)
 
     def call_command(
         self, app_name: str, app_args: str | None = None, block: bool = False,
@@ -209,8 +228,7 @@ class Session(esl.OutboundSession):
         """Set several channel variables with one `multiset` (values made inert)."""
         if not variables:
             return
-        parts = [f"{inert(name)}={inert(value)}" for name, value in variables.items()]
-        self.execute("multiset", "^^\x1f" + "\x1f".join(parts), self.command_timeout)
+        self.execute(*multiset(variables), self.command_timeout)
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         if self._gone.is_set():

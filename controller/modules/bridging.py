@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import one_line
+from controller.esl.safety import multiset, one_line
 
 SEPARATORS = {"simultaneous": ",", "single": "|"}
 FAILURE_VARIABLES = (
@@ -105,8 +105,8 @@ def failure_keys(event: Mapping[str, str]) -> tuple[str, ...]:
 def bridge(call: Call, legs: list[Leg], strategy: str = "simultaneous") -> tuple[str, ...] | None:
     """Ring the legs. None when the call was bridged (the flow stops: the call ends with the
     bridge); otherwise the failure child keys."""
-    call.channel.set_variables({"continue_on_fail": "true", "hangup_after_bridge": "true"})
-    event = call.channel.execute("bridge", dial_string(legs, strategy), None)
+    setup = multiset({"continue_on_fail": "true", "hangup_after_bridge": "true"})
+    event = call.channel.execute_all([setup, ("bridge", dial_string(legs, strategy))], None)
     if call.state.bridged:
         return None
     keys = failure_keys(event)

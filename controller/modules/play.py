@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import one_line
+from controller.esl.safety import multiset, one_line
 from controller.flow import DEFAULT_CHILD, Next
 
 
@@ -27,11 +27,10 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     media = media_path(str(data.get("id", "")))
     if not media:
         return DEFAULT_CHILD
-    if data.get("answer", True):
-        call.channel.execute("answer")
+    steps = [("answer", "")] if data.get("answer", True) else []
     terminators = data.get("terminators")
     if terminators is not None:
-        call.channel.set_variables({"playback_terminators": "".join(terminators) or "none"})
-    app = "endless_playback" if data.get("endless_playback") else "playback"
-    call.channel.execute(app, media)
+        steps.append(multiset({"playback_terminators": "".join(terminators) or "none"}))
+    steps.append(("endless_playback" if data.get("endless_playback") else "playback", media))
+    call.channel.execute_all(steps)
     return DEFAULT_CHILD
