@@ -18,6 +18,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import gevent
+
+from controller.callstate import KEPT_HEADERS
+from controller.errors import ChannelGoneError
 from controller.flow import TerminationHandler
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,8 @@ class Call:
         self.kvs: dict[str, Any] = {}
         self._handlers: list[tuple[TerminationHandler, dict[str, Any]]] = []
         self._terminated = False
+        self._dirty = False
+        self._saver: gevent.Greenlet | None = None
 
     # --- channel data -------------------------------------------------------------------------
 
@@ -116,6 +122,11 @@ class Call:
 
     def on_event(self, name: str, event: Mapping[str, str]) -> None:
         """Apply one channel event to the state (never blocks)."""
+        self._apply(name, event)
+        if name in PERSISTED_EVENTS:
+            self._persist()
+
+    def _apply(self, name: str, event: Mapping[str, str]) -> None:
         state = self.state
         if name == "CHANNEL_ANSWER":
             state.answered = True
@@ -135,19 +146,36 @@ class Call:
     # --- termination --------------------------------------------------------------------------
 
     def register_termination(self, handler: TerminationHandler, data: dict[str, Any]) -> None:
-        """Run `handler(call, data)` once when the channel is gone."""
+        """Run `handler(call, data)` once when the channel is gone; from now on the call's state
+        is also kept in Redis, so the handler runs even if this process dies."""
         self._handlers.append((handler, data))
+        self._persist()
 
     @property
     def termination_handlers(self) -> list[tuple[TerminationHandler, dict[str, Any]]]:
         return list(self._handlers)
 
     def run_termination(self) -> int:
-        """Run every registered handler once, each in its own guard; returns how many ran."""
+        """Run every registered handler once, each in its own guard; returns how many ran.
+        With several processes sharing Redis, only the one that claims the call runs them."""
         if self._terminated:
             return 0
         self._terminated = True
         self.state.ended_at = self.state.ended_at or time.time()
+        calls = getattr(self.services, "calls", None)
+        if self._handlers and calls is not None:
+            if self._saver is not None:
+                self._saver.join(timeout=5)
+            if not calls.claim(self.uuid):
+                log.info("call %s: termination handlers already run elsewhere", self.uuid)
+                return 0
+        try:
+            return self._run_handlers()
+        finally:
+            if self._handlers and calls is not None:
+                calls.forget(self.uuid)
+
+    def _run_handlers(self) -> int:
         ran = 0
         for handler, data in self._handlers:
             try:
@@ -156,3 +184,78 @@ class Call:
             except Exception:
                 log.exception("termination handler %s failed", getattr(handler, "__qualname__", handler))
         return ran
+
+    # --- persistence (controller/callstate.py) ---------------------------------------------------
+
+    def _persist(self) -> None:
+        """Write the call's state to Redis in the background (events must not block); one
+        writer per call, always writing the latest state."""
+        if not self._handlers or self._terminated or getattr(self.services, "calls", None) is None:
+            return
+        self._dirty = True
+        if self._saver is None or self._saver.dead:
+            self._saver = gevent.spawn(self._save_latest)
+
+    def _save_latest(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            try:
+                self.services.calls.save(self.snapshot())
+            except Exception:
+                log.exception("call %s: state not saved", self.uuid)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What another process needs to run this call's termination handlers."""
+        state = dataclasses.asdict(self.state)
+        return {
+            "uuid": self.uuid,
+            "account_id": self.account_id,
+            "is_internal": self.is_internal,
+            "callflow_id": self.callflow_id,
+            "started_at": self.started_at,
+            "data": {name: self.data[name] for name in KEPT_HEADERS if name in self.data},
+            "handlers": [[handler_name(handler), data] for handler, data in self._handlers],
+            **state,
+        }
+
+    @classmethod
+    def from_snapshot(
+        cls, snapshot: Mapping[str, Any], services: Any, handlers: Mapping[str, TerminationHandler]
+    ) -> Call:
+        """A call whose channel is gone, rebuilt from Redis, with its handlers re-registered."""
+        call = cls(GoneChannel(), snapshot["data"], snapshot["account_id"], snapshot["is_internal"], services)
+        call.started_at = snapshot.get("started_at") or call.started_at
+        call.callflow_id = snapshot.get("callflow_id")
+        fields = {f.name for f in dataclasses.fields(CallState)}
+        call.state = CallState(**{k: v for k, v in snapshot.items() if k in fields})
+        for name, data in snapshot.get("handlers", []):
+            if name in handlers:
+                call._handlers.append((handlers[name], data))
+            else:
+                log.warning("call %s: unknown termination handler %s", call.uuid, name)
+        return call
+
+
+def handler_name(handler: TerminationHandler) -> str:
+    return f"{handler.__module__}:{handler.__qualname__}"
+
+
+class GoneChannel:
+    """The channel of a call rebuilt after its process died: nothing can be done to it."""
+
+    is_gone = True
+
+    def execute(self, app: str, arg: str = "", timeout: float | None = None) -> Mapping[str, str]:
+        raise ChannelGoneError("channel gone")
+
+    def execute_all(self, steps: Sequence[tuple[str, str]], timeout: float | None = None) -> Mapping[str, str]:
+        raise ChannelGoneError("channel gone")
+
+    def set_variables(self, variables: Mapping[str, str]) -> None:
+        raise ChannelGoneError("channel gone")
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        return None
+
+
+PERSISTED_EVENTS = frozenset({"CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})

@@ -31,6 +31,18 @@ class Listen:
 
 
 @dataclasses.dataclass(frozen=True)
+class EslEndpoint:
+    """An inbound ESL connection to one FreeSWITCH (`esl://:password@host:port`)."""
+
+    host: str
+    port: int
+    password: str
+
+    def __str__(self) -> str:
+        return f"esl://{self.host}:{self.port}"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Every setting of the controller; field names are the TOML keys."""
 
@@ -52,6 +64,7 @@ class Settings:
     outbox_dir: str = "var/outbox"
     sms_url: str = ""
     default_account: str = ""
+    freeswitch: tuple[EslEndpoint, ...] = ()
     log_level: str = "INFO"
 
 
@@ -95,6 +108,17 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+def _esl_endpoints(value: str | list[str]) -> tuple[EslEndpoint, ...]:
+    items = value if isinstance(value, list) else [v for v in value.split(",") if v.strip()]
+    endpoints = []
+    for item in items:
+        url = urlsplit(str(item).strip())
+        if url.scheme != "esl" or not url.hostname:
+            raise ValueError(f"expected esl://:password@host:port, got {item!r}")
+        endpoints.append(EslEndpoint(url.hostname, url.port or 8021, url.password or "ClueCon"))
+    return tuple(endpoints)
+
+
 def _positive_int(value: str | int) -> int:
     number = int(value)
     if number <= 0:
@@ -132,6 +156,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "outbox_dir": str,
     "sms_url": _url("http", "https"),
     "default_account": str,
+    "freeswitch": _esl_endpoints,
     "log_level": _log_level,
 }
 

@@ -9,6 +9,7 @@ from typing import Any
 import redis
 
 from controller.callflows.matcher import Matcher
+from controller.callstate import CallStates
 from controller.config import Settings
 from controller.notify.queue import JobQueue
 from controller.store.callflows import Callflows
@@ -26,6 +27,7 @@ class Services:
     callflows: Callflows
     matcher: Matcher
     queue: JobQueue
+    calls: CallStates
 
     def ringing_context(
         self, aid: str, user_id: str
@@ -45,4 +47,5 @@ class Services:
             callflows=Callflows(rds),
             matcher=Matcher(rds),
             queue=JobQueue(rds),
+            calls=CallStates(rds),
         )

@@ -14,8 +14,9 @@ from gevent.event import Event
 from controller.config import Settings
 from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer
+from controller.esl.watcher import Watcher
 from controller.executor import Executor
-from controller.modules import REGISTRY
+from controller.modules import REGISTRY, TERMINATION_HANDLERS
 from controller.services import Services
 from controller.store.connection import connect
 
@@ -27,19 +28,20 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run_serve)
 
 
-def build_server(settings: Settings) -> OutboundServer:
-    services = Services.build(settings, connect(settings))
-    return OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)))
-
-
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    server = build_server(settings)
+    services = Services.build(settings, connect(settings))
+    server = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)))
+    watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS)
     server.start()
+    watcher.start()
     print(f"controller: outbound ESL server on {settings.esl_listen.host}:{server.address[1]}", flush=True)
+    for endpoint in settings.freeswitch:
+        print(f"controller: watching FreeSWITCH {endpoint}", flush=True)
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
     stopping.wait()
     log.info("stopping: no new calls, %d in progress", server.active_calls)
     server.stop()
+    watcher.stop()
     return 0

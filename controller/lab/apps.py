@@ -130,6 +130,8 @@ def _answered(call: SimulatedCall, outcome: object) -> str:
     call.set_variable("bridge_uuid", other)
     call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=other, Bridge_A_Unique_ID=call.uuid, Bridge_B_Unique_ID=other)
     call.bridged_to = other
+    if call.inbound is not None:
+        call.inbound.publish(call, "CHANNEL_BRIDGE", Other_Leg_Unique_ID=other)
     ended = call.wait(talk)
     call.set_variable("bridge_hangup_cause", "NORMAL_CLEARING")
     call.set_variable("last_bridge_hangup_cause", "NORMAL_CLEARING")

@@ -26,6 +26,7 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from controller.lab import apps, render
+from controller.lab.inbound import InboundServer
 from controller.lab.scenario import Scenario
 
 _SEQUENCE = itertools.count(1000)
@@ -55,8 +56,9 @@ class CallRecord:
 class SimulatedCall:
     """One channel talking to the controller over one socket."""
 
-    def __init__(self, sock: gsocket.socket, scenario: Scenario) -> None:
+    def __init__(self, sock: gsocket.socket, scenario: Scenario, inbound: InboundServer | None = None) -> None:
         self.sock = sock
+        self.inbound = inbound
         self.scenario = scenario
         self.uuid = str(uuid.uuid4())
         self.record = CallRecord(self.uuid)
@@ -171,6 +173,10 @@ class SimulatedCall:
         if self._pressing is not None:
             self._pressing.kill(block=False)
         self.sock.close()
+        if self.inbound is not None:  # FreeSWITCH destroys the session once the socket is closed
+            if not self.hungup.is_set():
+                self.set_values(Answer_State="hangup", Hangup_Cause="NORMAL_CLEARING")
+            self.inbound.publish(self, "CHANNEL_DESTROY")
         self.record.ended_at = time.monotonic()
         return self.record
 
@@ -368,9 +374,12 @@ COMMANDS: dict[str, Callable[[SimulatedCall, str, dict[str, str]], bytes]] = {
 }
 
 
-def run_call(address: tuple[str, int], scenario: Scenario, timeout: float = 30.0) -> CallRecord:
-    """Dial the controller and play one call to its end; returns what happened."""
+def run_call(
+    address: tuple[str, int], scenario: Scenario, timeout: float = 30.0, inbound: InboundServer | None = None
+) -> CallRecord:
+    """Dial the controller and play one call to its end; returns what happened. With `inbound`,
+    the call's CHANNEL_BRIDGE and CHANNEL_DESTROY are also published there."""
     sock = gsocket.create_connection(address, timeout=timeout)
     sock.settimeout(None)
     sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)  # as mod_event_socket does
-    return SimulatedCall(sock, scenario).run(timeout)
+    return SimulatedCall(sock, scenario, inbound).run(timeout)

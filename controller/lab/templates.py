@@ -19,6 +19,8 @@ from controller.lab.capture import received_stream
 
 TEMPLATES = Path(__file__).with_name("templates.json")
 SOURCES = ("answer", "bridge", "missed_continue", "missed", "caller_hangup", "answer_nolinger")
+# Events only the inbound connection sees (CHANNEL_CREATE, CHANNEL_DESTROY) come from these.
+INBOUND_SOURCES = ("answer.inbound",)
 
 
 def _split(headers: list[tuple[str, str]]) -> dict[str, Any]:
@@ -34,11 +36,11 @@ def _split(headers: list[tuple[str, str]]) -> dict[str, Any]:
 
 def build(trace_dir: Path) -> dict[str, Any]:
     templates: dict[str, Any] = {"events": {}}
-    for scenario in SOURCES:
+    for scenario in SOURCES + INBOUND_SOURCES:
         frames = _frames(trace_dir / f"{scenario}.txt")
         if "connect" not in templates:
             templates["connect"] = frames[0]
-        for raw in frames[1:]:
+        for raw in frames[1:] if scenario in SOURCES else frames:
             if raw and raw[0][0] == "Event-Name" and raw[0][1] not in templates["events"]:
                 templates["events"][raw[0][1]] = _split(raw)
     return templates

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from controller.flow import Module
+from controller.call import handler_name
+from controller.flow import Module, TerminationHandler
 from controller.modules import (
     answer,
     callflow,
@@ -42,4 +43,10 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
         "sleep": sleep,
         "user": user,
     }
+)
+
+# Termination handlers by name, so that a call rebuilt from Redis (controller/callstate.py) gets
+# the same functions back; never a name looked up in arbitrary code.
+TERMINATION_HANDLERS: Mapping[str, TerminationHandler] = MappingProxyType(
+    {handler_name(fn): fn for fn in (missed_call_alert.alert_if_missed, notification.send)}
 )

@@ -92,3 +92,16 @@ def queue_enqueued(key: str) -> str:
 
 def queue_sent(key: str) -> str:
     return f"queue:sent:{key}"
+
+
+# --- calls in progress (controller/callstate.py) -----------------------------------------------------
+# - `call:{uuid}`          hash: account, internal flag, channel data, handlers, flags (expires)
+# - `call:{uuid}:claimed`  set by whoever runs the call's termination handlers (exactly once)
+
+
+def call(uuid: str) -> str:
+    return f"call:{uuid}"
+
+
+def call_claimed(uuid: str) -> str:
+    return f"call:{uuid}:claimed"

@@ -1,0 +1,119 @@
+"""The inbound ESL watcher: one connection to each configured FreeSWITCH, subscribed to
+CHANNEL_BRIDGE and CHANNEL_DESTROY of all channels.
+
+CHANNEL_DESTROY never reaches the outbound socket (FreeSWITCH destroys the session after that
+socket closes), so this is the only place it is seen. It matters when the process that handled a
+call died: the call's state is in Redis (controller/callstate.py); a destroy for a call still
+there after a grace period means nobody ran its termination handlers, so the watcher claims the
+call and runs them — exactly once, whichever controller sharing the Redis gets there first.
+A CHANNEL_BRIDGE updates the stored flag (the dead process would have missed it).
+The connection is re-established with backoff when FreeSWITCH restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+
+import gevent
+from gevent import socket as gsocket
+
+from controller.call import Call
+from controller.config import EslEndpoint
+from controller.errors import ESLProtocolError
+from controller.esl import wire
+from controller.flow import TerminationHandler
+from controller.services import Services
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 3.0
+EVENTS = "event plain CHANNEL_BRIDGE CHANNEL_DESTROY"
+
+
+class Watcher:
+    """Keeps an inbound connection to each FreeSWITCH and completes orphaned calls."""
+
+    def __init__(
+        self,
+        endpoints: tuple[EslEndpoint, ...],
+        services: Services,
+        handlers: Mapping[str, TerminationHandler],
+        grace: float = GRACE_SECONDS,
+    ) -> None:
+        self.endpoints = endpoints
+        self.services = services
+        self.handlers = handlers
+        self.grace = grace
+        self.connected: dict[str, bool] = {str(e): False for e in endpoints}
+        self._greenlets: list[gevent.Greenlet] = []
+
+    def start(self) -> None:
+        self._greenlets = [gevent.spawn(self._keep_connected, endpoint) for endpoint in self.endpoints]
+
+    def stop(self) -> None:
+        gevent.killall(self._greenlets, timeout=2)
+
+    def _keep_connected(self, endpoint: EslEndpoint) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self._session(endpoint)
+                delay = 0.5
+            except (OSError, ESLProtocolError, ConnectionError) as exc:
+                log.warning("FreeSWITCH %s: %s; reconnecting in %.1f s", endpoint, exc, delay)
+            self.connected[str(endpoint)] = False
+            gevent.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    def _session(self, endpoint: EslEndpoint) -> None:
+        sock = gsocket.create_connection((endpoint.host, endpoint.port), timeout=10)
+        sock.settimeout(None)
+        try:
+            frames = iter(wire.FrameReader(sock))
+            self._expect(frames, "auth/request")
+            sock.sendall(wire.command(f"auth {endpoint.password}"))
+            self._expect_ok(frames, "auth")
+            sock.sendall(wire.command(EVENTS))
+            self._expect_ok(frames, "event")
+            self.connected[str(endpoint)] = True
+            log.info("FreeSWITCH %s: watching CHANNEL_BRIDGE and CHANNEL_DESTROY", endpoint)
+            for frame in frames:
+                if frame.content_type == "text/event-plain":
+                    self.on_event(wire.parse_event(frame))
+            raise ConnectionError("connection closed")
+        finally:
+            sock.close()
+
+    @staticmethod
+    def _expect(frames: Iterator[wire.Frame], content_type: str) -> wire.Frame:
+        frame = next(frames, None)
+        if frame is None or frame.content_type != content_type:
+            raise ConnectionError(f"expected {content_type}")
+        return frame
+
+    def _expect_ok(self, frames: Iterator[wire.Frame], what: str) -> None:
+        reply = self._expect(frames, "command/reply").headers.get("Reply-Text", "")
+        if not reply.startswith("+OK"):
+            raise ConnectionError(f"{what} refused: {reply}")
+
+    def on_event(self, event: Mapping[str, str]) -> None:
+        uuid = event.get("Unique-ID", "")
+        name = getattr(event, "name", "") or event.get("Event-Name", "")
+        if not uuid:
+            return
+        if name == "CHANNEL_BRIDGE":
+            self.services.calls.mark_bridged(uuid)
+        elif name == "CHANNEL_DESTROY":
+            gevent.spawn_later(self.grace, self.complete_orphan, uuid)
+
+    def complete_orphan(self, uuid: str) -> bool:
+        """Run the handlers of a call nobody finished; True when this process ran them."""
+        snapshot = self.services.calls.load(uuid)
+        if snapshot is None:
+            return False
+        call = Call.from_snapshot(snapshot, self.services, self.handlers)
+        ran = call.run_termination()
+        if ran:
+            log.info("call %s: completed after its controller was gone (%d handlers)", uuid, ran)
+        return ran > 0

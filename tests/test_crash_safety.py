@@ -1,0 +1,104 @@
+"""A controller killed mid-call: the inbound-connection watcher of another controller sharing the
+Redis still sends the missed-call alert, exactly once."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import gevent
+import pytest
+import redis
+
+from controller.config import EslEndpoint
+from controller.esl.server import OutboundServer
+from controller.esl.watcher import Watcher
+from controller.lab.inbound import InboundServer
+from controller.lab.scenario import BridgeOutcome, Scenario
+from controller.lab.simulator import run_call
+from controller.modules import TERMINATION_HANDLERS
+from controller.notify.queue import JobQueue
+from controller.services import Services
+from tests.conftest import free_port
+from tests.office import ACCOUNT, flow, load, node
+
+ALERTED = flow("+15554441111", node("missed_call_alert", {"recipients": []},
+                                    _=node("user", {"id": "u-ann", "timeout": 30})))
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    with gevent.Timeout(timeout, AssertionError("condition not met in time")):
+        while not condition():
+            gevent.sleep(0.02)
+
+
+@pytest.fixture
+def inbound() -> Iterator[InboundServer]:
+    server = InboundServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def watcher(services: Services, inbound: InboundServer) -> Iterator[Watcher]:
+    endpoint = EslEndpoint(*inbound.address, password="ClueCon")
+    watching = Watcher((endpoint,), services, TERMINATION_HANDLERS, grace=0.2)
+    watching.start()
+    wait_for(lambda: watching.connected[str(endpoint)])
+    yield watching
+    watching.stop()
+
+
+def queued(rds: redis.Redis) -> int:
+    return int(JobQueue(rds).stats()["ready"])
+
+
+def test_alert_is_sent_once_when_the_controller_dies_mid_call(
+    rds: redis.Redis, redis_url: str, inbound: InboundServer, watcher: Watcher
+) -> None:
+    load(rds, ALERTED)
+    port = free_port()
+    env = dict(os.environ, CONTROLLER_REDIS_URL=redis_url, CONTROLLER_ESL_LISTEN=f"127.0.0.1:{port}",
+               CONTROLLER_CONFIG=str(Path(__file__).parent / "controller-test.toml"))
+    proc = subprocess.Popen([sys.executable, "-m", "controller", "serve"], env=env, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and b"outbound ESL server" in proc.stdout.readline()
+        scenario = Scenario(destination="+15554441111", account_id=ACCOUNT,
+                            bridges=(BridgeOutcome("no_answer", timeout=30),))
+        caller = gevent.spawn(run_call, ("127.0.0.1", port), scenario, 20.0, inbound)
+        wait_for(lambda: bool(rds.keys("call:*")))  # the alert's handler is registered and stored
+        proc.send_signal(signal.SIGKILL)
+        record = caller.get(timeout=10)
+        assert record.closed_by == "server"  # the socket died with the process
+        wait_for(lambda: queued(rds) == 1)
+        gevent.sleep(0.5)  # a second destroy check could only add a duplicate now
+        assert queued(rds) == 1
+        job = JobQueue(rds).claim("t", timeout=1)
+        assert job is not None and job.doc["call"]["call_id"] == record.uuid
+        assert job.doc["call"]["bridged"] is False
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+def test_a_normal_missed_call_is_alerted_once_with_the_watcher_running(
+    rds: redis.Redis, esl_server: OutboundServer, inbound: InboundServer, watcher: Watcher
+) -> None:
+    load(rds, flow("+15554441111", node("missed_call_alert", {"recipients": []},
+                                        _=node("user", {"id": "u-ann", "timeout": 1}))))
+    scenario = Scenario(destination="+15554441111", account_id=ACCOUNT, bridges=(BridgeOutcome("busy"),))
+    run_call(esl_server.address, scenario, 10.0, inbound)
+    gevent.sleep(0.5)  # past the watcher's grace
+    assert queued(rds) == 1
+    assert rds.keys("call:*") == [k for k in rds.keys("call:*") if k.endswith(":claimed")]
+
+
+def test_a_bridge_seen_by_the_watcher_is_recorded(
+    rds: redis.Redis, services: Services, watcher: Watcher
+) -> None:
+    services.calls.save({"uuid": "u-1", "bridged": False, "handlers": []})
+    watcher.on_event({"Event-Name": "CHANNEL_BRIDGE", "Unique-ID": "u-1"})
+    assert services.calls.load("u-1")["bridged"] is True  # type: ignore[index]
