@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from controller import config
-from controller.commands import flows, jobs, lab, serve
+from controller.commands import flows, jobs, lab, mailer, serve
 from controller.errors import ConfigError
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     flows.register(commands)
     jobs.register(commands)
+    mailer.register(commands)
     lab.register(commands)
     serve.register(commands)
     return parser

@@ -63,6 +63,7 @@ class Settings:
     smtp_url: str = ""
     outbox_dir: str = "var/outbox"
     sms_url: str = ""
+    job_lease_seconds: float = 30.0
     default_account: str = ""
     freeswitch: tuple[EslEndpoint, ...] = ()
     log_level: str = "INFO"
@@ -155,6 +156,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "smtp_url": _url("smtp", "smtps"),
     "outbox_dir": str,
     "sms_url": _url("http", "https"),
+    "job_lease_seconds": _positive_float,
     "default_account": str,
     "freeswitch": _esl_endpoints,
     "log_level": _log_level,

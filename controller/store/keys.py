@@ -105,3 +105,16 @@ def call(uuid: str) -> str:
 
 def call_claimed(uuid: str) -> str:
     return f"call:{uuid}:claimed"
+
+
+# --- notification templates and the SMTP log (controller/notify/) -----------------------------------
+# - `template:{owner}:{id}`   JSON template with its bodies; owner is an account id or `system`
+# - `smtplog:{aid}`           list of SMTP log entries (JSON), newest first, trimmed
+
+
+def template(owner: str, template_id: str) -> str:
+    return f"template:{owner}:{template_id}"
+
+
+def smtplog(aid: str) -> str:
+    return f"smtplog:{aid}"

@@ -1,0 +1,46 @@
+"""`controller mailer`: deliver notification jobs. The first SIGTERM (or SIGINT) finishes the job
+in hand and stops (warm); a second one stops at once (cold: the job in hand goes back to the
+queue when this worker's lease runs out)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from typing import Any
+
+import gevent
+
+from controller.config import Settings
+from controller.notify.delivery import OutboxSender, SmtpSender
+from controller.notify.mailer import Mailer, Sender
+from controller.notify.queue import JobQueue
+from controller.store.connection import connect
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("mailer", help="deliver notification jobs (email)")
+    parser.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    parser.add_argument("--name", help="worker name (default: host and process)")
+    parser.set_defaults(run=run_mailer)
+
+
+def sender_for(settings: Settings) -> Sender:
+    return SmtpSender(settings.smtp_url) if settings.smtp_url else OutboxSender(settings.outbox_dir)
+
+
+def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
+    rds = connect(settings)
+    mailer = Mailer(rds, JobQueue(rds, lease=settings.job_lease_seconds), sender_for(settings), args.name)
+    def on_signal() -> None:
+        if mailer.stopping.is_set():
+            os._exit(1)  # cold: the job in hand returns to the queue when the lease runs out
+        mailer.stopping.set()  # warm
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, on_signal)
+    where = settings.smtp_url or f"the outbox {settings.outbox_dir}"
+    print(f"controller: mailer {mailer.name} delivering to {where}", flush=True)
+    handled = mailer.run(burst=args.burst)
+    print(f"controller: mailer stopped after {handled} jobs", flush=True)
+    return 0

@@ -1,0 +1,59 @@
+"""The values a template sees (Kazoo teletype's macros), built from a job at send time."""
+
+from __future__ import annotations
+
+import datetime
+import socket
+import zoneinfo
+from typing import Any
+
+REASONS = {
+    "ALLOTTED_TIMEOUT": "nobody answered",
+    "NO_ANSWER": "nobody answered",
+    "USER_BUSY": "the line was busy",
+    "NORMAL_TEMPORARY_FAILURE": "the phone could not be reached",
+    "NORMAL_CLEARING": "the caller hung up before anyone answered",
+    "ORIGINATOR_CANCEL": "the caller hung up before anyone answered",
+}
+
+
+def _when(timestamp: float | None, timezone: str) -> dict[str, str]:
+    moment = datetime.datetime.fromtimestamp(timestamp or 0, tz=datetime.UTC)
+    try:
+        local = moment.astimezone(zoneinfo.ZoneInfo(timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        local = moment
+    return {"utc": moment.strftime("%Y-%m-%d %H:%M:%S UTC"), "local": local.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def _name_number(name: str, number: str) -> str:
+    if name and number and name != number:
+        return f"{name} ({number})"
+    return name or number or "unknown"
+
+
+def macros(job: dict[str, Any], account: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
+    call = job.get("call") or {}
+    timezone = str((user or {}).get("timezone") or account.get("timezone") or "UTC")
+    name, number = str(call.get("caller_id_name") or ""), str(call.get("caller_id_number") or "")
+    callee_name, callee_number = str(call.get("callee_id_name") or ""), str(call.get("callee_id_number") or "")
+    cause = str(call.get("hangup_cause") or call.get("disposition") or "")
+    return {
+        "call_id": call.get("call_id", ""),
+        "caller_id": {"name": name, "number": number, "name_number": _name_number(name, number)},
+        "callee_id": {"name": callee_name, "number": callee_number,
+                      "name_number": _name_number(callee_name, callee_number)},
+        "date_called": _when(call.get("started_at"), timezone),
+        "from": {"user": call.get("from_user", ""), "realm": call.get("from_realm", "")},
+        "to": {"user": call.get("to_user", ""), "realm": call.get("to_realm", "")},
+        "missed_call": {"reason": REASONS.get(cause, "nobody answered" if not call.get("bridged") else "")},
+        "call": {"bridged": bool(call.get("bridged")), "message_left": bool(call.get("message_left")),
+                 "hangup_cause": cause},
+        "comments": job.get("comments", ""),
+        "account": {"id": account.get("id", job.get("account_id")), "name": account.get("name", ""),
+                    "realm": account.get("realm", ""), "timezone": account.get("timezone", "UTC")},
+        "user": dict(user or {}),
+        "system": {"hostname": socket.gethostname()},
+        "databag": (job.get("data") or {}).get("databag", {}),
+        "voicemail": (job.get("data") or {}).get("voicemail", {}),
+    }

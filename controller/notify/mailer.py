@@ -1,0 +1,158 @@
+"""The mail sender: takes notification jobs from the queue and delivers them.
+
+For each job: refuse (dead-letter, with the reason) a document that breaks the job schema; skip
+one whose idempotency key was already delivered; find the template (account, parents, system);
+a disabled template sends nothing (logged); resolve the addresses now (a user's current email);
+render in the sandbox; build the MIME message; deliver; write the SMTP log; mark it sent.
+A transient failure (SMTP 4xx, connection) schedules a retry; a permanent one (5xx, a broken
+template, nobody to send to) dead-letters the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any, Protocol
+
+import gevent
+from gevent.event import Event
+
+from controller.notify import addresses
+from controller.notify.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from controller.notify.job import job_errors
+from controller.notify.macros import macros
+from controller.notify.message import Rendered, build
+from controller.notify.queue import Claimed, JobQueue
+from controller.notify.render import TemplateError, render
+from controller.notify.smtplog import SmtpLog
+from controller.notify.templates import Template, Templates
+from controller.store.documents import Accounts, Documents
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    def send(self, message: Any, recipients: list[str]) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class UndeliverableError(Exception):
+    """A job that can never be delivered as it is (dead-letter it)."""
+
+
+class Mailer:
+    """One mail-sender worker."""
+
+    def __init__(self, rds: Any, queue: JobQueue, sender: Sender, name: str | None = None) -> None:
+        self.rds = rds
+        self.queue = queue
+        self.sender = sender
+        self.name = name or f"{socket.gethostname()}:{id(self):x}"
+        self.templates = Templates(rds)
+        self.smtplog = SmtpLog(rds)
+        self.stopping = Event()
+
+    def run(self, burst: bool = False) -> int:
+        """Work until stopped (or, in burst mode, until the queue is empty); returns jobs handled."""
+        handled = 0
+        beat = gevent.spawn(self._heartbeat)
+        try:
+            while not self.stopping.is_set():
+                self.queue.promote()
+                self.queue.reap()
+                claimed = self.queue.claim(self.name, timeout=0.2 if burst else 1.0)
+                if claimed is None:
+                    if burst:
+                        break
+                    continue
+                self.process(claimed)
+                handled += 1
+        finally:
+            beat.kill()
+            self.sender.close()
+            self.queue.release(self.name)
+        return handled
+
+    def _heartbeat(self) -> None:
+        while True:
+            self.queue.heartbeat(self.name)
+            gevent.sleep(self.queue.lease / 3)
+
+    def process(self, claimed: Claimed) -> str:
+        """Deliver one job; returns "sent", "duplicate", "disabled", "retry" or "dead"."""
+        job = claimed.doc
+        problems = job_errors(job) if isinstance(job, dict) else ["not a JSON object"]
+        if problems:
+            return self.queue.fail(self.name, claimed, "invalid job: " + "; ".join(problems[:5]), permanent=True)
+        if self.queue.was_sent(job["idempotency_key"]):
+            self.queue.complete(self.name, claimed)
+            return "duplicate"
+        try:
+            outcome = self._deliver(job)
+        except (UndeliverableError, TemplateError, PermanentDeliveryError) as exc:
+            self._log_failure(job, str(exc))
+            return self.queue.fail(self.name, claimed, str(exc), permanent=True)
+        except (TransientDeliveryError, DeliveryError, OSError) as exc:
+            self._log_failure(job, str(exc))
+            return self.queue.fail(self.name, claimed, str(exc))
+        self.queue.complete(self.name, claimed)
+        return outcome
+
+    def _deliver(self, job: dict[str, Any]) -> str:
+        aid = job["account_id"]
+        template = self.templates.find(aid, job["template_id"])
+        if template is None:
+            raise UndeliverableError(f"no template {job['template_id']!r} for account {aid}")
+        if not template.enabled:
+            self.smtplog.record(aid, {"template_id": template.id, "template_account_id": template.owner,
+                                      "call_id": job.get("call", {}).get("call_id"), "error": "template disabled"})
+            log.info("job %s: template %s disabled, nothing sent", job["id"], template.id)
+            return "disabled"
+        if "email" not in job["media"]:
+            return "sent"  # SMS delivery is not part of this mail sender yet
+        rendered = self.render(job, template)
+        receipt = self.sender.send(build(rendered, job["idempotency_key"]), rendered.recipients)
+        self._log_sent(job, template, rendered, receipt)
+        return "sent"
+
+    def render(self, job: dict[str, Any], template: Template) -> Rendered:
+        aid = job["account_id"]
+        account = Accounts(self.rds).get(aid) if Accounts(self.rds).exists(aid) else {"id": aid}
+        users = {str(u.get("id")): u for u in Documents(self.rds, "users").all(aid)}
+        fields = template.fields
+        to = addresses.resolve(fields.get("to"), job["recipients"], users)
+        if not to:  # nobody resolved: the template's own To applies
+            to = addresses.clean(str(a) for a in (fields.get("to") or {}).get("email_addresses") or [])
+        if not to:
+            raise UndeliverableError("no recipient: none resolved and the template has no To")
+        user = next((users[i] for r in job["recipients"] if r.get("type") == "user"
+                     for i in addresses.ids(r) if i in users), None)
+        values = macros(job, account, user)
+        return Rendered(
+            subject=render(str(fields.get("subject", "")), values),
+            sender=render(str(fields.get("from") or "no-reply@localhost"), values),
+            reply_to=render(str(fields.get("reply_to") or ""), values),
+            to=to,
+            cc=addresses.resolve(fields.get("cc"), job["recipients"], users),
+            bcc=addresses.resolve(fields.get("bcc"), job["recipients"], users),
+            text=render(template.text, values),
+            html=render(template.html, values, html=True),
+            charset=template.charset,
+        )
+
+    def _log_sent(self, job: dict[str, Any], template: Template, rendered: Rendered, receipt: str) -> None:
+        self.smtplog.record(job["account_id"], {
+            "template_id": template.id, "template_account_id": template.owner,
+            "call_id": job.get("call", {}).get("call_id"), "subject": rendered.subject,
+            "from": rendered.sender, "to": rendered.to, "cc": rendered.cc, "bcc": rendered.bcc,
+            "rendered_templates": {"text/plain": rendered.text, "text/html": rendered.html},
+            "receipt": receipt,
+        })
+
+    def _log_failure(self, job: dict[str, Any], error: str) -> None:
+        if isinstance(job, dict) and job.get("account_id"):
+            self.smtplog.record(str(job["account_id"]), {
+                "template_id": job.get("template_id"), "call_id": (job.get("call") or {}).get("call_id"),
+                "error": error,
+            })

@@ -1,0 +1,74 @@
+"""Notification templates (Kazoo's teletype templates): system defaults shipped in
+`notify/templates/` (`<id>.json` fields, `<id>.txt` and `<id>.html` bodies), a system override
+and per-account copies in Redis. Lookup cascades: the account, its parents, the system."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from controller.store import codec, keys
+from controller.store.documents import Accounts
+
+DEFAULTS = Path(__file__).with_name("templates")
+SYSTEM = "system"
+
+
+@dataclasses.dataclass(frozen=True)
+class Template:
+    id: str
+    owner: str  # the account whose copy this is, or "system"
+    fields: dict[str, Any]
+    text: str
+    html: str
+
+    @property
+    def enabled(self) -> bool:
+        return self.fields.get("enabled", True) is not False
+
+    @property
+    def charset(self) -> str:
+        return str(self.fields.get("template_charset") or "utf-8")
+
+
+@functools.cache
+def packaged(template_id: str) -> Template | None:
+    path = DEFAULTS / f"{template_id}.json"
+    if not path.is_file():
+        return None
+    fields = json.loads(path.read_text(encoding="utf-8"))
+    text = (DEFAULTS / f"{template_id}.txt").read_text(encoding="utf-8")
+    html = (DEFAULTS / f"{template_id}.html").read_text(encoding="utf-8")
+    return Template(template_id, SYSTEM, fields, text, html)
+
+
+class Templates:
+    """Template lookup and storage."""
+
+    def __init__(self, rds: redis.Redis) -> None:
+        self._rds = rds
+
+    def save(self, owner: str, template_id: str, fields: dict[str, Any], text: str, html: str) -> None:
+        doc = {"fields": fields, "text": text, "html": html}
+        self._rds.set(keys.template(owner, template_id), codec.dump(doc))
+
+    def _stored(self, owner: str, template_id: str) -> Template | None:
+        doc = codec.load(self._rds.get(keys.template(owner, template_id)))
+        if doc is None:
+            return None
+        return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
+
+    def find(self, aid: str, template_id: str) -> Template | None:
+        """The account's copy, else its parents', else the system's."""
+        accounts = Accounts(self._rds)
+        owners = [aid, *accounts.ancestors(aid)] if accounts.exists(aid) else [aid]
+        for owner in [*owners, SYSTEM]:
+            found = self._stored(owner, template_id)
+            if found is not None:
+                return found
+        return packaged(template_id)
