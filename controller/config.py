@@ -63,6 +63,8 @@ class Settings:
     smtp_url: str = ""
     outbox_dir: str = "var/outbox"
     sms_url: str = ""
+    sms_token: str = ""
+    sms_from: str = ""
     job_lease_seconds: float = 30.0
     default_account: str = ""
     freeswitch: tuple[EslEndpoint, ...] = ()
@@ -156,6 +158,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "smtp_url": _url("smtp", "smtps"),
     "outbox_dir": str,
     "sms_url": _url("http", "https"),
+    "sms_token": str,
+    "sms_from": str,
     "job_lease_seconds": _positive_float,
     "default_account": str,
     "freeswitch": _esl_endpoints,

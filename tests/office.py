@@ -16,7 +16,8 @@ def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "account": {"id": ACCOUNT, "name": "Test Office", "realm": "office.test", "timezone": "UTC"},
         "users": [
-            {"id": "u-ann", "first_name": "Ann", "last_name": "Lee", "email": "ann@office.test"},
+            {"id": "u-ann", "first_name": "Ann", "last_name": "Lee", "email": "ann@office.test",
+             "mobile_number": "+15550100101"},
             {"id": "u-bob", "first_name": "Bob", "last_name": "Roy", "email": "bob@office.test"},
             {"id": "u-nobody", "first_name": "No", "last_name": "Phone"},
         ],

@@ -3,6 +3,7 @@ Redis: the message is checked header by header and part by part."""
 
 import email
 import email.policy
+import json
 import mailbox
 import os
 import signal
@@ -17,6 +18,7 @@ import gevent
 import pytest
 import redis
 from gevent import socket as gsocket
+from gevent.pywsgi import WSGIServer
 from gevent.server import StreamServer
 
 from controller.esl.server import OutboundServer
@@ -25,6 +27,7 @@ from controller.notify.delivery import OutboxSender, SmtpSender
 from controller.notify.job import make_job
 from controller.notify.mailer import Mailer
 from controller.notify.queue import Backoff, JobQueue
+from controller.notify.sms import SmsSender
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates, packaged
 from tests.conftest import free_port
@@ -244,3 +247,39 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     with gevent.Timeout(timeout, AssertionError("condition not met in time")):
         while not condition():
             gevent.sleep(0.05)
+
+
+def test_sms_goes_to_the_users_mobile_and_a_retry_resends_no_email(
+    rds: redis.Redis, smtp: tuple[int, Path]
+) -> None:
+    port, maildir = smtp
+    load(rds)
+    received: list[tuple[str, dict[str, Any]]] = []
+    answers = iter(["503 Service Unavailable", "200 OK"])
+
+    def gateway(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = json.loads(environ["wsgi.input"].read())
+        received.append((environ.get("HTTP_AUTHORIZATION", ""), body))
+        start_response(next(answers, "200 OK"), [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    http = WSGIServer(("127.0.0.1", 0), gateway, log=None)
+    http.start()
+    try:
+        job = missed_job()
+        job["media"] = ["email", "sms"]
+        JobQueue(rds).enqueue(job)
+        quick = {"backoff": Backoff(base=0.01, factor=1, limit=0.01)}
+        sms = SmsSender(f"http://127.0.0.1:{http.server_port}/sms", token="t0k", sender="+15550000000")
+        mailer = Mailer(rds, JobQueue(rds, **quick), SmtpSender(f"smtp://127.0.0.1:{port}"), "m", sms)
+        mailer.run(burst=True)  # SMS answered 503: retry scheduled, the email already sent
+        gevent.sleep(0.05)
+        mailer = Mailer(rds, JobQueue(rds, **quick), SmtpSender(f"smtp://127.0.0.1:{port}"), "m", sms)
+        mailer.run(burst=True)
+        assert len(delivered(maildir)) == 1
+        assert [(auth, body["to"], body["from"]) for auth, body in received] == [
+            ("Bearer t0k", "+15550100101", "+15550000000")] * 2
+        assert received[-1][1]["text"].startswith("Missed call from Carol")
+        assert JobQueue(rds).stats()["dead"] == 0 and JobQueue(rds).stats()["scheduled"] == 0
+    finally:
+        http.stop()

@@ -24,6 +24,7 @@ from controller.notify.macros import macros
 from controller.notify.message import Rendered, build
 from controller.notify.queue import Claimed, JobQueue
 from controller.notify.render import TemplateError, render
+from controller.notify.sms import SmsSender
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Template, Templates
 from controller.store.documents import Accounts, Documents
@@ -44,10 +45,13 @@ class UndeliverableError(Exception):
 class Mailer:
     """One mail-sender worker."""
 
-    def __init__(self, rds: Any, queue: JobQueue, sender: Sender, name: str | None = None) -> None:
+    def __init__(
+        self, rds: Any, queue: JobQueue, sender: Sender, name: str | None = None, sms: SmsSender | None = None
+    ) -> None:
         self.rds = rds
         self.queue = queue
         self.sender = sender
+        self.sms = sms
         self.name = name or f"{socket.gethostname()}:{id(self):x}"
         self.templates = Templates(rds)
         self.smtplog = SmtpLog(rds)
@@ -71,6 +75,8 @@ class Mailer:
         finally:
             beat.kill()
             self.sender.close()
+            if self.sms is not None:
+                self.sms.close()
             self.queue.release(self.name)
         return handled
 
@@ -109,12 +115,29 @@ class Mailer:
                                       "call_id": job.get("call", {}).get("call_id"), "error": "template disabled"})
             log.info("job %s: template %s disabled, nothing sent", job["id"], template.id)
             return "disabled"
-        if "email" not in job["media"]:
-            return "sent"  # SMS delivery is not part of this mail sender yet
         rendered = self.render(job, template)
-        receipt = self.sender.send(build(rendered, job["idempotency_key"]), rendered.recipients)
-        self._log_sent(job, template, rendered, receipt)
+        key = job["idempotency_key"]
+        # Each medium is recorded once delivered, so a retry after a failed SMS resends no email.
+        if "email" in job["media"] and not self.queue.was_sent(key + ":email"):
+            receipt = self.sender.send(build(rendered, key), rendered.recipients)
+            self._log_sent(job, template, rendered, receipt)
+            self.queue.mark_sent(key + ":email")
+        if "sms" in job["media"]:
+            self._send_sms(job, rendered)
         return "sent"
+
+    def _send_sms(self, job: dict[str, Any], rendered: Rendered) -> None:
+        if self.sms is None:
+            log.warning("job %s asks for SMS but no SMS gateway is configured", job["id"])
+            return
+        users = {str(u.get("id")): u for u in Documents(self.rds, "users").all(job["account_id"])}
+        numbers = [str(users[i]["mobile_number"]) for r in job["recipients"] if r.get("type") == "user"
+                   for i in addresses.ids(r) if users.get(i, {}).get("mobile_number")]
+        for number in dict.fromkeys(numbers):
+            part = f"{job['idempotency_key']}:sms:{number}"
+            if not self.queue.was_sent(part):
+                self.sms.send(number, rendered.subject)
+                self.queue.mark_sent(part)
 
     def render(self, job: dict[str, Any], template: Template) -> Rendered:
         aid = job["account_id"]

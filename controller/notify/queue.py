@@ -139,6 +139,10 @@ class JobQueue:
     def was_sent(self, key: str) -> bool:
         return bool(self._rds.exists(keys.queue_sent(key)))
 
+    def mark_sent(self, key: str) -> None:
+        """Record one part of a job as delivered (e.g. its email, before its SMS is tried)."""
+        self._rds.set(keys.queue_sent(key), "1", ex=self.sent_ttl)
+
     def complete(self, worker: str, claimed: Claimed) -> None:
         """The job was delivered (or found already delivered): record its key, drop the job."""
         pipe = self._rds.pipeline(transaction=True)
