@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.config import Settings
-from controller.lab import bench, bench_match
+from controller.lab import bench, bench_mail, bench_match
 from controller.store.connection import connect
 
 
@@ -25,6 +25,11 @@ def register(commands: Any) -> None:
     load.add_argument("--hold", type=int, default=10000, help="calls held open to measure memory (0: skip)")
     load.add_argument("--chart", type=Path, help="also draw setup latency against offered load into this PNG")
     load.set_defaults(run=run_bench)
+    mail = sub.add_parser("bench-mail", help="mail sender: emails/s per worker and end-to-end alert latency")
+    mail.add_argument("--jobs", type=int, default=2000, help="emails per throughput run")
+    mail.add_argument("--calls", type=int, default=1000, help="missed calls for the latency run")
+    mail.add_argument("--rate", type=float, default=100.0, help="calls per second for the latency run")
+    mail.set_defaults(run=run_bench_mail)
 
 
 def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
@@ -35,4 +40,9 @@ def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     options = bench.Options(calls=args.calls, rate=args.rate, hold=args.hold, chart=args.chart)
     bench.run(settings, connect(settings), options)
+    return 0
+
+
+def run_bench_mail(args: argparse.Namespace, settings: Settings) -> int:
+    bench_mail.run(settings, connect(settings), args.jobs, args.calls, args.rate)
     return 0

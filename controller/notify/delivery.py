@@ -50,8 +50,9 @@ class OutboxSender:
 class SmtpSender:
     """An SMTP client that reuses its connection."""
 
-    def __init__(self, url: str, timeout: float = 20.0) -> None:
+    def __init__(self, url: str, timeout: float = 20.0, reuse: bool = True) -> None:
         parts = urlsplit(url)
+        self.reuse = reuse
         self.host = parts.hostname or "127.0.0.1"
         self.tls = parts.scheme == "smtps"
         self.port = parts.port or (465 if self.tls else 25)
@@ -75,11 +76,14 @@ class SmtpSender:
         try:
             if self._client is None:
                 self._client = self._connect()
-            return self._send(self._client, message, recipients)
+            receipt = self._send(self._client, message, recipients)
         except smtplib.SMTPServerDisconnected:
             self.close()
             self._client = self._connect()  # a reused connection the server dropped: once more
-            return self._send(self._client, message, recipients)
+            receipt = self._send(self._client, message, recipients)
+        if not self.reuse:
+            self.close()
+        return receipt
 
     def _send(self, client: smtplib.SMTP, message: EmailMessage, recipients: list[str]) -> str:
         try:
@@ -95,6 +99,8 @@ class SmtpSender:
             return f"{code} {reply.decode('utf-8', 'replace')}"
         except smtplib.SMTPResponseException as exc:
             self._check(exc.smtp_code, exc.smtp_error)
+            raise
+        except smtplib.SMTPServerDisconnected:
             raise
         except (OSError, smtplib.SMTPException) as exc:
             self.close()

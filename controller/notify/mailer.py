@@ -119,8 +119,9 @@ class Mailer:
         key = job["idempotency_key"]
         # Each medium is recorded once delivered, so a retry after a failed SMS resends no email.
         if "email" in job["media"] and not self.queue.was_sent(key + ":email"):
-            receipt = self.sender.send(build(rendered, key), rendered.recipients)
-            self._log_sent(job, template, rendered, receipt)
+            message = build(rendered, key)
+            receipt = self.sender.send(message, rendered.recipients)
+            self._log_sent(job, template, rendered, receipt, str(message["Message-ID"]))
             self.queue.mark_sent(key + ":email")
         if "sms" in job["media"]:
             self._send_sms(job, rendered)
@@ -164,10 +165,13 @@ class Mailer:
             charset=template.charset,
         )
 
-    def _log_sent(self, job: dict[str, Any], template: Template, rendered: Rendered, receipt: str) -> None:
+    def _log_sent(
+        self, job: dict[str, Any], template: Template, rendered: Rendered, receipt: str, message_id: str
+    ) -> None:
+        call = job.get("call") or {}
         self.smtplog.record(job["account_id"], {
-            "template_id": template.id, "template_account_id": template.owner,
-            "call_id": job.get("call", {}).get("call_id"), "subject": rendered.subject,
+            "template_id": template.id, "template_account_id": template.owner, "message_id": message_id,
+            "call_id": call.get("call_id"), "call_ended_at": call.get("ended_at"), "subject": rendered.subject,
             "from": rendered.sender, "to": rendered.to, "cc": rendered.cc, "bcc": rendered.bcc,
             "rendered_templates": {"text/plain": rendered.text, "text/html": rendered.html},
             "receipt": receipt,
