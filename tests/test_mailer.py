@@ -283,3 +283,14 @@ def test_sms_goes_to_the_users_mobile_and_a_retry_resends_no_email(
         assert JobQueue(rds).stats()["dead"] == 0 and JobQueue(rds).stats()["scheduled"] == 0
     finally:
         http.stop()
+
+
+def test_non_ascii_subjects_and_bodies_arrive_intact(rds: redis.Redis, smtp: tuple[int, Path]) -> None:
+    port, maildir = smtp
+    load(rds)
+    JobQueue(rds).enqueue(missed_job(caller_id_name="Zoë Ångström"))
+    mailer_for(rds, port).run(burst=True)
+    [message] = delivered(maildir)
+    assert message["Subject"].strip() == "Missed call from Zoë Ångström (+15557770000)"
+    text = next(part for part in message.iter_parts() if part.get_content_type() == "text/plain")
+    assert "Zoë Ångström" in text.get_content()

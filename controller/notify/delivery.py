@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import smtplib
 import time
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.message import Message
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from controller.notify.message import SMTP_POLICY
 
 
 class DeliveryError(Exception):
@@ -34,7 +35,7 @@ class OutboxSender:
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
 
-    def send(self, message: EmailMessage, recipients: list[str]) -> str:
+    def send(self, message: Message, recipients: list[str]) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = str(message["Message-ID"]).strip("<>").replace("/", "_").replace("@", "_at_")
         path = self.directory / f"{int(time.time() * 1000)}-{name}.eml"
@@ -71,7 +72,7 @@ class SmtpSender:
             client.login(self.username, self.password)
         return client
 
-    def send(self, message: EmailMessage, recipients: list[str]) -> str:
+    def send(self, message: Message, recipients: list[str]) -> str:
         """Send; returns the server's reply to DATA (its receipt)."""
         try:
             if self._client is None:
@@ -85,7 +86,7 @@ class SmtpSender:
             self.close()
         return receipt
 
-    def _send(self, client: smtplib.SMTP, message: EmailMessage, recipients: list[str]) -> str:
+    def _send(self, client: smtplib.SMTP, message: Message, recipients: list[str]) -> str:
         try:
             client.ehlo_or_helo_if_needed()
             sender = str(message["From"])

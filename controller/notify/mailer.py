@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from typing import Any, Protocol
 
 import gevent
@@ -23,13 +24,15 @@ from controller.notify.job import job_errors
 from controller.notify.macros import macros
 from controller.notify.message import Rendered, build
 from controller.notify.queue import Claimed, JobQueue
-from controller.notify.render import TemplateError, render
+from controller.notify.render import TemplateError, render_all
 from controller.notify.sms import SmsSender
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Template, Templates
 from controller.store.documents import Accounts, Documents
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 1.0  # how often a worker promotes due retries and reaps dead workers
 
 
 class Sender(Protocol):
@@ -61,11 +64,14 @@ class Mailer:
         """Work until stopped (or, in burst mode, until the queue is empty); returns jobs handled."""
         handled = 0
         beat = gevent.spawn(self._heartbeat)
+        housekept = 0.0
         try:
             while not self.stopping.is_set():
-                self.queue.promote()
-                self.queue.reap()
-                claimed = self.queue.claim(self.name, timeout=0.2 if burst else 1.0)
+                if time.monotonic() - housekept >= HOUSEKEEPING_SECONDS:
+                    self.queue.promote()
+                    self.queue.reap()
+                    housekept = time.monotonic()
+                claimed = self.queue.claim(self.name, timeout=0.2 if burst else 1.0, heartbeat=False)
                 if claimed is None:
                     if burst:
                         break
@@ -153,16 +159,16 @@ class Mailer:
         user = next((users[i] for r in job["recipients"] if r.get("type") == "user"
                      for i in addresses.ids(r) if i in users), None)
         values = macros(job, account, user)
+        subject, sender, reply_to, text, html = render_all(
+            [(str(fields.get("subject", "")), False), (str(fields.get("from") or "no-reply@localhost"), False),
+             (str(fields.get("reply_to") or ""), False), (template.text, False), (template.html, True)],
+            values,
+        )
         return Rendered(
-            subject=render(str(fields.get("subject", "")), values),
-            sender=render(str(fields.get("from") or "no-reply@localhost"), values),
-            reply_to=render(str(fields.get("reply_to") or ""), values),
-            to=to,
+            subject=subject, sender=sender, reply_to=reply_to, to=to,
             cc=addresses.resolve(fields.get("cc"), job["recipients"], users),
             bcc=addresses.resolve(fields.get("bcc"), job["recipients"], users),
-            text=render(template.text, values),
-            html=render(template.html, values, html=True),
-            charset=template.charset,
+            text=text, html=html, charset=template.charset,
         )
 
     def _log_sent(

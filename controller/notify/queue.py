@@ -121,9 +121,11 @@ class JobQueue:
         pipe.set(keys.queue_heartbeat(worker), "1", px=int(self.lease * 1000))
         pipe.execute()
 
-    def claim(self, worker: str, timeout: float = 1.0) -> Claimed | None:
-        """Take the next ready job (waiting up to `timeout`), or None."""
-        self.heartbeat(worker)
+    def claim(self, worker: str, timeout: float = 1.0, heartbeat: bool = True) -> Claimed | None:
+        """Take the next ready job (waiting up to `timeout`), or None. A worker that keeps its
+        heartbeat alive on its own passes heartbeat=False."""
+        if heartbeat:
+            self.heartbeat(worker)
         job_id = self._rds.blmove(
             keys.QUEUE_READY, keys.queue_processing(worker), timeout, "RIGHT", "LEFT"  # type: ignore[arg-type]
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -57,14 +57,21 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 
 def render(source: str, macros: Mapping[str, Any], *, html: bool = False) -> str:
-    template = _compiled(source, html)
+    return render_all([(source, html)], macros)[0]
+
+
+def render_all(sources: Sequence[tuple[str, bool]], macros: Mapping[str, Any]) -> list[str]:
+    """Render several templates (source, is HTML) of one message under one time limit."""
+    templates = [_compiled(source, html) for source, html in sources]
+    outputs = []
     try:
         with _time_limit(TIME_LIMIT):
-            output = template.render(**macros)
+            for template in templates:
+                outputs.append(template.render(**macros))
     except TemplateError:
         raise
     except Exception as exc:  # the sandbox's SecurityError, a failing filter, ...
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from exc
-    if len(output) > MAX_OUTPUT:
+    if sum(len(output) for output in outputs) > MAX_OUTPUT:
         raise TemplateError(f"template output over {MAX_OUTPUT} bytes")
-    return output
+    return outputs
