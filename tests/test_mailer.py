@@ -30,6 +30,7 @@ from controller.notify.queue import Backoff, JobQueue
 from controller.notify.sms import SmsSender
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates, packaged
+from controller.store.bundle import load_bundle
 from tests.conftest import free_port
 from tests.office import ACCOUNT, call, flow, load, node
 
@@ -294,3 +295,27 @@ def test_non_ascii_subjects_and_bodies_arrive_intact(rds: redis.Redis, smtp: tup
     assert message["Subject"].strip() == "Missed call from Zoë Ångström (+15557770000)"
     text = next(part for part in message.iter_parts() if part.get_content_type() == "text/plain")
     assert "Zoë Ångström" in text.get_content()
+
+
+def test_templates_cascade_from_the_account_to_its_parent_to_the_system(
+    rds: redis.Redis, smtp: tuple[int, Path]
+) -> None:
+    port, maildir = smtp
+    load_bundle(rds, {"account": {"id": "reseller", "name": "Reseller"}}, "parent")
+    child = {"account": {"id": ACCOUNT, "name": "Test Office", "parent_id": "reseller"},
+             "users": [{"id": "u-ann", "first_name": "Ann", "email": "ann@office.test"}]}
+    load_bundle(rds, child, "child")
+    default = packaged("missed_call")
+    assert default is not None
+    Templates(rds).save("reseller", "missed_call", default.fields | {"subject": "Reseller: {{ caller_id.number }}"},
+                        default.text, default.html)
+    JobQueue(rds).enqueue(missed_job("c-parent"))
+    mailer_for(rds, port).run(burst=True)
+    Templates(rds).save(ACCOUNT, "missed_call", default.fields | {"subject": "Own: {{ caller_id.number }}"},
+                        default.text, default.html)
+    JobQueue(rds).enqueue(missed_job("c-own"))
+    mailer_for(rds, port).run(burst=True)
+    subjects = sorted(str(m["Subject"]) for m in delivered(maildir))
+    assert subjects == ["Own: +15557770000", "Reseller: +15557770000"]
+    owners = sorted(entry["template_account_id"] for entry in SmtpLog(rds).entries(ACCOUNT))
+    assert owners == [ACCOUNT, "reseller"]

@@ -10,6 +10,7 @@ template, nobody to send to) dead-letters the job.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import time
@@ -28,7 +29,7 @@ from controller.notify.render import TemplateError, render_all
 from controller.notify.sms import SmsSender
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Template, Templates
-from controller.store.documents import Accounts, Documents
+from controller.store import codec, keys
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,15 @@ class Sender(Protocol):
     def send(self, message: Any, recipients: list[str]) -> str: ...
 
     def close(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What delivering one job needs to know, read once."""
+
+    account: dict[str, Any]
+    users: dict[str, dict[str, Any]]
+    template: Template | None
 
 
 class UndeliverableError(Exception):
@@ -97,11 +107,13 @@ class Mailer:
         problems = job_errors(job) if isinstance(job, dict) else ["not a JSON object"]
         if problems:
             return self.queue.fail(self.name, claimed, "invalid job: " + "; ".join(problems[:5]), permanent=True)
-        if self.queue.was_sent(job["idempotency_key"]):
+        key = job["idempotency_key"]
+        done, email_done = self.queue.sent(key, key + ":email")
+        if done:
             self.queue.complete(self.name, claimed)
             return "duplicate"
         try:
-            outcome = self._deliver(job)
+            outcome = self._deliver(job, email_done)
         except (UndeliverableError, TemplateError, PermanentDeliveryError) as exc:
             self._log_failure(job, str(exc))
             return self.queue.fail(self.name, claimed, str(exc), permanent=True)
@@ -111,9 +123,21 @@ class Mailer:
         self.queue.complete(self.name, claimed)
         return outcome
 
-    def _deliver(self, job: dict[str, Any]) -> str:
+    def _context(self, job: dict[str, Any]) -> Context:
+        """The account, its users and the template of a job, in two Redis round trips."""
         aid = job["account_id"]
-        template = self.templates.find(aid, job["template_id"])
+        pipe = self.rds.pipeline(transaction=False)
+        pipe.get(keys.account(aid))
+        pipe.hvals(keys.docs(aid, "users"))
+        raw_account, raw_users = pipe.execute()
+        account = codec.load(raw_account) or {"id": aid}
+        users = {str(u.get("id")): u for u in map(codec.load, raw_users)}
+        return Context(account, users, self.templates.find(aid, job["template_id"], account))
+
+    def _deliver(self, job: dict[str, Any], email_done: bool) -> str:
+        aid = job["account_id"]
+        context = self._context(job)
+        template = context.template
         if template is None:
             raise UndeliverableError(f"no template {job['template_id']!r} for account {aid}")
         if not template.enabled:
@@ -121,23 +145,22 @@ class Mailer:
                                       "call_id": job.get("call", {}).get("call_id"), "error": "template disabled"})
             log.info("job %s: template %s disabled, nothing sent", job["id"], template.id)
             return "disabled"
-        rendered = self.render(job, template)
+        rendered = self.render(job, template, context)
         key = job["idempotency_key"]
         # Each medium is recorded once delivered, so a retry after a failed SMS resends no email.
-        if "email" in job["media"] and not self.queue.was_sent(key + ":email"):
+        if "email" in job["media"] and not email_done:
             message = build(rendered, key)
             receipt = self.sender.send(message, rendered.recipients)
             self._log_sent(job, template, rendered, receipt, str(message["Message-ID"]))
             self.queue.mark_sent(key + ":email")
         if "sms" in job["media"]:
-            self._send_sms(job, rendered)
+            self._send_sms(job, rendered, context.users)
         return "sent"
 
-    def _send_sms(self, job: dict[str, Any], rendered: Rendered) -> None:
+    def _send_sms(self, job: dict[str, Any], rendered: Rendered, users: dict[str, dict[str, Any]]) -> None:
         if self.sms is None:
             log.warning("job %s asks for SMS but no SMS gateway is configured", job["id"])
             return
-        users = {str(u.get("id")): u for u in Documents(self.rds, "users").all(job["account_id"])}
         numbers = [str(users[i]["mobile_number"]) for r in job["recipients"] if r.get("type") == "user"
                    for i in addresses.ids(r) if users.get(i, {}).get("mobile_number")]
         for number in dict.fromkeys(numbers):
@@ -146,10 +169,8 @@ class Mailer:
                 self.sms.send(number, rendered.subject)
                 self.queue.mark_sent(part)
 
-    def render(self, job: dict[str, Any], template: Template) -> Rendered:
-        aid = job["account_id"]
-        account = Accounts(self.rds).get(aid) if Accounts(self.rds).exists(aid) else {"id": aid}
-        users = {str(u.get("id")): u for u in Documents(self.rds, "users").all(aid)}
+    def render(self, job: dict[str, Any], template: Template, context: Context) -> Rendered:
+        account, users = context.account, context.users
         fields = template.fields
         to = addresses.resolve(fields.get("to"), job["recipients"], users)
         if not to:  # nobody resolved: the template's own To applies

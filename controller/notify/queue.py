@@ -141,6 +141,10 @@ class JobQueue:
     def was_sent(self, key: str) -> bool:
         return bool(self._rds.exists(keys.queue_sent(key)))
 
+    def sent(self, *parts: str) -> list[bool]:
+        """Which of these idempotency keys (or key:medium parts) were delivered, in one call."""
+        return [value is not None for value in self._rds.mget([keys.queue_sent(p) for p in parts])]
+
     def mark_sent(self, key: str) -> None:
         """Record one part of a job as delivered (e.g. its email, before its SMS is tried)."""
         self._rds.set(keys.queue_sent(key), "1", ex=self.sent_ttl)

@@ -57,18 +57,16 @@ class Templates:
         doc = {"fields": fields, "text": text, "html": html}
         self._rds.set(keys.template(owner, template_id), codec.dump(doc))
 
-    def _stored(self, owner: str, template_id: str) -> Template | None:
-        doc = codec.load(self._rds.get(keys.template(owner, template_id)))
-        if doc is None:
-            return None
-        return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
-
-    def find(self, aid: str, template_id: str) -> Template | None:
-        """The account's copy, else its parents', else the system's."""
+    def find(self, aid: str, template_id: str, account: dict[str, Any] | None = None) -> Template | None:
+        """The account's copy, else its parents', else the system's (one MGET for them all)."""
         accounts = Accounts(self._rds)
-        owners = [aid, *accounts.ancestors(aid)] if accounts.exists(aid) else [aid]
-        for owner in [*owners, SYSTEM]:
-            found = self._stored(owner, template_id)
-            if found is not None:
-                return found
+        parent = (account or {}).get("parent_id") if account is not None else None
+        if account is None and accounts.exists(aid):
+            parent = accounts.get(aid).get("parent_id")
+        owners = [aid, *([parent, *accounts.ancestors(parent)] if parent else []), SYSTEM]
+        stored = self._rds.mget([keys.template(owner, template_id) for owner in owners])
+        for owner, raw in zip(owners, stored, strict=True):
+            doc = codec.load(raw)
+            if doc is not None:
+                return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
         return packaged(template_id)
