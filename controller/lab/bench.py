@@ -129,20 +129,26 @@ def measured(name: str, pid: int, port: int, options: Options) -> tuple[LoadResu
     return result, per_call
 
 
+def open_sockets(pid: int) -> int:
+    fds = Path(f"/proc/{pid}/fd")
+    return sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
+
+
 def hold_memory(port: int, pid: int, calls: int) -> float:
-    """Hold `calls` calls open at once (a long playback) and return KiB of RSS per call."""
+    """Hold `calls` calls open at once (each in a long playback) and return the server's RSS
+    growth per call, once every call is connected and the RSS has stopped growing."""
     before = rss_kib(pid)
-    held = Scenario(destination=NUMBER, playback_seconds=600.0, answer_delay=0.0)
+    held = Scenario(destination=NUMBER, account_id=ACCOUNT, playback_seconds=600.0, answer_delay=0.0)
     jobs = [gevent.spawn(_quiet_call, port, held) for _ in range(calls)]
-    deadline = time.monotonic() + 120
-    peak = before
+    deadline = time.monotonic() + 180
+    last = -1
     while time.monotonic() < deadline:
         gevent.sleep(1.0)
         now = rss_kib(pid)
-        if now <= peak and now > before:
+        if open_sockets(pid) >= calls and now == last:
             break
-        peak = max(peak, now)
-    peak = max(peak, rss_kib(pid))
+        last = now
+    peak = rss_kib(pid)
     gevent.killall(jobs, block=True, timeout=30)
     return (peak - before) / calls
 
