@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.errors import ESLProtocolError
+from controller.errors import ControllerError, ESLProtocolError
 from controller.esl import wire
 from controller.lab.capture import read_capture, received_stream
 
@@ -115,3 +115,113 @@ def test_commands_cannot_carry_line_breaks() -> None:
         b"sendmsg\ncall-command: execute\nexecute-app-name: playback\n"
         b"execute-app-arg: tone_stream://%(100,0,440)\nevent-lock: true\nEvent-UUID: e1\n\n"
     )
+
+
+def captured_bodies() -> list[bytes]:
+    bodies = []
+    for path in sorted(TRACES.glob("*.txt")):
+        reader = wire.FrameReader(None)
+        reader.feed(received_stream(path))
+        bodies.extend(frame.body for frame in reader if frame.is_event)
+    return bodies
+
+
+def test_encoding_reproduces_every_captured_event_body_byte_for_byte() -> None:
+    bodies = captured_bodies()
+    assert len(bodies) > 150
+    for body in bodies:
+        lines = body.decode().split("\n")[:-2]  # the block's blank line, then the body's end
+        pairs = [(name, wire.decode_value(value)) for name, _, value in (line.partition(": ") for line in lines)]
+        assert wire.encode_headers(pairs) == body
+
+
+def test_values_are_encoded_as_switch_url_encode_does() -> None:
+    assert wire.encode_value("tone_stream://%(500,500,440);loops=2") == "tone_stream%3A//%25(500,500,440)%3Bloops%3D2"
+    assert wire.encode_value('"Bob" <sip:b@x>\n') == "%22Bob%22%20%3Csip%3Ab%40x%3E%0A"
+    assert wire.encode_value("é+~") == "%C3%A9%2B~"
+    # An existing upper-case escape is left alone (FreeSWITCH does not double-encode it).
+    assert wire.encode_value("100%41 %4a") == "100%41%20%254a"
+
+
+def test_command_reply_headers_are_written_raw_and_refuse_line_breaks() -> None:
+    assert wire.frame_bytes({"Content-Type": "command/reply", "Reply-Text": "+OK will linger"}) == (
+        b"Content-Type: command/reply\nReply-Text: +OK will linger\n\n"
+    )
+    assert wire.frame_bytes([("Content-Type", "api/response")], b"9\n") == (
+        b"Content-Type: api/response\nContent-Length: 2\n\n9\n"
+    )
+    with pytest.raises(ValueError):
+        wire.encode_headers({"Reply-Text": "+OK\nEvent-Name: X"}, encode=False)
+    with pytest.raises(ValueError):
+        wire.encode_headers({"Bad: name": "x"})
+
+
+def test_parse_headers_keeps_the_first_occurrence_and_tolerates_blank_lines() -> None:
+    block = b"Hangup-Cause: NO_ANSWER\nEmpty:\nHangup-Cause: FORGED\nName: a%20b\n\n"
+    assert wire.parse_headers(block) == {"Hangup-Cause": "NO_ANSWER", "Empty": "", "Name": "a b"}
+    assert wire.parse_headers(block, decode=False)["Name"] == "a%20b"
+
+
+def test_a_frame_split_at_every_byte_boundary_parses_the_same() -> None:
+    stream = (
+        b"Content-Type: command/reply\nReply-Text: +OK\n\n"
+        b"Content-Type: api/response\nContent-Length: 4\n\n\n\nOK\n"
+    )
+    whole = [(f.headers, f.body) for f in frames_of(stream, [])]
+    assert whole[1][1] == b"\n\nOK"
+    for cut in range(1, len(stream)):
+        assert [(f.headers, f.body) for f in frames_of(stream, [cut, len(stream)])] == whole
+
+
+def test_stray_blank_lines_between_frames_and_a_clean_eof_are_not_errors() -> None:
+    frames = frames_of(b"\n\nContent-Type: command/reply\nReply-Text: +OK\n\n\n", [2])
+    assert [f.reply_text for f in frames] == ["+OK"]
+    assert frames_of(b"", [1]) == []
+
+
+@pytest.mark.parametrize("length", ["+5", "²", "5 5", "0x10", ""])
+def test_a_content_length_that_is_not_plain_decimal_is_refused(length: str) -> None:
+    with pytest.raises(wire.FrameError):
+        frames_of(f"Content-Type: api/response\nContent-Length: {length}\n\nhello".encode(), [])
+
+
+def test_an_endless_header_block_is_refused() -> None:
+    with pytest.raises(wire.FrameError, match="too large"):
+        frames_of(b"X-Junk: " + b"a" * (wire.MAX_HEADER_BLOCK + 10), [65536])
+
+
+def test_frame_error_is_a_protocol_error_of_the_controller() -> None:
+    assert issubclass(wire.FrameError, ESLProtocolError)
+    assert issubclass(wire.FrameError, ControllerError)
+
+
+def test_command_builders() -> None:
+    assert wire.command("linger", "5") == wire.command("linger 5") == b"linger 5\n\n"
+    assert wire.sendmsg("answer", event_lock=False, uuid="u-1") == (
+        b"sendmsg u-1\ncall-command: execute\nexecute-app-name: answer\n\n"
+    )
+    assert wire.sendmsg_hangup("NO_ANSWER") == b"sendmsg\ncall-command: hangup\nhangup-cause: NO_ANSWER\n\n"
+    for build in (
+        lambda: wire.command("api", "uuid_kill x\r"),
+        lambda: wire.sendmsg("answer", uuid="u\nexecute-app-name: system"),
+        lambda: wire.sendmsg_hangup("NORMAL\nCLEARING"),
+        lambda: wire.sendmsg("playback", "a.wav", event_uuid="e\n"),
+        lambda: wire.command(""),
+    ):
+        with pytest.raises(ValueError):
+            build()
+
+
+def test_commands_are_read_as_freeswitch_reads_them() -> None:
+    stream = (
+        b"connect\n\nmyevents\n\n"
+        b"sendmsg\nCall-Command: execute\nexecute-app-name: playback\nevent-uuid: e1\n\n"
+        b"sendmsg\ncall-command: execute\nexecute-app-name: speak\ncontent-length: 11\n\nhello\nworld"
+        b"api uuid_getvar u1 x\n\n"
+    )
+    reader = wire.CommandReader(Chunks(stream, [3]))
+    commands = list(reader)
+    assert [c.line for c in commands] == ["connect", "myevents", "sendmsg", "sendmsg", "api uuid_getvar u1 x"]
+    assert commands[2].headers == {"call-command": "execute", "execute-app-name": "playback", "event-uuid": "e1"}
+    assert commands[3].body == b"hello\nworld"
+    assert (commands[4].name, commands[4].arg) == ("api", "uuid_getvar u1 x")
