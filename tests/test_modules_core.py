@@ -24,8 +24,10 @@ def test_play_answers_first_unless_told_not_to(rds: redis.Redis, esl_server: Out
         flow("102", node("play", {"id": "tone_stream://%(100,0,440)", "answer": False})),
         flow("103", node("play", {"id": "https://media.example.com/a.mp3", "terminators": ["#"]})),
     )
-    assert call(esl_server, "101").apps[:2] == [("answer", ""), ("playback", "/media/hello.wav")]
-    assert call(esl_server, "102").apps[0] == ("playback", "tone_stream://%(100,0,440)")
+    assert call(esl_server, "101").apps[:3] == [
+        ("answer", ""), ("multiset", "^^\x1fplayback_terminators=none"), ("playback", "/media/hello.wav")
+    ]
+    assert call(esl_server, "102").app_names()[:2] == ["multiset", "playback"]
     third = call(esl_server, "103")
     assert ("playback", "http_cache://https://media.example.com/a.mp3") in third.apps
     assert any("playback_terminators=#" in arg for arg in third.args_of("multiset"))
@@ -44,8 +46,10 @@ def test_sleep_set_variables_and_cid_modules(rds: redis.Redis, esl_server: Outbo
     multisets = record.args_of("multiset")
     assert "team=sales" in multisets[0] and "vip=true" in multisets[0]
     assert "effective_caller_id_name=Sales Line" in multisets[1]
-    assert record.args_of("set") == ["effective_caller_id_name=Sales: ${caller_id_name}"]
-    assert all("system" not in arg for _, arg in record.apps)
+    # prepend_cid (apply_to original) prefixes the caller's own name, made inert: no `${` left
+    # for FreeSWITCH's second expansion in multiset to run.
+    assert "effective_caller_id_name=Sales: {system(reboot)}" in multisets[2]
+    assert all("${" not in arg for _, arg in record.apps)
 
 
 def test_response_sends_a_sip_code_with_early_media(rds: redis.Redis, esl_server: OutboundServer) -> None:

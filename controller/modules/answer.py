@@ -1,4 +1,8 @@
-"""answer — answer the call (Kazoo's cf_answer). No data options besides `skip_module`."""
+"""answer — answer the call (Kazoo's cf_answer), then continue to `_`.
+
+No data options besides `skip_module`. Sent: FreeSWITCH's `answer` (a no-op on a call already
+answered).
+"""
 
 from __future__ import annotations
 

@@ -1,41 +1,58 @@
-"""Ringing endpoints, shared by the `user`, `device` (and `ring_group`) modules.
+"""Ringing endpoints: the dial string and the bridge, shared by `user`, `device` and `ring_group`.
 
-Dial strings: a device registered to FreeSWITCH (`sip.invite_format` `username`, Kazoo's
-default) is dialled through FreeSWITCH's user directory, `user/<username>@<realm>`; a device with
-a static `sip.route` is dialled through the configured SIP profile, `sofia/<profile>/<uri>`.
-Each leg carries `leg_timeout` and `leg_delay_start`; legs are joined with `,` (ring all at once)
-or `|` (one after the other).
+Dial strings (FreeSWITCH's `bridge` syntax): a device registered to FreeSWITCH (`sip.invite_format`
+`username`, Kazoo's default) is dialled through the user directory, `user/<username>@<realm>` (the
+device's own `sip.realm`, else the account's); a device with a static `sip.route` goes out through
+the configured SIP profile, `sofia/<route_profile>/<uri without sip:>`. Each leg carries
+`[leg_timeout=N,leg_delay_start=D]`; FreeSWITCH adds the delay to the leg's timeout. Legs are
+joined with `,` (ring at once, `simultaneous`) or `|` (one after the other, `single`).
 
-The bridge runs with `continue_on_fail=true` so the flow can go on (to voicemail) after a failed
-bridge, and `hangup_after_bridge=true` so an answered call ends with its bridge. A failed bridge's
-Application-Response is `_none_` even when it failed (see the captures): the outcome is read from
-CHANNEL_BRIDGE (the call's `bridged` flag) and the failure variables.
+The bridge is preceded, in the same write, by one `multiset`: `continue_on_fail=true` (without it
+FreeSWITCH hangs the caller up when the bridge fails, see the `missed_continue` capture),
+`hangup_after_bridge=true` (an answered call ends with its bridge) and `call_timeout` (the whole
+originate's limit, 60 s by default, raised to the longest leg's delay + timeout).
+
+The outcome: the bridge's Application-Response is `_none_` even when it failed (captures), so
+success is CHANNEL_BRIDGE (the call's `bridged` flag) and a failure is read from the variables on
+the bridge's CHANNEL_EXECUTE_COMPLETE, turned into child keys as Kazoo's
+`cf_util:handle_bridge_failure` does: the hangup cause, then the SIP code.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from controller.call import Call
 from controller.esl.safety import multiset, one_line
+from controller.flow import DEFAULT_CHILD, Next
 
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 20
 SEPARATORS = {"simultaneous": ",", "single": "|"}
-FAILURE_VARIABLES = (
+# Where FreeSWITCH leaves a failed bridge's cause, most specific first (see the captures).
+CAUSE_VARIABLES = (
     "variable_originate_failed_cause",
     "variable_originate_disposition",
     "variable_DIALSTATUS",
     "variable_last_bridge_hangup_cause",
 )
-# Kazoo names a leg timeout NO_ANSWER; FreeSWITCH reports ALLOTTED_TIMEOUT (see the captures).
-ALIASES = {"ALLOTTED_TIMEOUT": ("NO_ANSWER",), "NO_USER_RESPONSE": ("NO_ANSWER",)}
+NOT_CAUSES = frozenset({"", "failure", "SUCCESS"})
+# A leg_timeout expiry is ALLOTTED_TIMEOUT in FreeSWITCH; Kazoo calls that child NO_ANSWER.
+ALIASES = {"ALLOTTED_TIMEOUT": ("NO_ANSWER",)}
+# Characters that separate legs or options in a dial string: never inside one target.
+_DIAL_SYNTAX = frozenset(",|{}")
 
 
 @dataclasses.dataclass(frozen=True)
 class Leg:
+    """One endpoint to ring: its FreeSWITCH target and its own ringing options."""
+
     target: str  # e.g. user/1001@office.example.com
-    timeout: int
+    timeout: int = DEFAULT_TIMEOUT
     delay: int = 0
 
     def dial(self) -> str:
@@ -44,71 +61,113 @@ class Leg:
             options.append(f"leg_delay_start={self.delay}")
         return "[" + ",".join(options) + "]" + self.target
 
+    @property
+    def rings_until(self) -> int:
+        """Seconds from the start of the bridge until this leg gives up."""
+        return self.delay + self.timeout
+
 
 def device_target(device: Mapping[str, Any], realm: str, route_profile: str) -> str | None:
     """The FreeSWITCH endpoint of a device, or None when it cannot be dialled."""
     sip = device.get("sip") or {}
     if sip.get("invite_format") == "route":
-        route = str(sip.get("route") or "")
-        uri = route.removeprefix("sip:").removeprefix("sips:")
-        return one_line(f"sofia/{route_profile}/{uri}") if uri else None
-    username = sip.get("username")
-    if not username:
+        uri = str(sip.get("route") or "").removeprefix("sips:").removeprefix("sip:")
+        return f"sofia/{route_profile}/{uri}" if _is_dialable(uri) else None
+    username, domain = str(sip.get("username") or ""), str(sip.get("realm") or realm)
+    if not _is_dialable(username) or (domain and not _is_dialable(domain)):
         return None
-    return one_line(f"user/{username}@{realm or '${domain_name}'}")
+    return f"user/{username}@{domain or '${domain_name}'}"
 
 
-def dial_string(legs: Iterable[Leg], strategy: str = "simultaneous") -> str:
-    return SEPARATORS.get(strategy, ",").join(leg.dial() for leg in legs)
+def _is_dialable(part: str) -> bool:
+    """Whether text from a document can go into a dial string as it is: not empty, one word, no
+    character that FreeSWITCH reads as a leg or option separator."""
+    return bool(part) and part.split() == [part] and not _DIAL_SYNTAX.intersection(part)
 
 
-def is_calling_device(call: Call, device: Mapping[str, Any]) -> bool:
-    """Whether this device is the one placing the call (for `can_call_self: false`)."""
+def dial_string(legs: Iterable[Leg], strategy: str = "simultaneous", fail_on_single_reject: bool = False) -> str:
+    """The `bridge` argument; `fail_on_single_reject` stops every leg when one rejects the call."""
+    prefix = "{fail_on_single_reject=true}" if fail_on_single_reject else ""
+    return one_line(prefix + SEPARATORS.get(strategy, ",").join(leg.dial() for leg in legs))
+
+
+def calling_username(call: Call) -> str:
+    """The SIP username of the account's own device placing the call ("" for inbound calls)."""
     if not call.is_internal:
-        return False
-    caller = call.variable("sip_auth_username") or call.variable("sip_from_user")
-    return bool(caller) and caller == (device.get("sip") or {}).get("username")
+        return ""
+    return call.variable("sip_auth_username") or call.variable("sip_from_user")
+
+
+def is_device_of(username: str, device: Mapping[str, Any]) -> bool:
+    return bool(username) and username == (device.get("sip") or {}).get("username")
+
+
+def is_enabled(doc: Mapping[str, Any] | None) -> bool:
+    return doc is not None and doc.get("enabled", True) is not False
 
 
 def owned_by(devices: Iterable[Mapping[str, Any]], user_id: str) -> list[Mapping[str, Any]]:
-    """The enabled devices of a user."""
-    return [d for d in devices if d.get("owner_id") == user_id and d.get("enabled", True) is not False]
+    """The enabled devices of a user (Kazoo's `kz_endpoints:by_owner_id`)."""
+    return [d for d in devices if d.get("owner_id") == user_id and is_enabled(d)]
 
 
 def legs_for(
-    call: Call, realm: str, devices: Iterable[Mapping[str, Any]], data: Mapping[str, Any]
+    devices: Iterable[Mapping[str, Any]],
+    data: Mapping[str, Any],
+    realm: str,
+    route_profile: str,
+    caller: str = "",
 ) -> list[Leg]:
-    """One leg per dialable device, honouring `timeout`, `delay` and `can_call_self`."""
-    profile = call.services.settings.route_profile
-    timeout, delay = int(data.get("timeout", 20)), int(data.get("delay", 0))
-    legs = []
-    for device in devices:
-        if not data.get("can_call_self", False) and is_calling_device(call, device):
-            continue
-        target = device_target(device, realm, profile)
-        if target is not None:
-            legs.append(Leg(target, timeout, delay))
-    return legs
+    """One leg per dialable device with the node's `timeout` and `delay`; the calling device
+    (`caller`, a SIP username) is left out unless `can_call_self`."""
+    timeout, delay = int(data.get("timeout", DEFAULT_TIMEOUT)), int(data.get("delay", 0))
+    skip = "" if data.get("can_call_self", False) else caller
+    targets = (device_target(d, realm, route_profile) for d in devices if not is_device_of(skip, d))
+    return [Leg(target, timeout, delay) for target in targets if target is not None]
+
+
+def failure_cause(event: Mapping[str, str]) -> str:
+    """The hangup cause of a failed bridge, "" when FreeSWITCH left none."""
+    return next((event[n] for n in CAUSE_VARIABLES if event.get(n, "") not in NOT_CAUSES), "")
 
 
 def failure_keys(event: Mapping[str, str]) -> tuple[str, ...]:
     """Child keys to try after a failed bridge: the cause (and Kazoo's name for it), then the
-    SIP code; the executor falls back to `_`."""
-    cause = next((event[name] for name in FAILURE_VARIABLES if event.get(name) not in (None, "", "failure")), "")
+    SIP code (`sip_invite_failure_status`); the executor falls back to `_`."""
+    cause = failure_cause(event)
     keys = [cause, *ALIASES.get(cause, ())] if cause else []
-    code = event.get("variable_sip_invite_failure_status") or event.get("variable_sip_term_status")
+    code = event.get("variable_sip_invite_failure_status", "")
     if code:
         keys.append(code)
     return tuple(keys)
 
 
-def bridge(call: Call, legs: list[Leg], strategy: str = "simultaneous") -> tuple[str, ...] | None:
+def bridge(
+    call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", fail_on_single_reject: bool = False
+) -> tuple[str, ...] | None:
     """Ring the legs. None when the call was bridged (the flow stops: the call ends with the
-    bridge); otherwise the failure child keys."""
-    setup = multiset({"continue_on_fail": "true", "hangup_after_bridge": "true"})
-    event = call.channel.execute_all([setup, ("bridge", dial_string(legs, strategy))], None)
+    bridge); otherwise the failure's child keys."""
+    setup = multiset({
+        "continue_on_fail": "true",
+        "hangup_after_bridge": "true",
+        "call_timeout": str(max(leg.rings_until for leg in legs)),
+    })
+    arg = dial_string(legs, strategy, fail_on_single_reject)
+    event = call.channel.execute_all([setup, ("bridge", arg)], None)
     if call.state.bridged:
         return None
-    keys = failure_keys(event)
-    call.state.bridge_failure = keys[0] if keys else "NO_ANSWER"
-    return keys
+    call.state.bridge_failure = failure_cause(event) or "NO_ANSWER"
+    log.info("call %s: bridge failed (%s)", call.uuid, call.state.bridge_failure)
+    return failure_keys(event)
+
+
+def ring(call: Call, devices: Sequence[Mapping[str, Any]], realm: str, data: Mapping[str, Any]) -> Next:
+    """Ring devices with a `user`/`device` node's options (`timeout`, `delay`, `strategy`,
+    `can_call_self`, `fail_on_single_reject`); nothing to ring continues to `_` at once."""
+    profile = call.services.settings.route_profile
+    legs = legs_for(devices, data, realm, profile, calling_username(call))
+    if not legs:
+        log.info("call %s: no device to ring", call.uuid)
+        return DEFAULT_CHILD
+    strategy = str(data.get("strategy", "simultaneous"))
+    return bridge(call, legs, strategy, data.get("fail_on_single_reject") is True)

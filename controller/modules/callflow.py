@@ -1,5 +1,9 @@
-"""callflow — run another callflow of the account (Kazoo's cf_callflow), then come back: when
-the branched flow ends, the executor resumes this node's `_` child. Data: `id` (the callflow)."""
+"""callflow — run another callflow of the account, then come back (Kazoo's cf_callflow).
+
+Data: `id` (the callflow). Nothing is sent to FreeSWITCH: the module answers a Branch into that
+callflow's flow, and when the branched flow ends the executor resumes this node's `_` child (the
+executor's branch budget stops loops). A missing callflow continues to `_`, as Kazoo does.
+"""
 
 from __future__ import annotations
 

@@ -1,36 +1,56 @@
-"""play — play a media file, a `tone_stream://` or an HTTP(S) URL (Kazoo's cf_play).
+"""play — play a media file, a tone or an HTTP(S) URL to the caller (Kazoo's cf_play).
 
-Data: `id` (the media: a path FreeSWITCH can read, `tone_stream://...`, or an http(s) URL, played
-through mod_http_cache's `http_cache://` scheme so it is fetched once), `answer` (default true:
-answer first, as Kazoo does), `terminators` (DTMF keys that stop the playback), `endless_playback`
-(loop until the caller hangs up or presses a terminator).
+Data: `id` (the media), `answer` (default true: answer first, as Kazoo does; false plays early
+media on a call not yet answered), `terminators` (DTMF keys that stop the playback; none by
+default), `endless_playback` (repeat until the caller hangs up or presses a terminator).
+
+Media: a path FreeSWITCH can read and a `tone_stream://...` go to `playback` as they are; an
+http(s) URL goes through mod_http_cache as `http_cache://<url>`, the scheme that module registers
+on every FreeSWITCH where it is loaded (its plain `http://` file format needs
+`enable-file-formats`, and mod_httapi claims `http://` too): the file is fetched once, cached and
+then played from disk.
+
+Sent in one write: `answer`, `multiset playback_terminators=...` (always: FreeSWITCH's own
+default is `*`), then `playback` or `endless_playback`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from controller.call import Call
 from controller.esl.safety import multiset, one_line
 from controller.flow import DEFAULT_CHILD, Next
 
+Step = tuple[str, str]
 
-def media_path(media: str) -> str:
-    """What FreeSWITCH's playback app needs for a media reference."""
-    media = one_line(media).strip()
-    if media.startswith(("http://", "https://")):
-        return "http_cache://" + media
-    return media
+
+def media_path(media: object) -> str:
+    """What FreeSWITCH's `playback` needs for a media reference."""
+    path = one_line(media).strip()
+    if path.startswith(("http://", "https://")):
+        return "http_cache://" + path
+    return path
+
+
+def terminators(keys: Iterable[object] | None) -> str:
+    """The `playback_terminators` value: the keys, or `none`."""
+    return "".join(k for k in map(str, keys or ()) if k in "0123456789*#") or "none"
+
+
+def steps(data: Mapping[str, Any]) -> list[Step]:
+    """The applications a play node runs, in order (empty when there is nothing to play)."""
+    media = media_path(data.get("id", ""))
+    if not media:
+        return []
+    app = "endless_playback" if data.get("endless_playback") is True else "playback"
+    answer: list[Step] = [] if data.get("answer") is False else [("answer", "")]
+    return [*answer, multiset({"playback_terminators": terminators(data.get("terminators"))}), (app, media)]
 
 
 def handle(data: dict[str, Any], call: Call) -> Next:
-    media = media_path(str(data.get("id", "")))
-    if not media:
-        return DEFAULT_CHILD
-    steps = [("answer", "")] if data.get("answer", True) else []
-    terminators = data.get("terminators")
-    if terminators is not None:
-        steps.append(multiset({"playback_terminators": "".join(terminators) or "none"}))
-    steps.append(("endless_playback" if data.get("endless_playback") else "playback", media))
-    call.channel.execute_all(steps)
+    planned = steps(data)
+    if planned:
+        call.channel.execute_all(planned)
     return DEFAULT_CHILD

@@ -1,21 +1,50 @@
-"""set_variables — set custom channel variables (Kazoo's cf_set_variables). Data:
-`custom_channel_vars` (object name -> value), set in one `multiset`."""
+"""set_variables — set custom channel variables (Kazoo's cf_set_variables).
+
+Data: `custom_channel_vars` (variable name -> string, number or boolean; booleans are written
+`true`/`false`), `export` (default false: also hand the variables to every leg bridged later).
+
+Set: one `multiset` for all of them (values on one line, without `${`). Export: one FreeSWITCH
+`export` per variable (it takes one), all sent in one write and waited for once. Names that are
+not plain identifiers are dropped: they would split the `multiset` argument.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
+from controller.esl.safety import inert
 from controller.flow import DEFAULT_CHILD, Next
 
+log = logging.getLogger(__name__)
 
-def handle(data: dict[str, Any], call: Call) -> Next:
-    variables = data.get("custom_channel_vars") or {}
-    call.channel.set_variables({str(k): _text(v) for k, v in variables.items()})
-    return DEFAULT_CHILD
+_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def variables(data: Mapping[str, Any]) -> dict[str, str]:
+    """The variables a node sets, as the channel will hold them."""
+    found = {}
+    for name, value in (data.get("custom_channel_vars") or {}).items():
+        if _NAME.fullmatch(str(name)):
+            found[str(name)] = inert(_text(value))
+        else:
+            log.warning("set_variables: variable name %r refused", name)
+    return found
 
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def handle(data: dict[str, Any], call: Call) -> Next:
+    found = variables(data)
+    if found and data.get("export") is True:
+        call.channel.execute_all([("export", f"{name}={value}") for name, value in found.items()])
+    else:
+        call.channel.set_variables(found)
+    return DEFAULT_CHILD

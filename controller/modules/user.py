@@ -1,10 +1,14 @@
 """user — ring every enabled device of a user (Kazoo's cf_user).
 
-Data: `id` (the user), `timeout` (seconds, default 20), `delay` (seconds before the devices ring,
-default 0), `strategy` (`simultaneous`, the default, or `single`: one device after another),
-`can_call_self` (default false: the user's own calling device is not rung).
-When the call is answered the flow stops there; when it fails the child named after the hangup
-cause (then the SIP code) is taken, else `_` (typically voicemail). No device: `_` at once.
+Data: `id` (the user), `timeout` (seconds each device rings, default 20), `delay` (seconds before
+the devices start ringing, default 0), `strategy` (`simultaneous`, the default: all at once;
+`single`: one after another), `can_call_self` (default false: the device placing the call is not
+rung), `fail_on_single_reject` (one device rejecting stops them all).
+
+Answered: the flow stops there (the call ends with the bridge). Failed: the child named after the
+hangup cause is taken (ALLOTTED_TIMEOUT also tries Kazoo's NO_ANSWER), then the one named after
+the SIP code, else `_` (typically voicemail). A missing or disabled user, or one with no device to
+ring, continues to `_` at once. The dial string and the bridge are in `bridging`.
 """
 
 from __future__ import annotations
@@ -22,11 +26,8 @@ log = logging.getLogger(__name__)
 def handle(data: dict[str, Any], call: Call) -> Next:
     user_id = str(data.get("id", ""))
     account, user, devices = call.services.ringing_context(call.account_id, user_id)
-    if user is None or user.get("enabled", True) is False:
+    if not bridging.is_enabled(user):
         log.info("call %s: user %r missing or disabled", call.uuid, user_id)
         return DEFAULT_CHILD
-    legs = bridging.legs_for(call, str(account.get("realm") or ""), bridging.owned_by(devices, user_id), data)
-    if not legs:
-        log.info("call %s: user %r has no device to ring", call.uuid, user_id)
-        return DEFAULT_CHILD
-    return bridging.bridge(call, legs, str(data.get("strategy", "simultaneous")))
+    realm = str(account.get("realm") or "")
+    return bridging.ring(call, bridging.owned_by(devices, user_id), realm, data)
