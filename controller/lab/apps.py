@@ -1,152 +1,188 @@
-"""The dialplan applications the simulator plays, each as FreeSWITCH answers it (see the
-captures): `run(call, app, arg)` returns the Application-Response of the app's
-CHANNEL_EXECUTE_COMPLETE; an app that ends the call calls `call.hangup(...)` itself, which
-completes the running app right after CHANNEL_HANGUP."""
+"""The dialplan applications the simulator plays, each as FreeSWITCH's mod_dptools answers it
+(see the captures): `run(call, app, arg)` returns the Application-Response of the app's
+CHANNEL_EXECUTE_COMPLETE. An app that ends the call calls `call.hangup(...)` itself; an app
+interrupted by the caller's hangup returns at once (playback with `PLAYBACK ERROR`, as in the
+caller_hangup capture) and the simulator completes it right after CHANNEL_HANGUP.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gevent.queue import Empty
+from controller.lab import bridge as bridging
+from controller.lab.keypad import BREAK
 
 if TYPE_CHECKING:
     from controller.lab.simulator import SimulatedCall
 
 App = Callable[["SimulatedCall", str], str]
 
-# Application-Response of an app interrupted by the caller hanging up.
-HANGUP_RESPONSES = {"playback": "PLAYBACK ERROR", "speak": "PLAYBACK ERROR"}
 RESPOND_CAUSES = {"404": "UNALLOCATED_NUMBER", "486": "USER_BUSY", "480": "NO_USER_RESPONSE",
                   "503": "NORMAL_TEMPORARY_FAILURE", "603": "CALL_REJECTED", "403": "CALL_REJECTED"}
-_LEG_TIMEOUT = re.compile(r"(?:leg_timeout|call_timeout|originate_timeout)=(\d+)")
 
 
 def answer(call: SimulatedCall, arg: str) -> str:
+    """CHANNEL_ANSWER between the app's EXECUTE and EXECUTE_COMPLETE (answer capture)."""
     if not call.answered and call.wait(call.scenario.answer_delay):
-        call.answered = True
-        call.set_values(Answer_State="answered")
-        call.emit("CHANNEL_ANSWER")
-        call.set_values(Channel_Call_State="ACTIVE")
+        call.answer()
     return "_none_"
 
 
+def pre_answer(call: SimulatedCall, arg: str) -> str:
+    """Early media: CHANNEL_PROGRESS_MEDIA, Answer-State `early`."""
+    if not call.answered and call.channel.values.get("Answer-State") != "early":
+        call.channel.set_values(Answer_State="early")
+        call.emit("CHANNEL_PROGRESS_MEDIA")
+    return "_none_"
+
+
+def _terminators(call: SimulatedCall) -> str:
+    """playback_terminators as mod_dptools reads it: `*` unless set; `none`; `any`."""
+    value = call.channel.variable("playback_terminators")
+    if value is None:
+        return "*"
+    return {"none": "", "any": "0123456789*#"}.get(value.lower(), value)
+
+
+def _listen(call: SimulatedCall, seconds: float) -> bool:
+    """Play media for `seconds`, consuming the caller's digits; a terminator or uuid_break
+    stops it early (playback_terminator_used is set). False if the call hung up."""
+    terminators = _terminators(call)
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        digit = call.keypad.next_digit(left)
+        if call.hungup.is_set():
+            return False
+        if digit is None or digit == BREAK:
+            break
+        if digit in terminators:
+            call.channel.set_variable("playback_terminator_used", digit)
+            break
+    return not call.hungup.is_set()
+
+
 def playback(call: SimulatedCall, arg: str) -> str:
-    call.press_digits()
-    if not call.wait(call.scenario.playback_seconds):
-        return HANGUP_RESPONSES["playback"]
-    return "FILE PLAYED"
+    """FILE PLAYED (also when a terminator stopped it), PLAYBACK ERROR when the caller hung up
+    meanwhile, FILE NOT FOUND for a path the scenario lists as missing."""
+    if any(missing in arg for missing in call.scenario.missing_files):
+        return "FILE NOT FOUND"
+    call.keypad.prompt_started()
+    started = time.monotonic()
+    played = _listen(call, call.scenario.playback_seconds)
+    milliseconds = int((time.monotonic() - started) * 1000)
+    call.channel.set_variable("playback_ms", str(milliseconds))
+    call.channel.set_variable("playback_seconds", str(milliseconds // 1000))
+    return "FILE PLAYED" if played else "PLAYBACK ERROR"
 
 
 def prompt(call: SimulatedCall, arg: str) -> str:
-    call.press_digits()
-    call.wait(call.scenario.playback_seconds)
+    """speak / say / gentones: media like a playback, but no Application-Response of their own."""
+    call.keypad.prompt_started()
+    _listen(call, call.scenario.playback_seconds)
     return "_none_"
 
 
 def sleep(call: SimulatedCall, arg: str) -> str:
+    """`sleep <ms>`; digits pressed meanwhile stay queued for the next app."""
     milliseconds = int(arg) if arg.strip().isdigit() else 0
-    call.wait(milliseconds / 1000)
+    call.wait(call.scenario.scaled(milliseconds / 1000))
     return "_none_"
 
 
 def set_variable(call: SimulatedCall, arg: str) -> str:
-    name, _, value = arg.partition("=")
-    if name:
-        call.set_variable(name.strip(), value)
+    """`set name=value` (`export` too); an empty value unsets the variable, as in FreeSWITCH."""
+    name, _, value = arg.removeprefix("nolocal:").partition("=")
+    name = name.strip()
+    if name and value:
+        call.channel.set_variable(name, value)
+    elif name:
+        call.channel.unset_variable(name)
     return "_none_"
 
 
 def multiset(call: SimulatedCall, arg: str) -> str:
+    """`multiset a=1 b=2`, or `multiset ^^<sep>a=1<sep>b=2` with a chosen separator."""
     items = arg[3:].split(arg[2]) if arg.startswith("^^") and len(arg) > 2 else arg.split()
     for item in items:
         set_variable(call, item)
     return "_none_"
 
 
-def collect(call: SimulatedCall, arg: str) -> str:
-    """play_and_get_digits MIN MAX TRIES TIMEOUT TERMINATORS FILE INVALID VAR REGEX DIGIT_TIMEOUT"""
-    words = arg.split()
-    maximum = int(words[1]) if len(words) > 1 and words[1].isdigit() else 1
-    timeout = int(words[3]) / 1000 if len(words) > 3 and words[3].isdigit() else 5.0
-    variable = words[7] if len(words) > 7 else "collected_digits"
-    terminators = words[4] if len(words) > 4 else "#"
-    call.press_digits()
+def unset(call: SimulatedCall, arg: str) -> str:
+    call.channel.unset_variable(arg.strip())
+    return "_none_"
+
+
+def _collect(call: SimulatedCall, maximum: int, terminators: str, first_wait: float, next_wait: float) -> str:
+    """Digits until `maximum`, a terminator, or a timeout (the first digit may take
+    `first_wait`, each next one `next_wait`); read_terminator_used names the terminator."""
     digits = ""
-    wait = timeout
-    while len(digits) < maximum and not call.hungup.is_set():
-        try:
-            digit = call.digits.get(timeout=wait)
-        except Empty:
+    wait = first_wait
+    while len(digits) < maximum:
+        digit = call.keypad.next_digit(wait)
+        if digit is None:
             break
+        if digit == BREAK:
+            continue
         if digit in terminators:
+            call.channel.set_variable("read_terminator_used", digit)
             break
         digits += digit
-        wait = int(words[9]) / 1000 if len(words) > 9 and words[9].isdigit() else timeout
-    call.set_variable(variable, digits)
+        wait = next_wait
+    return digits
+
+
+def play_and_get_digits(call: SimulatedCall, arg: str) -> str:
+    """`play_and_get_digits MIN MAX TRIES TIMEOUT TERMINATORS FILE INVALID_FILE VAR REGEX
+    DIGIT_TIMEOUT`: each try plays FILE (a prompt: the next keypress starts) and collects; valid
+    digits (at least MIN, matching REGEX) are stored in VAR, else INVALID_FILE plays and the
+    next try starts. read_result is `success` or `failure`."""
+    words = arg.split()
+    minimum, maximum, tries, timeout = (_int(words, i, d) for i, d in ((0, 0), (1, 128), (2, 1), (3, 5000)))
+    terminators = words[4] if len(words) > 4 else "#"
+    variable = words[7] if len(words) > 7 else "digits"
+    regex = words[8] if len(words) > 8 else ""
+    next_wait = call.scenario.scaled(_int(words, 9, timeout) / 1000)
+    first_wait = call.scenario.playback_seconds + call.scenario.scaled(timeout / 1000)
+    call.channel.unset_variable(variable)
+    for _ in range(max(1, tries)):
+        call.keypad.prompt_started()
+        digits = _collect(call, maximum, terminators, first_wait, next_wait)
+        if call.hungup.is_set():
+            break
+        if len(digits) >= minimum and (not regex or re.search(regex, digits)):
+            call.channel.set_variable(variable, digits)
+            call.channel.set_variable("read_result", "success")
+            return "_none_"
+        call.channel.set_variable(variable + "_invalid", digits)
+        if len(words) > 6 and not call.wait(call.scenario.playback_seconds):  # the invalid prompt
+            break
+    call.channel.set_variable("read_result", "failure")
     return "_none_"
 
 
-def bridge(call: SimulatedCall, arg: str) -> str:
-    outcome = call.next_bridge()
-    if outcome is None:
-        return "_none_"
-    call.set_variable("originate_disposition", "failure")
-    call.set_values(Caller_Callee_ID_Name="Outbound Call", Caller_Callee_ID_Number=_callee(arg))
-    if outcome.kind != "unreachable":  # an unreachable callee never rings
-        call.emit("CHANNEL_PROGRESS")
-    if outcome.kind == "answered":
-        return _answered(call, outcome)
-    match = _LEG_TIMEOUT.search(arg)
-    timeout = outcome.timeout if outcome.timeout is not None else float(match.group(1)) if match else 60.0
-    failures = {
-        "no_answer": ("ALLOTTED_TIMEOUT", timeout, None),
-        "busy": ("USER_BUSY", outcome.ring, "486"),
-        "unreachable": ("NORMAL_TEMPORARY_FAILURE", 0.04, "503"),
-    }
-    cause, delay, sip_status = failures.get(outcome.kind, failures["no_answer"])
-    if not call.wait(delay):
-        return "_none_"
-    for name in ("originate_disposition", "originate_failed_cause", "DIALSTATUS",
-                 "last_bridge_hangup_cause", "bridge_hangup_cause"):
-        call.set_variable(name, cause)
-    if sip_status:
-        call.set_variable("sip_invite_failure_status", sip_status)
-    if call.variable("continue_on_fail") not in ("true", cause):
-        call.hangup(cause)  # FreeSWITCH hangs the caller up before completing the bridge
+def read(call: SimulatedCall, arg: str) -> str:
+    """`read MIN MAX FILE VAR TIMEOUT TERMINATORS [DIGIT_TIMEOUT]`: one prompt, the digits in VAR,
+    read_result `success`, `timeout` (nothing pressed) or `failure` (fewer than MIN)."""
+    words = arg.split()
+    minimum, maximum, timeout = _int(words, 0, 0), _int(words, 1, 128), _int(words, 4, 5000)
+    variable = words[3] if len(words) > 3 else "digits"
+    terminators = words[5] if len(words) > 5 else "#"
+    next_wait = call.scenario.scaled(_int(words, 6, timeout) / 1000)
+    call.keypad.prompt_started()
+    first_wait = call.scenario.playback_seconds + call.scenario.scaled(timeout / 1000)
+    digits = _collect(call, maximum, terminators, first_wait, next_wait)
+    call.channel.set_variable(variable, digits)
+    result = "success" if digits and len(digits) >= minimum else "timeout" if not digits else "failure"
+    call.channel.set_variable("read_result", result)
     return "_none_"
 
 
-def _answered(call: SimulatedCall, outcome: object) -> str:
-    ring = float(getattr(outcome, "ring", 0.01))
-    talk = float(getattr(outcome, "talk", 0.01))
-    if not call.wait(ring):
-        return "_none_"
-    other = "b-leg-" + call.uuid
-    answer(call, "")
-    call.set_variable("originate_disposition", "SUCCESS")
-    call.set_variable("DIALSTATUS", "SUCCESS")
-    call.set_variable("bridge_uuid", other)
-    call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=other, Bridge_A_Unique_ID=call.uuid, Bridge_B_Unique_ID=other)
-    call.bridged_to = other
-    if call.inbound is not None:
-        call.inbound.publish(call, "CHANNEL_BRIDGE", Other_Leg_Unique_ID=other)
-    ended = call.wait(talk)
-    call.set_variable("bridge_hangup_cause", "NORMAL_CLEARING")
-    call.set_variable("last_bridge_hangup_cause", "NORMAL_CLEARING")
-    if ended:
-        call.bridged_to = None
-        call.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=other)
-        if call.variable("hangup_after_bridge") == "true":
-            call.hangup("NORMAL_CLEARING")
-    return "_none_"
-
-
-def _callee(dial: str) -> str:
-    """The first endpoint's user part: `[..]user/1001@realm,...` -> 1001."""
-    first = re.split(r"[,|]", re.sub(r"[\[{][^\]}]*[\]}]", "", dial))[0]
-    return first.rsplit("/", 1)[-1].split("@")[0]
+def _int(words: list[str], index: int, default: int) -> int:
+    return int(words[index]) if len(words) > index and words[index].isdigit() else default
 
 
 def hangup(call: SimulatedCall, arg: str) -> str:
@@ -155,31 +191,47 @@ def hangup(call: SimulatedCall, arg: str) -> str:
 
 
 def respond(call: SimulatedCall, arg: str) -> str:
+    """`respond <code> [reason]`: 4xx-6xx end the call with the matching cause, 183 is early
+    media, 180 ringing, 200 an answer."""
     code = arg.split(maxsplit=1)[0] if arg.split() else "500"
     if code.startswith(("4", "5", "6")):
         call.hangup(RESPOND_CAUSES.get(code, "NORMAL_CLEARING"))
+    elif code == "183":
+        pre_answer(call, "")
+    elif code == "180":
+        call.emit("CHANNEL_PROGRESS")
+    elif code == "200":
+        call.answer()
     return "_none_"
 
 
 def record(call: SimulatedCall, arg: str) -> str:
+    """`record PATH [LIMIT_SECS ...]`: RECORD_START, then the caller talks `record_seconds`
+    (cut by the limit, a terminator or the hangup), record_ms / record_seconds set, RECORD_STOP."""
     words = arg.split()
-    limit = float(words[1]) if len(words) > 1 and words[1].isdigit() else 3600.0
-    seconds = min(limit, call.scenario.record_seconds)
-    call.wait(seconds)
-    call.set_variable("record_seconds", str(int(seconds)))
-    call.set_variable("record_ms", str(int(seconds * 1000)))
+    path = words[0] if words else ""
+    limit = call.scenario.scaled(float(words[1])) if len(words) > 1 and words[1].isdigit() else float("inf")
+    call.emit("RECORD_START", (("Record-File-Path", path),))
+    started = time.monotonic()
+    _listen(call, min(limit, call.scenario.record_seconds))
+    seconds = min(time.monotonic() - started, limit, call.scenario.record_seconds)
+    call.channel.set_variable("record_seconds", str(int(seconds)))
+    call.channel.set_variable("record_ms", str(int(seconds * 1000)))
+    call.record.recordings.append((path, seconds))
+    call.emit("RECORD_STOP", (("Record-File-Path", path),))
     return "_none_"
 
 
 def generic(call: SimulatedCall, arg: str) -> str:
+    """Any other application: EXECUTE then EXECUTE_COMPLETE with `_none_`."""
     return "_none_"
 
 
 APPS: dict[str, App] = {
-    "answer": answer, "pre_answer": generic, "playback": playback, "speak": prompt, "say": prompt,
-    "gentones": prompt, "sleep": sleep, "set": set_variable, "export": set_variable,
-    "multiset": multiset, "play_and_get_digits": collect, "read": collect, "bridge": bridge,
-    "hangup": hangup, "respond": respond, "record": record,
+    "answer": answer, "pre_answer": pre_answer, "playback": playback, "speak": prompt, "say": prompt,
+    "gentones": prompt, "sleep": sleep, "set": set_variable, "export": set_variable, "unset": unset,
+    "multiset": multiset, "play_and_get_digits": play_and_get_digits, "read": read,
+    "bridge": bridging.bridge, "hangup": hangup, "respond": respond, "record": record,
 }
 
 

@@ -1,28 +1,51 @@
-"""FreeSWITCH's inbound event socket (the 8021 side) for simulated calls: `auth/request`,
-`auth <password>` -> `+OK accepted`, `event plain ...` -> `+OK event listener enabled plain`, then
-the subscribed events of every simulated call that publishes here — CHANNEL_BRIDGE while bridged,
-and CHANNEL_DESTROY once the call's outbound socket has closed (as the inbound captures show)."""
+"""FreeSWITCH's inbound event socket (the 8021 side) for simulated calls, as the `*.inbound.txt`
+captures show it: `auth/request` on connect, `auth <password>` -> `+OK accepted` (else
+`-ERR invalid` and the close), `event plain NAME ...` (or `ALL`) -> `+OK event listener enabled
+plain`, then every subscribed event of every simulated call that relays here: both legs of a
+bridge, CHANNEL_CREATE first and CHANNEL_DESTROY once the call's outbound socket has closed
+(FreeSWITCH destroys the session only then; the a-leg's destroy is seen only here).
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gevent import socket as gsocket
+from gevent.lock import Semaphore
 from gevent.server import StreamServer
 
+from controller.esl import wire
 from controller.lab import render
 
-if TYPE_CHECKING:
-    from controller.lab.simulator import SimulatedCall
+
+class _Subscriber:
+    """One inbound connection: what it subscribed to, and a lock so frames never interleave."""
+
+    def __init__(self, sock: gsocket.socket) -> None:
+        self.sock = sock
+        self.events: set[str] = set()
+        self.authenticated = False
+        self.lock = Semaphore()
+
+    def wants(self, event: str) -> bool:
+        return event in self.events or "ALL" in self.events
+
+    def send(self, data: bytes) -> bool:
+        with self.lock:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                return False
+        return True
 
 
 class InboundServer:
-    """One simulated FreeSWITCH's inbound ESL port."""
+    """One simulated FreeSWITCH's inbound ESL port (listening on 127.0.0.1, port 0)."""
 
     def __init__(self, password: str = "ClueCon") -> None:
         self.password = password
-        self._subscribers: dict[gsocket.socket, set[str]] = {}
+        self._subscribers: list[_Subscriber] = []
         self._server = StreamServer(("127.0.0.1", 0), self._handle)
 
     @property
@@ -31,61 +54,59 @@ class InboundServer:
 
     @property
     def subscribers(self) -> int:
-        return len(self._subscribers)
+        """Connections that authenticated and subscribed to something."""
+        return sum(1 for s in self._subscribers if s.events)
 
     def start(self) -> None:
         self._server.start()
 
     def stop(self) -> None:
-        for sock in list(self._subscribers):
-            sock.close()
+        for subscriber in list(self._subscribers):
+            subscriber.sock.close()
         self._server.stop(timeout=1)
 
-    def publish(self, call: SimulatedCall, event: str, **overrides: str) -> None:
-        """Send one of the call's events to every connection subscribed to it."""
-        lines = dict(call.value_lines)
-        lines.update(render.now_lines())
-        for key, value in overrides.items():
-            name = key.replace("_", "-")
-            lines[name] = render.line(name, value)
-        frame = render.event_frame(event, lines, call.variables_block())
-        for sock, events in list(self._subscribers.items()):
-            if event in events or "ALL" in events:
-                try:
-                    sock.sendall(frame)
-                except OSError:
-                    self._subscribers.pop(sock, None)
+    def relay(self, event: str, frame: bytes) -> None:
+        """Send one event frame (already rendered) to every connection subscribed to it."""
+        for subscriber in list(self._subscribers):
+            if subscriber.wants(event) and not subscriber.send(frame):
+                self._drop(subscriber)
+
+    def _drop(self, subscriber: _Subscriber) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(subscriber)
 
     def _handle(self, sock: gsocket.socket, address: Any) -> None:
-        sock.sendall(b"Content-Type: auth/request\n\n")
-        buffer = b""
+        subscriber = _Subscriber(sock)
+        self._subscribers.append(subscriber)
         try:
-            while data := sock.recv(65536):
-                buffer += data
-                while (end := buffer.find(b"\n\n")) >= 0:
-                    command, buffer = buffer[:end].decode().strip(), buffer[end + 2 :]
-                    if not self._command(sock, command):
-                        return
-        except OSError:
+            subscriber.send(b"Content-Type: auth/request\n\n")
+            for command in wire.CommandReader(sock):
+                if not self._command(subscriber, command):
+                    return
+        except (OSError, wire.FrameError):
             pass
         finally:
-            self._subscribers.pop(sock, None)
+            self._drop(subscriber)
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def _command(self, sock: gsocket.socket, command: str) -> bool:
-        verb, _, rest = command.partition(" ")
-        if verb == "auth":
-            if rest != self.password:
-                sock.sendall(render.reply("-ERR invalid"))
-                return False
-            sock.sendall(render.reply("+OK accepted"))
-        elif verb == "event":
-            self._subscribers[sock] = set(rest.split()[1:])
-            sock.sendall(render.reply("+OK event listener enabled plain"))
-        elif verb == "exit":
-            sock.sendall(render.reply("+OK bye"))
+    def _command(self, subscriber: _Subscriber, command: wire.Command) -> bool:
+        """Answer one command; False ends the connection."""
+        name = command.name.lower()
+        if not subscriber.authenticated:
+            ok = name == "auth" and command.arg == self.password
+            subscriber.authenticated = ok
+            subscriber.send(render.reply("+OK accepted" if ok else "-ERR invalid"))
+            return ok
+        if name == "event" and command.arg.split()[:1] == ["plain"]:
+            subscriber.events.update(command.arg.split()[1:] or ["ALL"])
+            subscriber.send(render.reply("+OK event listener enabled plain"))
+        elif name == "noevents":
+            subscriber.events.clear()
+            subscriber.send(render.reply("+OK no longer listening for events"))
+        elif name == "exit":
+            subscriber.send(render.reply("+OK bye"))
             return False
         else:
-            sock.sendall(render.reply("-ERR command not found"))
+            subscriber.send(render.reply("-ERR command not found"))
         return True

@@ -8,6 +8,7 @@ import functools
 import time
 from collections.abc import Mapping
 from email.utils import formatdate
+from typing import Any
 
 from controller.esl.wire import encode_value
 from controller.lab import templates
@@ -26,31 +27,52 @@ def line(name: str, value: str) -> bytes:
 
 
 @functools.cache
-def _compiled(event: str) -> tuple[tuple[tuple[str, bytes], ...], bool, tuple[tuple[str, bytes], ...]]:
-    spec = templates.load()["events"][event]
+def _compiled(event: str) -> tuple[tuple[tuple[str, bytes], ...], bool, tuple[tuple[str, bytes], ...], frozenset[str]]:
+    """The event's template, encoded: head lines, whether the variables follow, tail lines
+    (Application headers left out: the app's own come as `extra`, in FreeSWITCH's order), and
+    the names the template places itself."""
+    spec = _spec(event)
     head = tuple((name, line(name, value)) for name, value in spec["head"])
     tail = tuple((name, line(name, value)) for name, value in spec["tail"] if not name.startswith("Application"))
-    return head, bool(spec["has_variables"]), tail
+    return head, bool(spec["has_variables"]), tail, frozenset(name for name, _ in head + tail)
 
 
-# Headers FreeSWITCH adds once the call reaches some state (after a hangup, after an originate),
-# placed after their anchor; templates captured earlier lack them.
+def _spec(event: str) -> dict[str, Any]:
+    """The captured template of an event; an event the captures never showed (RECORD_START,
+    RECORD_STOP, CHANNEL_PROGRESS_MEDIA) takes CHANNEL_ANSWER's shape, a channel event with its
+    variables, under its own name."""
+    events: dict[str, dict[str, Any]] = templates.load()["events"]
+    if event in events:
+        return events[event]
+    base = events["CHANNEL_ANSWER"]
+    head = [[name, event if name == "Event-Name" else value] for name, value in base["head"]]
+    return {**base, "head": head}
+
+
+# Headers FreeSWITCH adds once the call reaches some state, placed after their anchor; templates
+# captured earlier lack them: Hangup-Cause after a hangup, the callee's ID once a callee rang, and
+# the Other-Type / Other-Leg-* block once bridged (bridge capture: CHANNEL_HANGUP onwards).
 OPTIONAL_AFTER = {
     "Answer-State": ("Hangup-Cause",),
     "Caller-Orig-Caller-ID-Number": ("Caller-Callee-ID-Name", "Caller-Callee-ID-Number"),
 }
+OTHER_LEG_ANCHOR = "Caller-Privacy-Hide-Number"
+
+
+@functools.cache
+def other_leg_template() -> tuple[tuple[str, str], ...]:
+    """The Other-Type / Other-Leg-* headers of the captured CHANNEL_BRIDGE, in order."""
+    return tuple((name, value) for name, value in _spec("CHANNEL_BRIDGE")["head"] if name.startswith("Other-"))
 
 
 @functools.cache
 def _missing(event: str) -> dict[str, tuple[str, ...]]:
-    """anchor -> optional headers this event's template lacks (CHANNEL_HANGUP_COMPLETE never
-    carries Hangup-Cause at that place)."""
-    names = {name for name, _ in templates.load()["events"][event]["head"]}
+    """anchor -> optional headers this event's template lacks."""
+    names = {name for name, _ in _spec(event)["head"]}
+    optional = {**OPTIONAL_AFTER, OTHER_LEG_ANCHOR: tuple(name for name, _ in other_leg_template())}
     found = {}
-    for anchor, optional in OPTIONAL_AFTER.items():
-        lacking = tuple(n for n in optional if n not in names)
-        if event == "CHANNEL_HANGUP_COMPLETE":
-            lacking = tuple(n for n in lacking if n != "Hangup-Cause")
+    for anchor, headers in optional.items():
+        lacking = tuple(n for n in headers if n not in names)
         if lacking:
             found[anchor] = lacking
     return found
@@ -87,9 +109,13 @@ def event_frame(
 ) -> bytes:
     """One `text/event-plain` frame: the template's headers, with the already encoded `lines`
     of the call and the moment overriding them, the channel's variables block, then `extra`
-    headers (Application, DTMF, ...)."""
-    head, has_variables, tail = _compiled(event)
+    headers (Application..., DTMF-...). An `extra` header the template already has replaces it
+    in place (DTMF-Digit sits before the end of a DTMF event; a second one would be ignored by
+    a reader keeping the first occurrence)."""
+    head, has_variables, tail, placed = _compiled(event)
     missing = _missing(event)
+    if extra:
+        lines = {**lines, **{name: line(name, value) for name, value in extra if name in placed}}
     parts: list[bytes] = []
     for name, static in head:
         parts.append(lines.get(name, static))
@@ -99,13 +125,15 @@ def event_frame(
     if has_variables:
         parts.append(variables)
     parts.extend(lines.get(name, static) for name, static in tail)
-    parts.extend(line(name, value) for name, value in extra)
+    parts.extend(line(name, value) for name, value in extra if name not in placed)
     parts.append(b"\n")
     body = b"".join(parts)
     return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
 
 
 def reply(text: str) -> bytes:
+    """A `command/reply`; its Reply-Text is raw, as mod_event_socket writes it (a `getvar` of a
+    value with a line break would break the stream there too)."""
     return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode()
 
 

@@ -1,23 +1,68 @@
-"""What a simulated call does: who calls, what the caller does, how bridges end."""
+"""What a simulated call does: who calls, what the caller does, how bridges end.
+
+Durations given here are seconds (floats, so tests use 0.01 s playbacks). Times the controller
+asks for (`linger 3`, `sleep 500`, a dial string's `leg_timeout=20`, a `read` timeout, a `record`
+limit) are FreeSWITCH's own and are multiplied by `time_scale`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+
+# kind -> (hangup cause, SIP status, whether the callee rings first); as in the captures:
+# missed (ALLOTTED_TIMEOUT after leg_timeout), bridge_nolistener (503 after ~40 ms, no ringing).
+BRIDGE_FAILURES = {
+    "no_answer": ("ALLOTTED_TIMEOUT", None, True),
+    "busy": ("USER_BUSY", "486", True),
+    "rejected": ("CALL_REJECTED", "603", True),
+    "unreachable": ("NORMAL_TEMPORARY_FAILURE", "503", False),
+}
+BRIDGE_KINDS = ("answered", *BRIDGE_FAILURES)
 
 
 @dataclasses.dataclass(frozen=True)
 class BridgeOutcome:
     """How one bridge attempt ends.
 
-    kind: `answered` (the callee picks up after `ring` s and talks `talk` s, then hangs up),
-    `no_answer` (rings until the leg timeout: ALLOTTED_TIMEOUT), `busy` (USER_BUSY, 486),
-    `unreachable` (NORMAL_TEMPORARY_FAILURE, 503, after 40 ms as in the captures).
+    kind: `answered` (the callee picks up after `ring` s, talks `talk` s, then hangs up),
+    `no_answer` (rings until the leg timeout: ALLOTTED_TIMEOUT), `busy` (USER_BUSY, 486, after
+    `ring` s), `rejected` (CALL_REJECTED, 603, after `ring` s), `unreachable`
+    (NORMAL_TEMPORARY_FAILURE with sip_invite_failure_status 503 after `ring` s, 40 ms by
+    default as in the captures, never ringing).
     """
 
     kind: str = "no_answer"
-    ring: float = 0.01
+    ring: float | None = None  # None: 0.01 s, or 0.04 s for `unreachable`
     talk: float = 0.01
     timeout: float | None = None  # overrides the leg_timeout found in the dial string
+
+    def __post_init__(self) -> None:
+        if self.kind not in BRIDGE_KINDS:
+            raise ValueError(f"unknown bridge outcome {self.kind!r}; one of {BRIDGE_KINDS}")
+
+    @property
+    def ring_seconds(self) -> float:
+        if self.ring is not None:
+            return self.ring
+        return 0.04 if self.kind == "unreachable" else 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class Keypress:
+    """Digits the caller presses, one DTMF event each.
+
+    With `at`: the first digit `at` s after the call connected. Without: `delay` s after the
+    next prompt starts (playback, speak, say, play_and_get_digits, read), each press waiting for
+    its own prompt. Then one digit every `interval` s. `source` is `RTP` (RFC 2833) or
+    `ENDPOINT` (SIP INFO), as DTMF-Source shows in the answer capture.
+    """
+
+    digits: str
+    at: float | None = None
+    delay: float = 0.005
+    interval: float = 0.005
+    source: str = "RTP"
+    duration_ms: int = 1280
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,9 +76,23 @@ class Scenario:
     account_id: str | None = None  # set as variable_controller_account_id by the "dialplan"
     variables: tuple[tuple[str, str], ...] = ()
     playback_seconds: float = 0.01  # how long each playback / speak / say takes
-    dtmf: str = ""  # digits the caller presses, one per `dtmf_interval`, from the first prompt
+    dtmf: str = ""  # shorthand: these digits, one per `dtmf_interval`, from the first prompt on
     dtmf_interval: float = 0.005
+    keypresses: tuple[Keypress, ...] = ()
     hangup_after: float | None = None  # the caller hangs up this many seconds after connect
+    hangup_during: tuple[str, float] | None = None  # (app, s): hangs up s after that app starts
     bridges: tuple[BridgeOutcome, ...] = (BridgeOutcome(),)
     record_seconds: float = 2.0  # what a `record` app captures before silence / hangup
+    missing_files: tuple[str, ...] = ()  # playback of a path containing one: FILE NOT FOUND
     answer_delay: float = 0.001
+    time_scale: float = 1.0
+
+    @property
+    def presses(self) -> tuple[Keypress, ...]:
+        """The caller's whole DTMF script (`dtmf` first, then `keypresses`)."""
+        shorthand = (Keypress(self.dtmf, delay=self.dtmf_interval, interval=self.dtmf_interval),) if self.dtmf else ()
+        return shorthand + self.keypresses
+
+    def scaled(self, seconds: float) -> float:
+        """A FreeSWITCH time (linger, sleep, timeouts) in simulated seconds."""
+        return seconds * self.time_scale

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from controller.esl.wire import FrameReader, parse_headers
+from controller.esl.wire import FrameReader, decode_value
 from controller.lab.capture import received_stream
 
 TEMPLATES = Path(__file__).with_name("templates.json")
@@ -52,11 +52,20 @@ def _frames(path: Path) -> list[list[tuple[str, str]]]:
     found = []
     for frame in reader:
         if frame.content_type == "text/event-plain":
-            body = frame.body[: frame.body.find(b"\n\n")]
-            found.append(list(parse_headers(body).items()))
+            found.append(_pairs(frame.body[: frame.body.find(b"\n\n")]))
         elif "Event-Name" in frame.headers:
             found.append(list(frame.headers.items()))
     return found
+
+
+def _pairs(block: bytes) -> list[tuple[str, str]]:
+    """Every header in order, duplicates kept: CHANNEL_HANGUP_COMPLETE carries Hangup-Cause
+    twice (after Event-Sequence and after Answer-State)."""
+    pairs = []
+    for line in block.decode("utf-8").split("\n"):
+        name, _, value = line.partition(": ")
+        pairs.append((name, decode_value(value)))
+    return pairs
 
 
 @functools.cache

@@ -1,0 +1,145 @@
+"""The `bridge` application as the captures show it, one BridgeOutcome per attempt.
+
+- While the callee rings, the caller's CHANNEL_PROGRESS already carries a stale
+  `originate_disposition=failure` (bridge, missed); an unreachable callee never rings
+  (bridge_nolistener).
+- Answered: CHANNEL_ANSWER then CHANNEL_BRIDGE with Other-Leg-Unique-ID; when the callee hangs up,
+  CHANNEL_UNBRIDGE, and the caller is hung up only with hangup_after_bridge=true.
+- Failed: originate_disposition, originate_failed_cause, DIALSTATUS, last_bridge_hangup_cause
+  and bridge_hangup_cause carry the cause (ALLOTTED_TIMEOUT for a leg_timeout expiry, not
+  NO_ANSWER), sip_invite_failure_status the SIP code; the caller is hung up before the bridge
+  completes unless continue_on_fail allows that cause (missed vs missed_continue).
+  Application-Response is `_none_` either way.
+- On an inbound connection the callee's leg shows CHANNEL_CREATE, CHANNEL_PROGRESS,
+  CHANNEL_ANSWER, CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE and CHANNEL_DESTROY.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from controller.lab.channel import Channel
+from controller.lab.scenario import BRIDGE_FAILURES, BridgeOutcome
+
+if TYPE_CHECKING:
+    from controller.lab.simulator import SimulatedCall
+
+_LEG_TIMEOUT = re.compile(r"(?:leg_timeout|call_timeout|originate_timeout)=(\d+)")
+FAILURE_VARIABLES = ("originate_disposition", "originate_failed_cause", "DIALSTATUS", "last_bridge_hangup_cause")
+
+
+def bridge(call: SimulatedCall, arg: str) -> str:
+    outcome = call.next_bridge()
+    if outcome is None:
+        return "_none_"
+    callee = callee_of(arg)
+    leg = call.channel.outbound_leg(callee)
+    # Stale values while the originate runs (CHANNEL_PROGRESS in the bridge and missed captures).
+    call.channel.set_variable("originate_disposition", "failure")
+    call.channel.set_variable("DIALSTATUS", "INVALIDARGS")
+    call.publish(leg, "CHANNEL_CREATE")
+    if outcome.kind == "answered":
+        return _answered(call, leg, outcome)
+    cause, sip_status, rings = BRIDGE_FAILURES[outcome.kind]
+    if rings:
+        _ringing(call, leg, callee)
+    if not call.wait(_ring_time(call, outcome, arg)):
+        _cancelled(call, leg)
+        return "_none_"
+    for name in FAILURE_VARIABLES:
+        call.channel.set_variable(name, cause)
+    if sip_status:
+        call.channel.set_variable("sip_invite_failure_status", sip_status)
+        call.channel.set_variable("last_bridge_proto_specific_hangup_cause", f"sip:{sip_status}")
+    _end_leg(call, leg, cause, destroy=False)
+    if not _continues(call.channel.variable("continue_on_fail"), cause):
+        call.hangup(cause)  # FreeSWITCH hangs the caller up before completing the bridge
+    call.publish(leg, "CHANNEL_DESTROY")
+    return "_none_"
+
+
+def _ring_time(call: SimulatedCall, outcome: BridgeOutcome, dial: str) -> float:
+    if outcome.kind != "no_answer":
+        return outcome.ring_seconds
+    if outcome.timeout is not None:
+        return outcome.timeout
+    match = _LEG_TIMEOUT.search(dial)
+    return call.scenario.scaled(float(match.group(1)) if match else 60.0)
+
+
+def _continues(continue_on_fail: str | None, cause: str) -> bool:
+    """continue_on_fail is `true` or a comma list of causes that keep the caller."""
+    if not continue_on_fail:
+        return False
+    return continue_on_fail.lower() == "true" or cause in (c.strip() for c in continue_on_fail.split(","))
+
+
+def _ringing(call: SimulatedCall, leg: Channel, callee: str) -> None:
+    """The callee rings: its ID is known from now on (an unreachable one never has it)."""
+    call.channel.set_values(Caller_Callee_ID_Name="Outbound Call", Caller_Callee_ID_Number=callee)
+    call.publish(leg, "CHANNEL_PROGRESS")
+    call.emit("CHANNEL_PROGRESS")
+
+
+def _answered(call: SimulatedCall, leg: Channel, outcome: BridgeOutcome) -> str:
+    _ringing(call, leg, leg.values["Caller-Destination-Number"])
+    if not call.wait(outcome.ring_seconds):
+        _cancelled(call, leg)
+        return "_none_"
+    leg.set_values(Answer_State="answered", Channel_Call_State="ACTIVE")
+    call.publish(leg, "CHANNEL_ANSWER")
+    call.answer()
+    call.channel.set_variable("originate_disposition", "SUCCESS")
+    call.channel.set_variable("DIALSTATUS", "SUCCESS")
+    call.bridged_to = leg
+    call.channel.bridged_with(leg)
+    call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=leg.uuid, Bridge_A_Unique_ID=call.uuid, Bridge_B_Unique_ID=leg.uuid)
+    for name, value in (("bridge_uuid", leg.uuid), ("last_bridge_to", leg.uuid), ("bridge_to", leg.uuid),
+                        ("last_bridge_role", "originator"), ("bridge_channel", leg.values["Channel-Name"])):
+        call.channel.set_variable(name, value)  # set once bridged: the CHANNEL_BRIDGE lacks them
+    if call.wait(outcome.talk):  # the callee hangs up first
+        _callee_hangs_up(call, leg)
+    else:  # the caller hung up: call.hangup() already sent CHANNEL_UNBRIDGE
+        _end_leg(call, leg, "NORMAL_CLEARING", hung_up=True)
+    return "_none_"
+
+
+def _cancelled(call: SimulatedCall, leg: Channel) -> None:
+    """The caller hung up while the callee rang."""
+    call.channel.set_variable("originate_disposition", "ORIGINATOR_CANCEL")
+    _end_leg(call, leg, "ORIGINATOR_CANCEL")
+
+
+def _callee_hangs_up(call: SimulatedCall, leg: Channel) -> None:
+    call.bridged_to = None
+    call.publish(leg, "CHANNEL_HANGUP", Hangup_Cause="NORMAL_CLEARING")
+    set_bridge_end(call, "NORMAL_CLEARING")
+    call.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=leg.uuid)
+    _end_leg(call, leg, "NORMAL_CLEARING", hung_up=True)
+    if call.channel.variable("hangup_after_bridge") == "true":
+        call.hangup("NORMAL_CLEARING")
+
+
+def set_bridge_end(call: SimulatedCall, cause: str) -> None:
+    """The variable CHANNEL_UNBRIDGE already carries (bridge capture); last_bridge_hangup_cause
+    is only set by a failed bridge."""
+    call.channel.set_variable("bridge_hangup_cause", cause)
+    call.channel.unset_variable("bridge_to")
+
+
+def _end_leg(call: SimulatedCall, leg: Channel, cause: str, hung_up: bool = False, destroy: bool = True) -> None:
+    """The callee leg's end on an inbound connection."""
+    leg.set_values(Answer_State="hangup", Hangup_Cause=cause)
+    if not hung_up:
+        call.publish(leg, "CHANNEL_HANGUP")
+    leg.set_values(Channel_State="CS_REPORTING", Channel_Call_State="HANGUP")
+    call.publish(leg, "CHANNEL_HANGUP_COMPLETE")
+    if destroy:
+        call.publish(leg, "CHANNEL_DESTROY")
+
+
+def callee_of(dial: str) -> str:
+    """The first endpoint's user part: `{..}[..]sofia/lab/1001@realm,...` -> 1001."""
+    first = re.split(r"[,|:]", re.sub(r"[\[{<][^\]}>]*[\]}>]", "", dial))[0]
+    return first.rsplit("/", 1)[-1].split("@")[0]

@@ -1,0 +1,190 @@
+"""mod_event_socket's side of an outbound connection: each command the controller sends and the
+reply FreeSWITCH gives, as the captures show (README items 2, 4, 10, 11, 13):
+
+- `connect` -> the channel data block (no Content-Length), `myevents` -> `+OK Events Enabled`,
+  `linger` -> `+OK will linger`, `linger 3` -> `+OK will linger 3 seconds`,
+  `event plain ...` -> `+OK event listener enabled plain`, `getvar x` -> the value itself;
+- `api ...` -> `api/response` with a body (`uptime`, `uuid_getvar` — `-ERR No such channel!` once
+  the channel hung up, even while lingering — `uuid_setvar`, `uuid_exists`, `uuid_kill`,
+  `uuid_break`);
+- `sendmsg` -> `+OK` at once in async mode, the app running later; `call-command: hangup` while
+  lingering sends the linger notice before the hangup events (missed_continue);
+- `exit` -> `+OK bye` and the close; anything else -> `-ERR command not found`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from controller.esl.wire import Command
+from controller.lab import render
+from controller.lab.keypad import BREAK
+
+if TYPE_CHECKING:
+    from controller.lab.simulator import SimulatedCall
+
+Handler = Callable[["SimulatedCall", Command], bytes]
+_STARTED = time.monotonic()
+NO_SUCH_CHANNEL = "-ERR No such channel!\n"
+
+
+def handle(call: SimulatedCall, command: Command) -> bytes:
+    handler = COMMANDS.get(command.name.lower())
+    return handler(call, command) if handler else render.reply("-ERR command not found")
+
+
+def _connect(call: SimulatedCall, command: Command) -> bytes:
+    return call.channel.connect_reply()
+
+
+def _myevents(call: SimulatedCall, command: Command) -> bytes:
+    call.myevents = True
+    return render.reply("+OK Events Enabled")
+
+
+def _event(call: SimulatedCall, command: Command) -> bytes:
+    """`event plain NAME ...` adds to what myevents subscribed (only `plain` is simulated)."""
+    words = command.arg.split()
+    if not words or words[0] != "plain":
+        return render.reply("-ERR the simulator speaks event plain only")
+    call.subscriptions.update(words[1:] or ["ALL"])
+    return render.reply("+OK event listener enabled plain")
+
+
+def _noevents(call: SimulatedCall, command: Command) -> bytes:
+    call.myevents = False
+    call.subscriptions.clear()
+    return render.reply("+OK no longer listening for events")
+
+
+def _nixevent(call: SimulatedCall, command: Command) -> bytes:
+    call.subscriptions.difference_update(command.arg.split())
+    return render.reply("+OK events nixed")
+
+
+def _linger(call: SimulatedCall, command: Command) -> bytes:
+    if command.arg.strip().isdigit():
+        call.linger = int(command.arg)
+        return render.reply(f"+OK will linger {call.linger} seconds")
+    call.linger = -1
+    return render.reply("+OK will linger")
+
+
+def _nolinger(call: SimulatedCall, command: Command) -> bytes:
+    call.linger = None
+    return render.reply("+OK will not linger")
+
+
+def _getvar(call: SimulatedCall, command: Command) -> bytes:
+    """The value itself in Reply-Text (answer capture); empty when unset."""
+    return render.reply(call.channel.lookup(command.arg.strip()) or "")
+
+
+def _exit(call: SimulatedCall, command: Command) -> bytes:
+    call.after_reply(call.closed.set)
+    return render.reply("+OK bye")
+
+
+def _sendmsg(call: SimulatedCall, command: Command) -> bytes:
+    target = command.arg.strip()
+    if target and target != call.uuid:
+        return render.reply(f"-ERR invalid session id [{target}]")
+    kind = command.headers.get("call-command", "")
+    if call.hungup.is_set():
+        return render.reply("+OK")  # a no-op that still answers +OK (captures README, item 11)
+    if kind == "execute":
+        _queue_app(call, command)
+    elif kind == "hangup":
+        _hangup_message(call, command.headers.get("hangup-cause", "NORMAL_CLEARING"))
+    return render.reply("+OK")
+
+
+def _queue_app(call: SimulatedCall, command: Command) -> None:
+    """The app runs later, in order (event-lock); its argument may come as the body."""
+    headers = command.headers
+    arg = command.body.decode("utf-8", "replace") if command.body else headers.get("execute-app-arg", "")
+    loops = int(headers["loops"]) if headers.get("loops", "").isdigit() else 1
+    app_uuid = headers.get("event-uuid") or str(uuid.uuid4())
+    for _ in range(max(1, loops)):
+        call.apps.put((headers.get("execute-app-name", ""), arg, app_uuid))
+
+
+def _hangup_message(call: SimulatedCall, cause: str) -> None:
+    """While lingering the socket thread notices the hangup first: its notice precedes the
+    hangup events (missed_continue); without linger the events come first (answer_nolinger)."""
+    if call.linger is not None:
+        call.after_reply(call.send_linger_notice)
+    call.after_reply(lambda: call.hangup(cause))
+
+
+# --- api -----------------------------------------------------------------------------------------
+
+
+def _api(call: SimulatedCall, command: Command) -> bytes:
+    words = command.arg.split()
+    name = words[0] if words else ""
+    api = APIS.get(name)
+    if api is None:
+        return render.api_response(f"-ERR {name} Command not found!\n")
+    return render.api_response(api(call, words[1:]))
+
+
+def _uptime(call: SimulatedCall, args: list[str]) -> str:
+    return f"{int(time.monotonic() - _STARTED)}\n"
+
+
+def _live(call: SimulatedCall, args: list[str]) -> bool:
+    """Whether the api names this channel and it is still up (a hung-up channel is gone for
+    the api even while linger keeps its socket)."""
+    return bool(args) and args[0] == call.uuid and not call.hungup.is_set()
+
+
+def _uuid_getvar(call: SimulatedCall, args: list[str]) -> str:
+    if not _live(call, args):
+        return NO_SUCH_CHANNEL
+    value = call.channel.lookup(args[1]) if len(args) > 1 else None
+    return "_undef_" if value is None else value
+
+
+def _uuid_setvar(call: SimulatedCall, args: list[str]) -> str:
+    if not _live(call, args) or len(args) < 2:
+        return NO_SUCH_CHANNEL
+    if len(args) > 2:
+        call.channel.set_variable(args[1], " ".join(args[2:]))
+    else:
+        call.channel.unset_variable(args[1])
+    return "+OK\n"
+
+
+def _uuid_exists(call: SimulatedCall, args: list[str]) -> str:
+    return "true" if _live(call, args) else "false"
+
+
+def _uuid_kill(call: SimulatedCall, args: list[str]) -> str:
+    if not _live(call, args):
+        return NO_SUCH_CHANNEL
+    cause = args[1] if len(args) > 1 else "NORMAL_CLEARING"
+    call.after_reply(lambda: call.hangup(cause))
+    return "+OK\n"
+
+
+def _uuid_break(call: SimulatedCall, args: list[str]) -> str:
+    if not _live(call, args):
+        return NO_SUCH_CHANNEL
+    call.keypad.interrupt(BREAK)
+    return "+OK\n"
+
+
+APIS: dict[str, Callable[[SimulatedCall, list[str]], str]] = {
+    "uptime": _uptime, "uuid_getvar": _uuid_getvar, "uuid_setvar": _uuid_setvar,
+    "uuid_exists": _uuid_exists, "uuid_kill": _uuid_kill, "uuid_break": _uuid_break,
+}
+
+COMMANDS: dict[str, Handler] = {
+    "connect": _connect, "myevents": _myevents, "event": _event, "noevents": _noevents,
+    "nixevent": _nixevent, "linger": _linger, "nolinger": _nolinger, "getvar": _getvar,
+    "api": _api, "sendmsg": _sendmsg, "exit": _exit,
+}
