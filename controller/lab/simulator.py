@@ -56,6 +56,7 @@ class CallRecord:
     closed_by: str = ""  # "server" (the controller closed), "freeswitch", or "timeout"
     connected_at: float = 0.0
     first_execute_at: float | None = None
+    closed_at: float = 0.0  # when the outbound socket was closed (monotonic, as the others)
     ended_at: float = 0.0
 
     def app_names(self) -> list[str]:
@@ -159,6 +160,7 @@ class SimulatedCall:
         gevent.killall(self._greenlets)
         self.keypad.stop()
         self.sock.close()
+        self.record.closed_at = time.monotonic()
         self._destroy()
         self.record.ended_at = time.monotonic()
         return self.record
