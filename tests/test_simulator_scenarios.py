@@ -10,6 +10,7 @@ from typing import Any
 import gevent
 import pytest
 from gevent import socket as gsocket
+from gevent.event import Event
 from gevent.queue import Queue
 from gevent.server import StreamServer
 
@@ -96,13 +97,20 @@ class Peer:
 def call(scenario: Scenario, timeout: float = 10) -> Iterator[tuple[Peer, gevent.Greenlet]]:
     """A listening server, the simulator dialling it, and the accepted connection."""
     accepted: Queue = Queue()
-    server = StreamServer(("127.0.0.1", 0), lambda sock, _: accepted.put(sock) or gevent.sleep(timeout))
+    done = Event()
+
+    def handle(sock: gsocket.socket, _: Any) -> None:
+        accepted.put(sock)
+        done.wait(timeout)  # the test drives the socket; the server closes it when done
+
+    server = StreamServer(("127.0.0.1", 0), handle)
     server.start()
     simulated = gevent.spawn(run_call, server.address, scenario, timeout)
     sock = accepted.get(timeout=5)
     try:
         yield Peer(sock), simulated
     finally:
+        done.set()
         sock.close()
         simulated.join(timeout=timeout)
         server.stop(timeout=1)

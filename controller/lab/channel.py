@@ -6,6 +6,7 @@ by every event until a value changes."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import uuid as uuids
 
@@ -28,10 +29,11 @@ class Channel:
     def __init__(self, values: dict[str, str], variables: dict[str, str]) -> None:
         self.uuid = values["Unique-ID"]
         self.values = values
-        self.variables = variables
+        self.variables: dict[str, str] = {}
         self._value_lines = {name: render.line(name, value) for name, value in values.items()}
-        self._variable_lines = {name: render.line(name, value) for name, value in variables.items()}
+        self._variable_lines: dict[str, bytes] = {}
         self._variables_block: bytes | None = None
+        self.set_variables(variables)
 
     @classmethod
     def inbound(cls, scenario: Scenario, call_uuid: str | None = None) -> Channel:
@@ -41,7 +43,13 @@ class Channel:
         channel = f"sofia/lab/{user}@127.0.0.1:5070"
         values = _identity(call_uuid, channel, scenario.caller_name, scenario.caller_number, user)
         values["Caller-Destination-Number"] = scenario.destination
-        return cls(values, _caller_variables(scenario, call_uuid, user))
+        leg = cls(values, {})
+        # The captured variables, already encoded, then the call's own on top (a thousand calls a
+        # second each build one of these).
+        template, lines = _template_variables()
+        leg.variables, leg._variable_lines = dict(template), dict(lines)
+        leg.set_variables(_caller_variables(scenario, call_uuid, user))
+        return leg
 
     def outbound_leg(self, callee: str) -> Channel:
         """The callee's leg a bridge originates (the B-leg seen on an inbound connection)."""
@@ -78,6 +86,13 @@ class Channel:
         self.set_headers({name: mine.get(name.removeprefix("Other-Leg-"), value)
                           for name, value in render.other_leg_template()})
 
+    def set_variables(self, variables: dict[str, str]) -> None:
+        """Set `variable_*` headers (full names)."""
+        for key, value in variables.items():
+            self.variables[key] = value
+            self._variable_lines[key] = render.line(key, value)
+        self._variables_block = None
+
     def set_variable(self, name: str, value: str) -> None:
         key = "variable_" + name
         self.variables[key] = value
@@ -100,7 +115,7 @@ class Channel:
         value = self.variable(name)
         if value is None and name in PROFILE_FIELDS:
             field = PROFILE_FIELDS[name]
-            value = self.values.get(field) or dict(render.connect_headers()).get(field)
+            value = self.values.get(field) or _template_headers().get(field)
         return value
 
     def variables_block(self) -> bytes:
@@ -137,10 +152,22 @@ def _identity(leg_uuid: str, channel: str, name: str, number: str, user: str) ->
     }
 
 
+@functools.cache
+def _template_headers() -> dict[str, str]:
+    return dict(render.connect_headers())
+
+
+@functools.cache
+def _template_variables() -> tuple[dict[str, str], dict[str, bytes]]:
+    """The connect reply's variables and their encoded lines, in the captured order."""
+    variables = {n: v for n, v in render.connect_headers() if n.startswith("variable_")}
+    return variables, {name: render.line(name, value) for name, value in variables.items()}
+
+
 def _caller_variables(scenario: Scenario, call_uuid: str, user: str) -> dict[str, str]:
-    """The captured variables with the call's own; an internal caller is an authenticated
+    """The call's own variables over the captured ones; an internal caller is an authenticated
     device (sip_authorized, sip_auth_username), as sofia marks a registered phone's call."""
-    captured = {n: v for n, v in render.connect_headers() if n.startswith("variable_")}
+    captured: dict[str, str] = {}
     captured.update({
         "variable_uuid": call_uuid, "variable_call_uuid": call_uuid,
         "variable_sip_from_user": user, "variable_sip_from_display": scenario.caller_name,

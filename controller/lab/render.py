@@ -4,6 +4,7 @@ channel's own values, per event only what changes (sequence, states, application
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Mapping
@@ -22,19 +23,35 @@ CALL_HEADERS = (
 )
 
 
+@functools.lru_cache(maxsize=16384)
 def line(name: str, value: str) -> bytes:
+    """One encoded header line; cached, as most lines of a call are the template's own."""
     return f"{name}: {encode_value(value)}\n".encode()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Template:
+    """An event's captured template, encoded: head lines, whether the variables follow, tail
+    lines (Application headers left out: the app's own come as `extra`, in FreeSWITCH's order),
+    the names the template places itself, and where optional headers go (after their anchor,
+    last position first)."""
+
+    head: tuple[tuple[str, bytes], ...]
+    has_variables: bool
+    tail: tuple[tuple[str, bytes], ...]
+    placed: frozenset[str]
+    inserts: tuple[tuple[int, tuple[str, ...]], ...]
+
+
 @functools.cache
-def _compiled(event: str) -> tuple[tuple[tuple[str, bytes], ...], bool, tuple[tuple[str, bytes], ...], frozenset[str]]:
-    """The event's template, encoded: head lines, whether the variables follow, tail lines
-    (Application headers left out: the app's own come as `extra`, in FreeSWITCH's order), and
-    the names the template places itself."""
+def _compiled(event: str) -> _Template:
     spec = _spec(event)
     head = tuple((name, line(name, value)) for name, value in spec["head"])
     tail = tuple((name, line(name, value)) for name, value in spec["tail"] if not name.startswith("Application"))
-    return head, bool(spec["has_variables"]), tail, frozenset(name for name, _ in head + tail)
+    names = [name for name, _ in head]
+    inserts = sorted(((names.index(anchor) + 1, optional) for anchor, optional in _missing(event).items()
+                      if anchor in names), reverse=True)
+    return _Template(head, bool(spec["has_variables"]), tail, frozenset(names + [n for n, _ in tail]), tuple(inserts))
 
 
 def _spec(event: str) -> dict[str, Any]:
@@ -112,19 +129,19 @@ def event_frame(
     headers (Application..., DTMF-...). An `extra` header the template already has replaces it
     in place (DTMF-Digit sits before the end of a DTMF event; a second one would be ignored by
     a reader keeping the first occurrence)."""
-    head, has_variables, tail, placed = _compiled(event)
-    missing = _missing(event)
+    template = _compiled(event)
+    placed = template.placed
     if extra:
         lines = {**lines, **{name: line(name, value) for name, value in extra if name in placed}}
-    parts: list[bytes] = []
-    for name, static in head:
-        parts.append(lines.get(name, static))
-        for extra_name in missing.get(name, ()):
-            if extra_name in lines:
-                parts.append(lines[extra_name])
-    if has_variables:
+    get = lines.get
+    parts = [get(name, static) for name, static in template.head]
+    for position, optional in template.inserts:
+        found = [lines[name] for name in optional if name in lines]
+        if found:
+            parts[position:position] = found
+    if template.has_variables:
         parts.append(variables)
-    parts.extend(lines.get(name, static) for name, static in tail)
+    parts.extend(get(name, static) for name, static in template.tail)
     parts.extend(line(name, value) for name, value in extra if name not in placed)
     parts.append(b"\n")
     body = b"".join(parts)

@@ -52,7 +52,7 @@ class CallRecord:
     events: list[str] = dataclasses.field(default_factory=list)
     timeline: list[tuple[float, str, str]] = dataclasses.field(default_factory=list)
     recordings: list[tuple[str, float]] = dataclasses.field(default_factory=list)
-    hangup_cause: str | None = None
+    hangup_cause: str | None = None  # None: the socket closed while the channel was up
     closed_by: str = ""  # "server" (the controller closed), "freeswitch", or "timeout"
     connected_at: float = 0.0
     first_execute_at: float | None = None
@@ -99,6 +99,7 @@ class SimulatedCall:
         self._greenlets: list[gevent.Greenlet] = []
         self._finished = False
         self._answered_at = 0.0
+        self._cause = "NORMAL_CLEARING"
         self._bridges = iter(scenario.bridges)
         self._last_bridge = scenario.bridges[-1] if scenario.bridges else None
 
@@ -251,7 +252,9 @@ class SimulatedCall:
         if self.hungup.is_set():
             return
         self.hungup.set()
-        self.record.hangup_cause = cause
+        if not self.closed.is_set():  # after the close only the inbound side sees the hangup
+            self.record.hangup_cause = cause
+        self._cause = cause
         # Channel-State-Number turns 10 (CS_HANGUP) while Channel-State still says CS_EXECUTE.
         self.channel.set_values(Answer_State="hangup", Hangup_Cause=cause, Channel_State_Number="10")
         self.emit("CHANNEL_HANGUP")
@@ -285,7 +288,7 @@ class SimulatedCall:
         """What CHANNEL_HANGUP_COMPLETE carries on top (the captures): the cause and its Q.850
         code (16 for FreeSWITCH's own causes such as ALLOTTED_TIMEOUT), the last app, the call's
         duration and billed seconds, the digits dialed."""
-        cause = self.record.hangup_cause or "NORMAL_CLEARING"
+        cause = self._cause
         now = time.monotonic()
         variables = {
             "hangup_cause": cause, "hangup_cause_q850": str(Q850.get(cause, 16)),
