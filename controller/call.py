@@ -151,10 +151,6 @@ class Call:
         self._handlers.append((handler, data))
         self._persist()
 
-    @property
-    def termination_handlers(self) -> list[tuple[TerminationHandler, dict[str, Any]]]:
-        return list(self._handlers)
-
     def run_termination(self) -> int:
         """Run every registered handler once, each in its own guard; returns how many ran.
         With several processes sharing Redis, only the one that claims the call runs them."""

@@ -37,10 +37,6 @@ class Pattern:
     callflow_id: str
     regex: re2._Regexp
 
-    @property
-    def has_groups(self) -> bool:
-        return bool(self.regex.groups)
-
 
 def compile_pattern(source: str) -> re2._Regexp:
     """Compile one pattern or raise PatternError saying why it is refused."""

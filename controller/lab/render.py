@@ -14,14 +14,6 @@ from typing import Any
 from controller.esl.wire import encode_value
 from controller.lab import templates
 
-# Headers whose value belongs to the call or to the moment, never copied from the capture.
-CALL_HEADERS = (
-    "Unique-ID", "Channel-Call-UUID", "Caller-Unique-ID", "Channel-Name", "Caller-Channel-Name",
-    "Caller-Caller-ID-Name", "Caller-Caller-ID-Number", "Caller-Orig-Caller-ID-Name",
-    "Caller-Orig-Caller-ID-Number", "Caller-ANI", "Caller-Destination-Number", "Caller-Username",
-    "Channel-Presence-ID",
-)
-
 
 @functools.lru_cache(maxsize=16384)
 def line(name: str, value: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -27,18 +27,27 @@ def ids(recipient: dict[str, Any]) -> list[str]:
     return [str(i) for i in ident] if isinstance(ident, list) else [str(ident or "")]
 
 
-def from_recipients(recipients: Iterable[dict[str, Any]], users: dict[str, dict[str, Any]]) -> list[str]:
-    found = []
+def recipient_users(
+    recipients: Iterable[dict[str, Any]], users: dict[str, dict[str, Any]]
+) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """Each `user` recipient's id with its current document (None when unknown), in order."""
     for recipient in recipients:
-        for ident in ids(recipient):
-            if recipient.get("type") == "user":
-                email = (users.get(ident) or {}).get("email")
-                if email:
-                    found.append(str(email))
-                else:
-                    log.warning("recipient user %r unknown or without email: skipped", ident)
+        if recipient.get("type") == "user":
+            for ident in ids(recipient):
+                yield ident, users.get(ident)
+
+
+def from_recipients(recipients: list[dict[str, Any]], users: dict[str, dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    for recipient in recipients:
+        if recipient.get("type") != "user":
+            found.extend(ids(recipient))
+            continue
+        for ident, user in recipient_users([recipient], users):
+            if user and user.get("email"):
+                found.append(str(user["email"]))
             else:
-                found.append(ident)
+                log.warning("recipient user %r unknown or without email: skipped", ident)
     return found
 
 

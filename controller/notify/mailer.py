@@ -161,8 +161,8 @@ class Mailer:
         if self.sms is None:
             log.warning("job %s asks for SMS but no SMS gateway is configured", job["id"])
             return
-        numbers = [str(users[i]["mobile_number"]) for r in job["recipients"] if r.get("type") == "user"
-                   for i in addresses.ids(r) if users.get(i, {}).get("mobile_number")]
+        numbers = [str(user["mobile_number"]) for _, user in addresses.recipient_users(job["recipients"], users)
+                   if user and user.get("mobile_number")]
         for number in dict.fromkeys(numbers):
             part = f"{job['idempotency_key']}:sms:{number}"
             if not self.queue.was_sent(part):
@@ -177,8 +177,7 @@ class Mailer:
             to = addresses.clean(str(a) for a in (fields.get("to") or {}).get("email_addresses") or [])
         if not to:
             raise UndeliverableError("no recipient: none resolved and the template has no To")
-        user = next((users[i] for r in job["recipients"] if r.get("type") == "user"
-                     for i in addresses.ids(r) if i in users), None)
+        user = next((u for _, u in addresses.recipient_users(job["recipients"], users) if u), None)
         values = macros(job, account, user)
         subject, sender, reply_to, text, html = render_all(
             [(str(fields.get("subject", "")), False), (str(fields.get("from") or "no-reply@localhost"), False),

@@ -139,7 +139,7 @@ class JobQueue:
         return Claimed(str(job_id), doc, str(raw or ""), int(attempts or 0))
 
     def was_sent(self, key: str) -> bool:
-        return bool(self._rds.exists(keys.queue_sent(key)))
+        return self.sent(key)[0]
 
     def sent(self, *parts: str) -> list[bool]:
         """Which of these idempotency keys (or key:medium parts) were delivered, in one call."""

@@ -59,11 +59,9 @@ class Templates:
 
     def find(self, aid: str, template_id: str, account: dict[str, Any] | None = None) -> Template | None:
         """The account's copy, else its parents', else the system's (one MGET for them all)."""
-        accounts = Accounts(self._rds)
-        parent = (account or {}).get("parent_id") if account is not None else None
-        if account is None and accounts.exists(aid):
-            parent = accounts.get(aid).get("parent_id")
-        owners = [aid, *([parent, *accounts.ancestors(parent)] if parent else []), SYSTEM]
+        if account is None:
+            account = codec.load(self._rds.get(keys.account(aid))) or {"id": aid}
+        owners = [aid, *Accounts(self._rds).parents_of(account), SYSTEM]
         stored = self._rds.mget([keys.template(owner, template_id) for owner in owners])
         for owner, raw in zip(owners, stored, strict=True):
             doc = codec.load(raw)

@@ -21,8 +21,8 @@ from controller.callflows import schema
 from controller.callflows.validate import Report, check_callflow
 from controller.errors import DocumentError
 from controller.store import codec, keys
-from controller.store.callflows import describe, numbers_of, stage_write
-from controller.store.documents import Accounts
+from controller.store.callflows import Callflows, describe, numbers_of, stage_write
+from controller.store.documents import Accounts, Documents
 
 KINDS = ("users", "devices", "vmboxes", "callflows")
 # Callflow modules whose data.id names a document of the bundle.
@@ -190,9 +190,9 @@ def _replace(pipe: Pipeline, doc: dict[str, Any]) -> None:
 def export_bundle(rds: redis.Redis, aid: str) -> dict[str, Any]:
     """An account and its documents as a bundle that `load_bundle` accepts back."""
     bundle: dict[str, Any] = {"account": Accounts(rds).get(aid)}
-    for kind in KINDS:
-        values = rds.hvals(keys.docs(aid, kind))
-        bundle[kind] = sorted((codec.load(v) for v in values), key=lambda d: str(d["id"]))
+    for kind in ("users", "devices", "vmboxes"):
+        bundle[kind] = Documents(rds, kind).all(aid)
+    bundle["callflows"] = Callflows(rds).all(aid)
     return bundle
 
 

@@ -8,19 +8,10 @@ from typing import Any
 
 import redis
 
-from controller.callflows import schema
-from controller.errors import DocumentError, NotFoundError
+from controller.errors import NotFoundError
 from controller.store import codec, keys
 
 SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json"}
-
-
-def validate(kind: str, doc: Any, source: str, prefix: str = "$") -> list[DocumentError]:
-    """Schema errors of an account (`kind` "account") or account document."""
-    name = "account.json" if kind == "account" else SCHEMA_OF[kind]
-    return [
-        DocumentError(source, prefix + e.json_path[1:], e.message) for e in schema.errors(name, doc)
-    ]
 
 
 class Accounts:
@@ -45,12 +36,20 @@ class Accounts:
         return sorted(str(a) for a in self._rds.smembers(keys.children(aid)))
 
     def ancestors(self, aid: str) -> list[str]:
-        """Parent, grandparent, ... of an account (nearest first), stopping at a cycle."""
+        """Parent, grandparent, ... of an account (nearest first)."""
+        return self.parents_of(self.get(aid))
+
+    def parents_of(self, account: dict[str, Any]) -> list[str]:
+        """The existing ancestors of an account document (nearest first), stopping at a cycle
+        or at a parent that does not exist."""
         found: list[str] = []
-        current = self.get(aid).get("parent_id")
-        while current and current not in found and current != aid and self.exists(current):
+        current = account.get("parent_id")
+        while current and current not in found and current != account.get("id"):
+            doc = codec.load(self._rds.get(keys.account(current)))
+            if doc is None:
+                break
             found.append(current)
-            current = self.get(current).get("parent_id")
+            current = doc.get("parent_id")
         return found
 
 
