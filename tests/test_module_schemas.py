@@ -3,24 +3,21 @@ documents and of account bundles (`controller/store/schemas/`), checked with jso
 each file is a sound draft 2020-12 schema, each module accepts realistic data and refuses wrong
 types, unknown enum values and missing fields, and the example documents in `flows/` validate.
 
-Formats are checked as the controller checks them: `timezone` against zoneinfo's zones and
-`regex` with RE2, the engine callflow patterns run on.
+Validation uses the controller's own validators (controller/callflows/schema.py): `timezone`
+against zoneinfo's zones, `regex` with RE2 (the engine callflow patterns run on), `email`.
 """
 
 import functools
 import json
-import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
-from controller.callflows.patterns import PatternError, compile_pattern
+from controller.callflows import schema as project_schema
 from controller.store.bundle import check_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,37 +50,9 @@ def schemas() -> dict[str, dict[str, Any]]:
     return found
 
 
-@functools.cache
-def registry() -> Registry:
-    return Registry().with_resources(
-        (sid, Resource.from_contents(schema, default_specification=DRAFT202012)) for sid, schema in schemas().items()
-    )
-
-
-@functools.cache
-def timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def format_checker() -> FormatChecker:
-    checker = FormatChecker()
-
-    @checker.checks("timezone")
-    def is_timezone(value: object) -> bool:
-        return not isinstance(value, str) or value in timezones()
-
-    @checker.checks("regex", raises=PatternError)
-    def is_re2(value: object) -> bool:
-        if isinstance(value, str):
-            compile_pattern(value)
-        return True
-
-    return checker
-
-
-@functools.cache
 def validator(schema_id: str) -> Draft202012Validator:
-    return Draft202012Validator(schemas()[schema_id], registry=registry(), format_checker=format_checker())
+    """The controller's own validator: the same registry and format checks it runs."""
+    return project_schema.validator(schema_id)
 
 
 def errors(schema_id: str, document: Any) -> list[ValidationError]:
