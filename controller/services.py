@@ -14,6 +14,7 @@ from controller.config import Settings
 from controller.notify.queue import JobQueue
 from controller.store.callflows import Callflows
 from controller.store.documents import Accounts, Documents, ringing_context
+from controller.store.voicemail import VoicemailMessages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Services:
     users: Documents
     devices: Documents
     vmboxes: Documents
+    messages: VoicemailMessages
     callflows: Callflows
     matcher: Matcher
     queue: JobQueue
@@ -44,6 +46,7 @@ class Services:
             users=Documents(rds, "users"),
             devices=Documents(rds, "devices"),
             vmboxes=Documents(rds, "vmboxes"),
+            messages=VoicemailMessages(rds),
             callflows=Callflows(rds),
             matcher=Matcher(rds),
             queue=JobQueue(rds),

@@ -118,3 +118,17 @@ def template(owner: str, template_id: str) -> str:
 
 def smtplog(aid: str) -> str:
     return f"smtplog:{aid}"
+
+
+# --- voicemail messages (controller/store/voicemail.py) ---------------------------------------------
+# - `account:{aid}:vmbox:{box}:messages`   hash message id -> JSON metadata (caller, time, length,
+#                                          media path, folder)
+# - `account:{aid}:vmbox:{box}:order`      sorted set message id -> time left (oldest first)
+
+
+def vm_messages(aid: str, box_id: str) -> str:
+    return f"account:{aid}:vmbox:{box_id}:messages"
+
+
+def vm_order(aid: str, box_id: str) -> str:
+    return f"account:{aid}:vmbox:{box_id}:order"
