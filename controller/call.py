@@ -85,6 +85,9 @@ class Call:
         self.capture_groups: dict[str, str] = {}
         self.callflow_id: str | None = None
         self.kvs: dict[str, Any] = {}
+        # The child keys of the node running now (set by the executor): how a menu knows which
+        # digits lead somewhere, as Kazoo's cf_exe:attempt does.
+        self.children: frozenset[str] = frozenset()
         self._handlers: list[tuple[TerminationHandler, dict[str, Any]]] = []
         self._terminated = False
         self._dirty = False

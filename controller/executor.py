@@ -80,6 +80,7 @@ class Executor:
             log.warning("call %s: unknown module %r, continuing to '_'", call.uuid, name)
             return DEFAULT_CHILD
         log.debug("call %s: running %s", call.uuid, name)
+        call.children = frozenset(k for k, v in (node.get("children") or {}).items() if isinstance(v, dict))
         return module.handle(dict(data), call)
 
 
