@@ -69,7 +69,7 @@ def playback(call: SimulatedCall, arg: str) -> str:
     meanwhile, FILE NOT FOUND for a path the scenario lists as missing."""
     if any(missing in arg for missing in call.scenario.missing_files):
         return "FILE NOT FOUND"
-    call.keypad.prompt_started()
+    call.keypad.prompt_started("playback")
     started = time.monotonic()
     played = _listen(call, call.scenario.playback_seconds)
     milliseconds = int((time.monotonic() - started) * 1000)
@@ -80,7 +80,7 @@ def playback(call: SimulatedCall, arg: str) -> str:
 
 def prompt(call: SimulatedCall, arg: str) -> str:
     """speak / say / gentones: media like a playback, but no Application-Response of their own."""
-    call.keypad.prompt_started()
+    call.keypad.prompt_started(call.running[0] if call.running else "")
     _listen(call, call.scenario.playback_seconds)
     return "_none_"
 
@@ -149,7 +149,7 @@ def play_and_get_digits(call: SimulatedCall, arg: str) -> str:
     first_wait = call.scenario.playback_seconds + call.scenario.scaled(timeout / 1000)
     call.channel.unset_variable(variable)
     for _ in range(max(1, tries)):
-        call.keypad.prompt_started()
+        call.keypad.prompt_started("play_and_get_digits")
         digits = _collect(call, maximum, terminators, first_wait, next_wait)
         if call.hungup.is_set():
             break
@@ -172,7 +172,7 @@ def read(call: SimulatedCall, arg: str) -> str:
     variable = words[3] if len(words) > 3 else "digits"
     terminators = words[5] if len(words) > 5 else "#"
     next_wait = call.scenario.scaled(_int(words, 6, timeout) / 1000)
-    call.keypad.prompt_started()
+    call.keypad.prompt_started("read")
     first_wait = call.scenario.playback_seconds + call.scenario.scaled(timeout / 1000)
     digits = _collect(call, maximum, terminators, first_wait, next_wait)
     call.channel.set_variable(variable, digits)

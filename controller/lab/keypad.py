@@ -42,9 +42,10 @@ class Keypad:
         for press in self._timed:
             self._greenlets.append(gevent.spawn_later(press.at or 0.0, self._press, press, 0.0))
 
-    def prompt_started(self) -> None:
-        """A prompt started playing: the next prompt-bound press begins after its delay."""
-        if self._on_prompt:
+    def prompt_started(self, app: str = "") -> None:
+        """A prompt of application `app` started playing: the next prompt-bound press begins
+        after its delay (a press bound to another application waits for one of those)."""
+        if self._on_prompt and self._on_prompt[0].on in (None, app):
             press = self._on_prompt.popleft()
             self._greenlets.append(gevent.spawn(self._press, press, press.delay))
 

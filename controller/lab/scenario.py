@@ -52,9 +52,10 @@ class Keypress:
     """Digits the caller presses, one DTMF event each.
 
     With `at`: the first digit `at` s after the call connected. Without: `delay` s after the
-    next prompt starts (playback, speak, say, play_and_get_digits, read), each press waiting for
-    its own prompt. Then one digit every `interval` s. `source` is `RTP` (RFC 2833) or
-    `ENDPOINT` (SIP INFO), as DTMF-Source shows in the answer capture.
+    next prompt starts (playback, speak, say, play_and_get_digits, read; only that application's
+    prompts when `on` names one), each press waiting for its own prompt. Then one digit every
+    `interval` s. `source` is `RTP` (RFC 2833) or `ENDPOINT` (SIP INFO), as DTMF-Source shows in
+    the answer capture.
     """
 
     digits: str
@@ -63,6 +64,7 @@ class Keypress:
     interval: float = 0.005
     source: str = "RTP"
     duration_ms: int = 1280
+    on: str | None = None  # e.g. "play_and_get_digits": skip the prompts of other applications
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,16 +14,21 @@ from controller.flow import Module, TerminationHandler
 from controller.modules import (
     answer,
     callflow,
+    collect_dtmf,
     device,
     hangup,
+    menu,
     missed_call_alert,
     notification,
     play,
     prepend_cid,
+    record_call,
     response,
+    say,
     set_cid,
     set_variables,
     sleep,
+    tts,
     user,
 )
 
@@ -31,16 +36,21 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
     {
         "answer": answer,
         "callflow": callflow,
+        "collect_dtmf": collect_dtmf,
         "device": device,
         "hangup": hangup,
+        "menu": menu,
         "missed_call_alert": missed_call_alert,
         "notification": notification,
         "play": play,
         "prepend_cid": prepend_cid,
+        "record_call": record_call,
         "response": response,
+        "say": say,
         "set_cid": set_cid,
         "set_variables": set_variables,
         "sleep": sleep,
+        "tts": tts,
         "user": user,
     }
 )

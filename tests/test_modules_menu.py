@@ -1,0 +1,129 @@
+"""The `menu` module through the real server, the simulator pressing the caller's keys."""
+
+from typing import Any
+
+import redis
+
+from controller.esl.server import OutboundServer
+from controller.lab.scenario import Keypress
+from tests.office import call, flow, load, node
+
+FAST = 0.01  # FreeSWITCH times (menu timeouts) at 1/100: a 10 s timeout waits 100 ms
+
+
+def menu(data: dict[str, Any] | None = None, **children: dict[str, Any]) -> dict[str, Any]:
+    settings = {"media": {"greeting": "/media/menu.wav"}, **(data or {})}
+    return node("menu", settings, **children)
+
+
+def play(name: str) -> dict[str, Any]:
+    return node("play", {"id": f"/media/{name}.wav"})
+
+
+def presses(*entries: str) -> tuple[Keypress, ...]:
+    """One entry per greeting (the menu's own prompts in between take no keys)."""
+    return tuple(Keypress(entry, on="play_and_get_digits") for entry in entries)
+
+
+def collections(record: Any) -> list[str]:
+    return record.args_of("play_and_get_digits")
+
+
+def test_a_digit_follows_its_child(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("200", menu({}, **{"1": play("one"), "2": play("two")})))
+    record = call(esl_server, "200", keypresses=presses("2"), time_scale=FAST)
+    assert record.app_names()[:2] == ["answer", "play_and_get_digits"]
+    words = collections(record)[0].split()
+    assert words[:5] == ["1", "4", "1", "10000", "#"]  # min, max, one try, timeout, terminator
+    assert words[5] == "/media/menu.wav" and words[7] == "menu_digits"
+    assert ("playback", "/media/two.wav") in record.apps
+    assert ("playback", "/media/one.wav") not in record.apps
+
+
+def test_an_unknown_digit_replays_the_invalid_prompt_then_takes_the_default_child(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load(rds, flow("201", menu({"retries": 2, "hunt": False}, **{"1": play("one"), "_": play("operator")})))
+    record = call(esl_server, "201", keypresses=presses("9", "9"), time_scale=FAST)
+    assert len(collections(record)) == 2
+    playbacks = record.args_of("playback")
+    assert playbacks == [
+        "ivr/ivr-that_was_an_invalid_entry.wav",
+        "ivr/ivr-that_was_an_invalid_entry.wav",
+        "ivr/ivr-no_more_tries.wav",
+        "/media/operator.wav",
+    ]
+
+
+def test_a_second_try_can_succeed(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("202", menu({"hunt": False}, **{"3": play("three"), "_": play("operator")})))
+    record = call(esl_server, "202", keypresses=presses("7", "3"), time_scale=FAST)
+    assert len(collections(record)) == 2
+    assert record.args_of("playback") == ["ivr/ivr-that_was_an_invalid_entry.wav", "/media/three.wav"]
+
+
+def test_silence_takes_the_timeout_child_when_there_is_one(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("203", menu({}, **{"1": play("one"), "timeout": play("nobody")})))
+    record = call(esl_server, "203", time_scale=FAST)
+    assert len(collections(record)) == 1
+    assert record.args_of("playback") == ["/media/nobody.wav"]
+
+
+def test_silence_without_a_timeout_child_retries_with_the_timeout_prompt(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    custom = {"retries": 3, "media": {"greeting": "/media/menu.wav", "timeout_media": "/media/again.wav",
+                                      "exit_media": False}}
+    load(rds, flow("204", menu(custom, **{"1": play("one")})))
+    record = call(esl_server, "204", time_scale=FAST)
+    assert len(collections(record)) == 3
+    assert record.args_of("playback") == ["/media/again.wav"] * 3
+    assert record.args_of("hangup") == ["NORMAL_CLEARING"]  # no `_` child: the flow ends
+
+
+def test_hunting_an_extension_branches_into_its_callflow(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(
+        rds,
+        flow("205", menu({}, **{"1": play("one")})),
+        flow("1002", play("bob")),
+    )
+    record = call(esl_server, "205", keypresses=presses("1002"), time_scale=FAST)
+    assert ("playback", "/media/bob.wav") in record.apps
+
+
+def test_hunt_deny_and_hunt_allow_are_honoured(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(
+        rds,
+        flow("206", menu({"retries": 1, "hunt_deny": "^10"}, _=play("operator"))),
+        flow("207", menu({"retries": 1, "hunt_allow": "^2"}, _=play("operator"))),
+        flow("208", menu({"retries": 1, "hunt": False}, _=play("operator"))),
+        flow("1002", play("bob")),
+    )
+    for number in ("206", "207", "208"):
+        record = call(esl_server, number, keypresses=presses("1002"), time_scale=FAST)
+        assert ("playback", "/media/bob.wav") not in record.apps, number
+        assert record.args_of("playback")[0] == "ivr/ivr-that_was_an_invalid_entry.wav", number
+
+
+def test_a_menu_with_no_children_ends_the_call_cleanly(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("209", menu({"retries": 2, "hunt": False})))
+    record = call(esl_server, "209", keypresses=presses("1", "2"), time_scale=FAST)
+    assert len(collections(record)) == 2
+    assert record.args_of("hangup") == ["NORMAL_CLEARING"]
+    assert record.closed_by == "server"
+
+
+def test_a_spoken_greeting_uses_speak_then_collects(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    greeting = {"media": {"greeting_tts": {"text": "Press 1 for sales", "voice": "male"}}}
+    load(rds, flow("210", node("menu", greeting, **{"1": play("sales")})))
+    record = call(esl_server, "210", keypresses=presses("1"), time_scale=FAST)
+    assert record.apps[1] == ("speak", "flite|kal|Press 1 for sales")
+    assert collections(record)[0].split()[5] == "silence_stream://250"
+    assert ("playback", "/media/sales.wav") in record.apps
+
+
+def test_the_caller_hanging_up_in_the_menu_ends_the_flow(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("211", menu({}, **{"1": play("one")})))
+    record = call(esl_server, "211", hangup_during=("play_and_get_digits", 0.01), time_scale=FAST)
+    assert record.hangup_cause == "NORMAL_CLEARING"
+    assert "playback" not in record.app_names()
