@@ -28,6 +28,7 @@ from controller.modules import (
     set_cid,
     set_variables,
     sleep,
+    temporal_route,
     tts,
     user,
 )
@@ -50,6 +51,7 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
         "set_cid": set_cid,
         "set_variables": set_variables,
         "sleep": sleep,
+        "temporal_route": temporal_route,
         "tts": tts,
         "user": user,
     }
