@@ -13,7 +13,7 @@ from controller.callstate import CallStates
 from controller.config import Settings
 from controller.notify.queue import JobQueue
 from controller.store.callflows import Callflows
-from controller.store.documents import Accounts, Documents, ringing_context
+from controller.store.documents import Accounts, Documents, group_context, ringing_context
 from controller.store.voicemail import VoicemailMessages
 
 
@@ -36,6 +36,13 @@ class Services:
     ) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
         """The account, the user and the account's devices, in one Redis round trip."""
         return ringing_context(self.rds, aid, user_id)
+
+    def group_context(
+        self, aid: str
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The account and its users, devices and groups by id, in one Redis round trip (what a
+        ring group needs)."""
+        return group_context(self.rds, aid)
 
     @classmethod
     def build(cls, settings: Settings, rds: redis.Redis) -> Services:

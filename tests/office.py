@@ -20,6 +20,8 @@ def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
              "mobile_number": "+15550100101"},
             {"id": "u-bob", "first_name": "Bob", "last_name": "Roy", "email": "bob@office.test"},
             {"id": "u-nobody", "first_name": "No", "last_name": "Phone"},
+            {"id": "u-cat", "first_name": "Cat", "last_name": "Away",
+             "call_forward": {"enabled": True, "number": "+15557770000", "substitute": False}},
         ],
         "devices": [
             {"id": "d-ann", "owner_id": "u-ann", "sip": {"username": "1001"}},
@@ -27,7 +29,10 @@ def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
              "sip": {"invite_format": "route", "route": "sip:1009@192.0.2.10:5060"}},
             {"id": "d-ann-off", "owner_id": "u-ann", "enabled": False, "sip": {"username": "1099"}},
             {"id": "d-bob", "owner_id": "u-bob", "sip": {"username": "1002"}},
+            {"id": "d-cat", "owner_id": "u-cat", "sip": {"username": "1003"}},
         ],
+        "groups": [{"id": "g-sales", "name": "Sales", "endpoints": {"u-ann": {"type": "user"},
+                                                                  "d-bob": {"type": "device"}}}],
         "vmboxes": [{"id": "vm-ann", "owner_id": "u-ann", "mailbox": "1001", "pin": "1234"}],
         "callflows": callflows,
     }

@@ -143,14 +143,19 @@ def failure_keys(event: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def bridge(
-    call: Call, legs: Sequence[Leg], strategy: str = "simultaneous", fail_on_single_reject: bool = False
+    call: Call,
+    legs: Sequence[Leg],
+    strategy: str = "simultaneous",
+    fail_on_single_reject: bool = False,
+    call_timeout: int | None = None,
 ) -> tuple[str, ...] | None:
     """Ring the legs. None when the call was bridged (the flow stops: the call ends with the
-    bridge); otherwise the failure's child keys."""
+    bridge); otherwise the failure's child keys. `call_timeout` limits the whole originate
+    (default: until the last leg gives up)."""
     setup = multiset({
         "continue_on_fail": "true",
         "hangup_after_bridge": "true",
-        "call_timeout": str(max(leg.rings_until for leg in legs)),
+        "call_timeout": str(call_timeout or max(leg.rings_until for leg in legs)),
     })
     arg = dial_string(legs, strategy, fail_on_single_reject)
     event = call.channel.execute_all([setup, ("bridge", arg)], None)

@@ -11,7 +11,7 @@ import redis
 from controller.errors import NotFoundError
 from controller.store import codec, keys
 
-SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json"}
+SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json"}
 
 
 class Accounts:
@@ -97,3 +97,19 @@ def ringing_context(
     account, user, devices = pipe.execute()
     ordered = sorted((codec.load(d) for d in devices), key=lambda d: str(d.get("id")))
     return codec.load(account) or {}, codec.load(user), ordered
+
+
+def group_context(
+    rds: redis.Redis, aid: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The account and its users, devices and groups (each by id), in one round trip."""
+    pipe = rds.pipeline(transaction=False)
+    pipe.get(keys.account(aid))
+    for kind in ("users", "devices", "groups"):
+        pipe.hgetall(keys.docs(aid, kind))
+    account, users, devices, groups = pipe.execute()
+
+    def by_id(found: dict[str, str]) -> dict[str, dict[str, Any]]:
+        return {str(k): codec.load(found[k]) for k in sorted(found)}
+
+    return codec.load(account) or {}, by_id(users), by_id(devices), by_id(groups)
