@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from controller import config
-from controller.commands import flows, jobs, lab, mailer, serve
+from controller.commands import api, flows, jobs, lab, mailer, serve, tokens
 from controller.errors import ConfigError
 
 
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     mailer.register(commands)
     lab.register(commands)
     serve.register(commands)
+    api.register(commands)
+    tokens.register(commands)
     return parser
 
 

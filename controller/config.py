@@ -60,12 +60,15 @@ class Settings:
     drain_seconds: float = 30.0
     route_profile: str = "external"
     api_listen: Listen = Listen("127.0.0.1", 8000)
+    api_max_body: int = 1048576
     smtp_url: str = ""
     outbox_dir: str = "var/outbox"
     sms_url: str = ""
     sms_token: str = ""
     sms_from: str = ""
     job_lease_seconds: float = 30.0
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    media_url: str = ""
     default_account: str = ""
     freeswitch: tuple[EslEndpoint, ...] = ()
     log_level: str = "INFO"
@@ -155,12 +158,15 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "drain_seconds": _positive_float,
     "route_profile": str,
     "api_listen": _listen,
+    "api_max_body": _positive_int,
     "smtp_url": _url("smtp", "smtps"),
     "outbox_dir": str,
     "sms_url": _url("http", "https"),
     "sms_token": str,
     "sms_from": str,
     "job_lease_seconds": _positive_float,
+    "max_attachment_bytes": _positive_int,
+    "media_url": _url("http", "https"),
     "default_account": str,
     "freeswitch": _esl_endpoints,
     "log_level": _log_level,

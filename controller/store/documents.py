@@ -7,11 +7,25 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from jsonschema.exceptions import ValidationError
+from redis.client import Pipeline
 
-from controller.errors import NotFoundError
+from controller.callflows import schema
+from controller.errors import ConflictError, DocumentError, NotFoundError
 from controller.store import codec, keys
 
 SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json"}
+
+
+def schema_errors(kind: str, doc: Any) -> list[ValidationError]:
+    """Every schema violation of an account (`accounts`) or a user, device or vmbox document."""
+    return schema.errors("account.json" if kind == "accounts" else SCHEMA_OF[kind], doc)
+
+
+def _require_valid(kind: str, doc: Any) -> None:
+    found = schema_errors(kind, doc)
+    if found:
+        raise DocumentError(kind, found[0].json_path, found[0].message)
 
 
 class Accounts:
@@ -52,6 +66,68 @@ class Accounts:
             current = doc.get("parent_id")
         return found
 
+    def descendants(self, aid: str) -> list[str]:
+        """Children, grandchildren, ... of an account (breadth first, each once)."""
+        found: list[str] = []
+        level = [aid]
+        while level:
+            pipe = self._rds.pipeline(transaction=False)
+            for parent in level:
+                pipe.smembers(keys.children(parent))
+            level = sorted({str(c) for members in pipe.execute() for c in members} - set(found) - {aid})
+            found.extend(level)
+        return found
+
+    def save(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace an account (schema-checked); keeps the parent's children set and bumps
+        the account's revision. A parent that does not exist is refused."""
+        _require_valid("accounts", doc)
+        aid, parent = doc["id"], doc.get("parent_id")
+        if parent and (parent == aid or not self.exists(parent)):
+            raise DocumentError("account", "$.parent_id", f"no account {parent!r} can be the parent")
+
+        def write(pipe: Pipeline) -> None:
+            old = codec.load(pipe.get(keys.account(aid))) or {}
+            pipe.multi()
+            if old.get("parent_id") and old.get("parent_id") != parent:
+                pipe.srem(keys.children(old["parent_id"]), aid)
+            if parent:
+                pipe.sadd(keys.children(parent), aid)
+            pipe.set(keys.account(aid), codec.dump(doc))
+            pipe.sadd(keys.ACCOUNTS, aid)
+            pipe.incr(keys.revision(aid))
+
+        self._rds.transaction(write, keys.account(aid))
+        return doc
+
+    def delete(self, aid: str) -> None:
+        """Remove an account with its documents, index entries, voicemail messages and templates.
+        An account that still has children is refused (ConflictError): delete them first."""
+
+        def remove(pipe: Pipeline) -> None:
+            doc = codec.load(pipe.get(keys.account(aid)))
+            if doc is None:
+                raise NotFoundError("account", aid)
+            if pipe.scard(keys.children(aid)):
+                raise ConflictError(f"account {aid!r}", "its child accounts")
+            numbers = pipe.hkeys(keys.numbers(aid))
+            boxes = pipe.hkeys(keys.docs(aid, "vmboxes"))
+            templates = pipe.smembers(keys.templates(aid))
+            pipe.multi()
+            for number in numbers:
+                pipe.srem(keys.number_accounts(str(number)), aid)
+            if doc.get("parent_id"):
+                pipe.srem(keys.children(doc["parent_id"]), aid)
+            for box in boxes:
+                pipe.delete(keys.vm_messages(aid, str(box)), keys.vm_order(aid, str(box)))
+            for template_id in templates:
+                pipe.delete(keys.template(aid, str(template_id)))
+            pipe.delete(*keys.all_of_account(aid), keys.templates(aid), keys.smtplog(aid))
+            pipe.srem(keys.ACCOUNTS, aid)
+            pipe.incr(keys.revision(aid))
+
+        self._rds.transaction(remove, keys.account(aid), keys.children(aid), keys.numbers(aid))
+
 
 class Documents:
     """Users, devices or voicemail boxes of accounts: one Redis hash per account and kind."""
@@ -75,6 +151,56 @@ class Documents:
     def all(self, aid: str) -> list[dict[str, Any]]:
         values = self._rds.hvals(keys.docs(aid, self.kind))
         return sorted((codec.load(v) for v in values), key=lambda d: str(d.get("id")))
+
+    def save(self, aid: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace one document (schema-checked) and bump the account's revision. A
+        device keeps the `sip_users` index the call path reads; a SIP username another device of
+        the account holds is refused (ConflictError)."""
+        _require_valid(self.kind, doc)
+        self._rds.transaction(lambda pipe: self._save_in(pipe, aid, doc), *self._watched(aid))
+        return doc
+
+    def _watched(self, aid: str) -> list[str]:
+        return [keys.docs(aid, self.kind)] + ([keys.sip_users(aid)] if self.kind == "devices" else [])
+
+    def _save_in(self, pipe: Pipeline, aid: str, doc: dict[str, Any]) -> None:
+        old = codec.load(pipe.hget(keys.docs(aid, self.kind), doc["id"])) or {}
+        old_user, new_user = _sip_username(old), _sip_username(doc)
+        if self.kind == "devices" and new_user:
+            holder = pipe.hget(keys.sip_users(aid), new_user)
+            if holder is not None and holder != doc["id"]:
+                raise ConflictError(f"SIP username {new_user!r}", f"device {holder!r}")
+        pipe.multi()
+        if self.kind == "devices" and old_user and old_user != new_user:
+            pipe.hdel(keys.sip_users(aid), old_user)
+        if self.kind == "devices" and new_user:
+            pipe.hset(keys.sip_users(aid), new_user, doc["id"])
+        pipe.hset(keys.docs(aid, self.kind), doc["id"], codec.dump(doc))
+        pipe.incr(keys.revision(aid))
+
+    def delete(self, aid: str, doc_id: str) -> None:
+        """Remove one document (a device's SIP username, a box's messages with it)."""
+
+        def remove(pipe: Pipeline) -> None:
+            doc = codec.load(pipe.hget(keys.docs(aid, self.kind), doc_id))
+            if doc is None:
+                raise NotFoundError(self.kind, doc_id)
+            username = _sip_username(doc)
+            pipe.multi()
+            if self.kind == "devices" and username:
+                pipe.hdel(keys.sip_users(aid), username)
+            if self.kind == "vmboxes":
+                pipe.delete(keys.vm_messages(aid, doc_id), keys.vm_order(aid, doc_id))
+            pipe.hdel(keys.docs(aid, self.kind), doc_id)
+            pipe.incr(keys.revision(aid))
+
+        self._rds.transaction(remove, *self._watched(aid))
+
+
+def _sip_username(doc: dict[str, Any]) -> str | None:
+    sip = doc.get("sip")
+    name = sip.get("username") if isinstance(sip, dict) else None
+    return str(name) if name else None
 
 
 def device_by_sip_user(rds: redis.Redis, aid: str, username: str) -> dict[str, Any] | None:

@@ -132,3 +132,18 @@ def vm_messages(aid: str, box_id: str) -> str:
 
 def vm_order(aid: str, box_id: str) -> str:
     return f"account:{aid}:vmbox:{box_id}:order"
+
+
+# --- the HTTP API (controller/api/, controller/store/tokens.py) -------------------------------------
+# - `api:tokens`              set of the sha256 digests of every API token
+# - `api:token:{digest}`      JSON: account_id, admin, super, created (the token itself is never stored)
+# - `templates:{owner}`       set of the template ids an owner (account id or `system`) defines
+API_TOKENS = "api:tokens"
+
+
+def api_token(digest: str) -> str:
+    return f"api:token:{digest}"
+
+
+def templates(owner: str) -> str:
+    return f"templates:{owner}"

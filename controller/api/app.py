@@ -1,0 +1,70 @@
+"""The app factory: `create_app(services)` builds the Flask app with one blueprint per resource;
+settings come from `services.settings` (no module-level state). Served by `controller api`."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import uuid
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from controller.api import accounts
+from controller.api.auth import authenticate
+from controller.api.context import ApiContext
+from controller.api.envelope import error_reply
+from controller.api.errors import MESSAGES, ApiError
+from controller.notify.smtplog import SmtpLog
+from controller.notify.templates import Templates
+from controller.services import Services
+from controller.store.tokens import Tokens
+
+log = logging.getLogger(__name__)
+
+
+def create_app(services: Services) -> Flask:
+    app = Flask("controller.api")
+    app.config["MAX_CONTENT_LENGTH"] = services.settings.api_max_body
+    node = socket.gethostname()
+    app.config["CONTROLLER_NODE"] = hashlib.sha1(node.encode("utf-8")).hexdigest()[:16]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["controller"] = ApiContext(
+        services=services, tokens=Tokens(services.rds), templates=Templates(services.rds),
+        smtplog=SmtpLog(services.rds), instance=f"api:{node}",
+    )
+    app.before_request(_start)
+    app.before_request(authenticate)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    for module in (accounts,):
+        for blueprint in module.blueprints():
+            app.register_blueprint(blueprint)
+    return app
+
+
+def _start() -> None:
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if given.isprintable() and 0 < len(given) <= 64 else uuid.uuid4().hex
+
+
+def _api_error(error: ApiError) -> Response:
+    return error_reply(error.status, error.message, error.data)
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = {}
+    if isinstance(error, RequestEntityTooLarge):
+        limit = request.max_content_length
+        data = {"body": {"maxLength": f"the body is larger than {limit} bytes (CONTROLLER_API_MAX_BODY)"}}
+    return error_reply(status, MESSAGES.get(status, error.name.lower()), data)
+
+
+def _unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    log.exception("request %s %s failed", request.method, request.path)
+    return error_reply(500, "internal error", {})

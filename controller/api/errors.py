@@ -1,0 +1,90 @@
+"""Errors of the API and how they are answered.
+
+ApiError carries the HTTP status, a short message (Crossbar's `message`) and the per-field detail
+(`data: {field: {rule: message}}`). Every error, including Flask's own (unknown route, wrong
+method, body too large), leaves in the envelope with `status: error` and `error: "<code>"`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+
+from controller.errors import DocumentError
+
+MESSAGES = {
+    400: "invalid request", 401: "invalid credentials", 403: "forbidden", 404: "bad identifier",
+    405: "method not allowed", 406: "not acceptable", 409: "conflict", 413: "request entity too large",
+    415: "unsupported media type", 500: "internal error",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str | None = None, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message or MESSAGES.get(status, "error"))
+        self.status = status
+        self.message = message or MESSAGES.get(status, "error")
+        self.data = data or {}
+
+
+def invalid(field: str, rule: str, message: str) -> ApiError:
+    return ApiError(400, "validation failed", {field: {rule: message}})
+
+
+def forbidden() -> ApiError:
+    """The one answer for an account the token cannot reach, whether or not it exists."""
+    return ApiError(403, "forbidden", {"account": {"access": "this token cannot reach that account"}})
+
+
+def not_found(kind: str, ident: str) -> ApiError:
+    return ApiError(404, "bad identifier", {"id": {"not_found": f"no {kind} {ident!r}"}})
+
+
+def _dotted(parts: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+def field_errors(errors: Iterable[ValidationError]) -> dict[str, dict[str, str]]:
+    """jsonschema errors as Crossbar's `{field: {rule: message}}` (dotted field paths)."""
+    found: dict[str, dict[str, str]] = {}
+    for error in errors:
+        path = list(error.absolute_path)
+        if error.validator == "required":
+            missing = re.match(r"'(.*)' is a required property", error.message)
+            path.append(missing.group(1) if missing else "?")
+        elif error.validator == "additionalProperties":
+            extra = re.findall(r"'([^']*)'", error.message.split("(")[-1])
+            path.append(extra[0] if extra else "?")
+        found.setdefault(_dotted(path) or "document", {})[str(error.validator)] = error.message
+    return found
+
+
+_RULES = (
+    ("is a required property", "required"), ("is not of type", "type"),
+    ("Additional properties", "additionalProperties"),
+    ("is not one of", "enum"), ("does not match", "pattern"), ("is too long", "maxLength"),
+    ("is too short", "minLength"), ("should be non-empty", "minLength"), ("already used", "unique"),
+    ("is not a", "format"), ("needs", "required"),
+)
+
+
+def _rule_of(reason: str) -> str:
+    return next((rule for text, rule in _RULES if text in reason), "invalid")
+
+
+def document_errors(errors: Iterable[DocumentError]) -> dict[str, dict[str, str]]:
+    """Callflow validation errors (JSON paths such as `$.flow.children['1'].data.id`) as fields
+    (`flow.children.1.data.id`)."""
+    found: dict[str, dict[str, str]] = {}
+    for error in errors:
+        field = re.sub(r"\['((?:[^'\\]|\\.)*)'\]", r".\1", error.path)
+        field = re.sub(r"\[(\d+)\]", r".\1", field).removeprefix("$").lstrip(".")
+        rule = _rule_of(error.reason)
+        missing = re.match(r"'(.*)' is a required property", error.reason)
+        if missing:
+            field = f"{field}.{missing.group(1)}".lstrip(".")
+        found.setdefault(field or "numbers", {})[rule] = error.reason
+    return found

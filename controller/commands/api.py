@@ -1,0 +1,44 @@
+"""`controller api`: the HTTP API on `api_listen`, served by gevent's WSGI server. SIGTERM or
+SIGINT stops accepting and lets requests in progress finish (up to `drain_seconds`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from typing import Any
+
+import gevent
+from gevent.event import Event
+from gevent.pywsgi import WSGIServer
+
+from controller.api.app import create_app
+from controller.config import Settings
+from controller.services import Services
+from controller.store.connection import connect
+
+log = logging.getLogger(__name__)
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("api", help="serve the HTTP API (/v2/...)")
+    parser.set_defaults(run=run_api)
+
+
+def build_server(settings: Settings, services: Services) -> WSGIServer:
+    app = create_app(services)
+    listen = settings.api_listen
+    return WSGIServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
+
+
+def run_api(args: argparse.Namespace, settings: Settings) -> int:
+    services = Services.build(settings, connect(settings))
+    server = build_server(settings, services)
+    stop = Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
+    server.start()
+    print(f"controller: API listening on http://{server.server_host}:{server.server_port}/v2/", flush=True)
+    stop.wait()
+    server.stop(timeout=settings.drain_seconds)
+    return 0
