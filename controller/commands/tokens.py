@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import redis
 
 from controller.config import Settings
 from controller.store.connection import connect
@@ -28,12 +32,21 @@ def register(commands: Any) -> None:
     revoke.set_defaults(run=run_revoke)
 
 
-def run_create(args: argparse.Namespace, settings: Settings) -> int:
+@contextmanager
+def _redis(settings: Settings) -> Iterator[redis.Redis]:
     rds = connect(settings)
-    if not Accounts(rds).exists(args.account):
-        print(f"controller: no account {args.account!r}")
-        return 1
-    secret, token = Tokens(rds).create(args.account, admin=args.admin, super_admin=args.super)
+    try:
+        yield rds
+    finally:
+        rds.connection_pool.disconnect()
+
+
+def run_create(args: argparse.Namespace, settings: Settings) -> int:
+    with _redis(settings) as rds:
+        if not Accounts(rds).exists(args.account):
+            print(f"controller: no account {args.account!r}")
+            return 1
+        secret, token = Tokens(rds).create(args.account, admin=args.admin, super_admin=args.super)
     rights = "super admin" if token.super else "admin" if token.admin else "read only"
     print(secret)
     print(f"controller: token {token.digest[:12]} for account {token.account_id} ({rights}); it is not shown again")
@@ -41,7 +54,9 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    for token in Tokens(connect(settings)).all():
+    with _redis(settings) as rds:
+        found = Tokens(rds).all()
+    for token in found:
         rights = "super" if token.super else "admin" if token.admin else "read"
         created = datetime.datetime.fromtimestamp(token.created, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
         print(f"{token.digest[:16]}  {token.account_id}  {rights}  {created} UTC")
@@ -50,7 +65,8 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        gone = Tokens(connect(settings)).revoke(args.digest)
+        with _redis(settings) as rds:
+            gone = Tokens(rds).revoke(args.digest)
     except ValueError as exc:
         print(f"controller: {exc}")
         return 2

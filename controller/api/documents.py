@@ -1,0 +1,34 @@
+"""`/v2/accounts/{id}/users`, `/devices` and `/vmboxes`: Kazoo's documents, validated against
+`store/schemas/` (user.json, device.json, vmbox.json) on every write. A device's SIP username is
+unique in its account (409) and indexed for the call path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from controller.api.context import ctx
+from controller.api.errors import field_errors
+from controller.api.resource import Resource, Store, blueprint
+from controller.store.documents import schema_errors
+
+
+def _store(kind: str) -> Store:
+    services = ctx().services
+    store: Store = {"users": services.users, "devices": services.devices, "vmboxes": services.vmboxes}[kind]
+    return store
+
+
+def _resource(kind: str, singular: str) -> Resource:
+    def check(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
+        return field_errors(schema_errors(kind, doc))
+
+    return Resource(kind, singular, lambda: _store(kind), check, "sip.username")
+
+
+RESOURCES = (_resource("users", "user"), _resource("devices", "device"), _resource("vmboxes", "vmbox"))
+
+
+def blueprints() -> list[Blueprint]:
+    return [blueprint(resource) for resource in RESOURCES]
