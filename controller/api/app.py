@@ -11,7 +11,7 @@ import uuid
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from controller.api import accounts, documents, messages
+from controller.api import accounts, callflows, documents, messages
 from controller.api.auth import authenticate
 from controller.api.context import ApiContext
 from controller.api.envelope import error_reply
@@ -39,7 +39,7 @@ def create_app(services: Services) -> Flask:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
-    for module in (accounts, documents, messages):
+    for module in (accounts, documents, messages, callflows):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app
