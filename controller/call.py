@@ -146,6 +146,11 @@ class Call:
             )
             state.ended_at = state.ended_at or time.time()
 
+    def mark_voicemail_left(self) -> None:
+        """The caller reached voicemail and recorded (kept or not): the call is not missed."""
+        self.state.voicemail_left = True
+        self._persist()
+
     # --- termination --------------------------------------------------------------------------
 
     def register_termination(self, handler: TerminationHandler, data: dict[str, Any]) -> None:

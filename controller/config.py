@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -43,6 +44,18 @@ class EslEndpoint:
 
 
 @dataclasses.dataclass(frozen=True)
+class Carrier:
+    """A way out to the telephone network: a FreeSWITCH sofia gateway (`offnet` dials
+    `sofia/gateway/<gateway>/<prefix><number>`), tried in the order carriers are listed."""
+
+    gateway: str
+    name: str = ""
+    prefix: str = ""  # digits put before the number, e.g. a tech prefix
+    strip_plus: bool = False  # send 15551234567 rather than +15551234567
+    patterns: tuple[str, ...] = ()  # RE2 patterns of the E.164 numbers this carrier takes (none: all)
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Every setting of the controller; field names are the TOML keys."""
 
@@ -70,6 +83,9 @@ class Settings:
     max_attachment_bytes: int = 10 * 1024 * 1024
     media_url: str = ""
     default_account: str = ""
+    voicemail_dir: str = "/var/lib/freeswitch/storage/voicemail"
+    country_code: str = "1"
+    carriers: tuple[Carrier, ...] = ()
     freeswitch: tuple[EslEndpoint, ...] = ()
     log_level: str = "INFO"
 
@@ -125,6 +141,34 @@ def _esl_endpoints(value: str | list[str]) -> tuple[EslEndpoint, ...]:
     return tuple(endpoints)
 
 
+_GATEWAY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_CARRIER_KEYS = frozenset(f.name for f in dataclasses.fields(Carrier))
+
+
+def _carriers(value: str | list[Any]) -> tuple[Carrier, ...]:
+    """TOML: `[[carriers]]` tables (gateway, name, prefix, strip_plus, patterns); environment:
+    a comma-separated list of gateway names."""
+    items = value if isinstance(value, list) else [{"gateway": v.strip()} for v in value.split(",") if v.strip()]
+    carriers = []
+    for item in items:
+        if not isinstance(item, dict) or not set(item) <= _CARRIER_KEYS:
+            raise ValueError(f"a carrier is a table with keys among {sorted(_CARRIER_KEYS)}, got {item!r}")
+        gateway, prefix = str(item.get("gateway", "")), str(item.get("prefix", ""))
+        if not _GATEWAY_NAME.fullmatch(gateway) or not (prefix.isdigit() or not prefix):
+            raise ValueError(f"carrier {item!r}: gateway must be a sofia gateway name, prefix digits")
+        patterns = tuple(str(p) for p in item.get("patterns", ()))
+        name, strip = str(item.get("name", gateway)), item.get("strip_plus") is True
+        carriers.append(Carrier(gateway, name, prefix, strip, patterns))
+    return tuple(carriers)
+
+
+def _country_code(value: str | int) -> str:
+    code = str(value).lstrip("+")
+    if not code.isdigit() or not 1 <= len(code) <= 3:
+        raise ValueError("expected a country calling code of 1 to 3 digits, e.g. 1 or 44")
+    return code
+
+
 def _positive_int(value: str | int) -> int:
     number = int(value)
     if number <= 0:
@@ -168,6 +212,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_attachment_bytes": _positive_int,
     "media_url": _url("http", "https"),
     "default_account": str,
+    "voicemail_dir": str,
+    "country_code": _country_code,
+    "carriers": _carriers,
     "freeswitch": _esl_endpoints,
     "log_level": _log_level,
 }

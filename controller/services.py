@@ -13,7 +13,7 @@ from controller.callstate import CallStates
 from controller.config import Settings
 from controller.notify.queue import JobQueue
 from controller.store.callflows import Callflows
-from controller.store.documents import Accounts, Documents, group_context, ringing_context
+from controller.store.documents import Accounts, Documents, device_by_sip_user, group_context, ringing_context
 from controller.store.voicemail import VoicemailMessages
 
 
@@ -36,6 +36,10 @@ class Services:
     ) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
         """The account, the user and the account's devices, in one Redis round trip."""
         return ringing_context(self.rds, aid, user_id)
+
+    def calling_device(self, aid: str, username: str) -> dict[str, Any] | None:
+        """The account's device registered with this SIP username."""
+        return device_by_sip_user(self.rds, aid, username)
 
     def group_context(
         self, aid: str

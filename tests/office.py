@@ -33,7 +33,12 @@ def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "groups": [{"id": "g-sales", "name": "Sales", "endpoints": {"u-ann": {"type": "user"},
                                                                   "d-bob": {"type": "device"}}}],
-        "vmboxes": [{"id": "vm-ann", "owner_id": "u-ann", "mailbox": "1001", "pin": "1234"}],
+        "vmboxes": [
+            {"id": "vm-ann", "owner_id": "u-ann", "mailbox": "1001", "pin": "1234"},
+            {"id": "vm-bob", "owner_id": "u-bob", "mailbox": "1002", "pin": "5678", "name": "Bob's voicemail",
+             "min_message_length": 0, "max_message_count": 2, "notify_email_addresses": ["desk@office.test"],
+             "media": {"unavailable": "/media/bob-away.wav"}, "skip_instructions": True},
+        ],
         "callflows": callflows,
     }
 

@@ -32,6 +32,7 @@ from controller.modules import (
     temporal_route,
     tts,
     user,
+    voicemail,
 )
 
 REGISTRY: Mapping[str, Module] = MappingProxyType(
@@ -56,6 +57,7 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
         "temporal_route": temporal_route,
         "tts": tts,
         "user": user,
+        "voicemail": voicemail,
     }
 )
 

@@ -1,0 +1,127 @@
+"""Leaving a voicemail message (the `compose` action of the `voicemail` module).
+
+A full box (`max_message_count` new and saved messages, 0: no limit) plays a notice, enqueues a
+`voicemail_full` notification for the owner and ends the call. Otherwise: answer, the greeting
+(the box's `media.unavailable`, else "the person at extension <mailbox> is not available"; none
+with `skip_greeting`), the instructions (none with `skip_instructions`), a beep, then `record`
+up to the maximum length (`#` or 5 s of silence end it).
+
+Whatever happens next, the call counts as *voicemail left* (no missed-call alert), even when
+the message is discarded for being shorter than `min_message_length` — as Kazoo does: the caller
+reached voicemail. A kept message is stored and a `voicemail_to_email` job is enqueued for the
+owner (and the box's `notify_email_addresses`) before anything else is sent to FreeSWITCH, so a
+caller hanging up right after recording loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from controller.call import Call
+from controller.esl.safety import multiset
+from controller.flow import Next
+from controller.modules import prompts
+from controller.notify.calldata import call_data, instance_of
+from controller.notify.job import make_job
+
+log = logging.getLogger(__name__)
+
+BEEP = "tone_stream://%(500,0,800)"
+PERSON_AT = "voicemail/vm-person.wav"
+NOT_AVAILABLE = "voicemail/vm-not_available.wav"
+INSTRUCTIONS = "voicemail/vm-record_message.wav"
+SAVED = "voicemail/vm-saved.wav"
+GOODBYE = "voicemail/vm-goodbye.wav"
+FULL = "voicemail/vm-mailbox_full.wav"
+SILENCE = ("200", "5")  # record's silence threshold and seconds of silence that end a message
+
+
+def compose(call: Call, data: Mapping[str, Any], box: dict[str, Any]) -> Next:
+    counts = call.services.messages.counts(call.account_id, box["id"])
+    limit = int(box.get("max_message_count", 100))
+    if limit and counts["new"] + counts["saved"] >= limit:
+        log.info("call %s: voicemail box %s is full", call.uuid, box["id"])
+        notify(call, box, "voicemail_full", {**counts_data(counts), "max_messages": limit})
+        call.channel.execute_all([("answer", ""), ("playback", FULL)])
+        return None
+    call.channel.execute_all([("answer", ""), *greeting(box)])
+    media_id = uuid.uuid4().hex
+    path = f"{call.services.settings.voicemail_dir}/{call.account_id}/{box['id']}/{media_id}.wav"
+    maximum = int(data.get("max_message_length") or box.get("max_message_length", 500))
+    event = call.channel.execute_all([
+        multiset({"playback_terminators": "#"}),
+        ("playback", BEEP),
+        ("record", f"{path} {maximum} {SILENCE[0]} {SILENCE[1]}"),
+    ])
+    call.mark_voicemail_left()
+    seconds = recorded_seconds(event)
+    if seconds < int(box.get("min_message_length", 3)):
+        log.info("call %s: %.1f s message discarded (shorter than the minimum)", call.uuid, seconds)
+        return None
+    keep(call, box, {"media_id": media_id, "length": int(seconds), "media_path": path})
+    prompts.play(call, prompts.Prompt(file=SAVED), prompts.Prompt(file=GOODBYE))
+    return None
+
+
+def greeting(box: Mapping[str, Any]) -> list[tuple[str, str]]:
+    steps: list[tuple[str, str]] = []
+    if box.get("skip_greeting") is not True:
+        recorded = prompts.file_prompt((box.get("media") or {}).get("unavailable"))
+        if recorded.file:
+            steps.append(("playback", recorded.file))
+        else:
+            steps += [("playback", PERSON_AT), ("say", f"en NUMBER ITERATED {box.get('mailbox', '')}"),
+                      ("playback", NOT_AVAILABLE)]
+    if box.get("skip_instructions") is not True:
+        steps.append(("playback", INSTRUCTIONS))
+    return steps
+
+
+def recorded_seconds(event: Mapping[str, str]) -> float:
+    """The message's length from the record app's completion (record_ms, else record_seconds)."""
+    for name, scale in (("variable_record_ms", 1000.0), ("variable_record_seconds", 1.0)):
+        value = event.get(name, "")
+        if value.isdigit():
+            return int(value) / scale
+    return 0.0
+
+
+def keep(call: Call, box: dict[str, Any], recording: dict[str, Any]) -> None:
+    message = call.services.messages.add(call.account_id, box["id"], {
+        **recording,
+        "timestamp": time.time(),
+        "caller_id_name": call.caller_id_name,
+        "caller_id_number": call.caller_id_number,
+        "call_id": call.uuid,
+    })
+    counts = call.services.messages.counts(call.account_id, box["id"])
+    notify(call, box, "voicemail_to_email", {
+        **counts_data(counts),
+        "message_id": message["media_id"],
+        "length": message["length"],
+        "timestamp": message["timestamp"],
+        "media_path": message["media_path"],
+    })
+
+
+def counts_data(counts: Mapping[str, int]) -> dict[str, int]:
+    return {"new_count": counts["new"], "saved_count": counts["saved"]}
+
+
+def notify(call: Call, box: Mapping[str, Any], kind: str, voicemail: dict[str, Any]) -> None:
+    recipients: list[dict[str, Any]] = []
+    if box.get("owner_id"):
+        recipients.append({"type": "user", "id": str(box["owner_id"])})
+    extra = [str(a) for a in box.get("notify_email_addresses") or []]
+    if extra:
+        recipients.append({"type": "email", "id": extra})
+    about = {"box_id": str(box["id"]), "mailbox": str(box.get("mailbox", "")), **voicemail}
+    if box.get("name"):
+        about["box_name"] = str(box["name"])
+    job = make_job(kind, call.account_id, call_data(call), instance=instance_of(call),
+                   recipients=recipients, data={"voicemail": about})
+    call.services.queue.enqueue(job)

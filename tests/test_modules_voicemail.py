@@ -1,0 +1,161 @@
+"""voicemail compose and check through the real server, the simulator as the caller."""
+
+from typing import Any
+
+import redis
+
+from controller.esl.server import OutboundServer
+from controller.lab.scenario import BridgeOutcome, Keypress
+from controller.notify.job import job_errors
+from controller.notify.queue import JobQueue
+from controller.store.documents import Documents
+from controller.store.voicemail import VoicemailMessages
+from tests.office import ACCOUNT, call, flow, load, node
+
+FAST = 0.01
+VM_DIR = "/var/lib/freeswitch/storage/voicemail"
+
+
+def jobs(rds: redis.Redis) -> list[dict[str, Any]]:
+    queue = JobQueue(rds)
+    found = []
+    while (claimed := queue.claim("test", timeout=0.1)) is not None:
+        found.append(claimed.doc)
+        queue.complete("test", claimed)
+    return found
+
+
+def keys(*entries: str) -> tuple[Keypress, ...]:
+    """One entry per digit collection (the prompts in between take no keys)."""
+    return tuple(Keypress(entry, on="play_and_get_digits") for entry in entries)
+
+
+def leave(rds: redis.Redis, box: str, *timestamps: float) -> None:
+    store = VoicemailMessages(rds)
+    for n, stamp in enumerate(timestamps):
+        store.add(ACCOUNT, box, {"media_id": f"m{n}", "timestamp": stamp, "length": 4,
+                                 "media_path": f"{VM_DIR}/{ACCOUNT}/{box}/m{n}.wav", "caller_id_number": "+1555"})
+
+
+def test_a_message_is_recorded_stored_and_mailed_to_the_owner(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("600", node("voicemail", {"id": "vm-bob", "max_message_length": 120})))
+    record = call(esl_server, "600", caller_name="Carol", caller_number="+15557770000", record_seconds=0.05)
+    names = record.app_names()
+    assert names[:3] == ["answer", "playback", "multiset"]
+    assert record.apps[1] == ("playback", "/media/bob-away.wav")  # the box's greeting, no instructions
+    assert record.args_of("playback")[1] == "tone_stream://%(500,0,800)"
+    [recording] = record.args_of("record")
+    path, limit = recording.split()[:2]
+    assert path.startswith(f"{VM_DIR}/{ACCOUNT}/vm-bob/") and path.endswith(".wav") and limit == "120"
+    [message] = VoicemailMessages(rds).all(ACCOUNT, "vm-bob")
+    assert message["media_path"] == path and message["folder"] == "new"
+    assert (message["caller_id_name"], message["caller_id_number"], message["call_id"]) == (
+        "Carol", "+15557770000", record.uuid)
+    [job] = jobs(rds)
+    assert job_errors(job) == []
+    assert job["type"] == "voicemail_to_email" and job["call"]["message_left"] is True
+    assert job["recipients"] == [{"type": "user", "id": "u-bob"}, {"type": "email", "id": ["desk@office.test"]}]
+    voicemail = job["data"]["voicemail"]
+    assert voicemail["box_id"] == "vm-bob" and voicemail["mailbox"] == "1002"
+    assert voicemail["message_id"] == message["media_id"] and voicemail["media_path"] == path
+    assert (voicemail["new_count"], voicemail["saved_count"], voicemail["box_name"]) == (1, 0, "Bob's voicemail")
+
+
+def test_the_default_greeting_says_the_mailbox(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("601", node("voicemail", {"id": "vm-ann"})))
+    record = call(esl_server, "601", record_seconds=0.02)
+    assert record.apps[1:5] == [
+        ("playback", "voicemail/vm-person.wav"), ("say", "en NUMBER ITERATED 1001"),
+        ("playback", "voicemail/vm-not_available.wav"), ("playback", "voicemail/vm-record_message.wav"),
+    ]
+
+
+def test_a_short_message_is_discarded_yet_the_call_is_not_missed(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    alert = {"recipients": [{"type": "user", "id": "u-ann"}]}
+    load(rds, flow("602", node("missed_call_alert", alert, _=node(
+        "user", {"id": "u-ann", "timeout": 1}, _=node("voicemail", {"id": "vm-ann"})))))
+    record = call(esl_server, "602", record_seconds=0.05, bridges=(BridgeOutcome("no_answer", timeout=0.02),))
+    assert "record" in record.app_names()
+    assert VoicemailMessages(rds).all(ACCOUNT, "vm-ann") == []  # shorter than vm-ann's 3 s minimum
+    assert jobs(rds) == []  # no voicemail email, and no missed-call alert: voicemail was reached
+
+
+def test_a_full_box_plays_a_notice_and_tells_the_owner(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("603", node("voicemail", {"id": "vm-bob"})))
+    leave(rds, "vm-bob", 100.0, 200.0)  # vm-bob keeps at most 2
+    record = call(esl_server, "603")
+    assert record.apps == [("answer", ""), ("playback", "voicemail/vm-mailbox_full.wav"), ("hangup", "NORMAL_CLEARING")]
+    [job] = jobs(rds)
+    assert job["type"] == "voicemail_full"
+    assert job["data"]["voicemail"]["max_messages"] == 2 and job["data"]["voicemail"]["new_count"] == 2
+
+
+def test_the_box_can_come_from_the_pattern_capture(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, {"id": "cf-vm", "patterns": [r"^\*97(\d+)$"], "flow": node("voicemail", {})})
+    record = call(esl_server, "*971002", record_seconds=0.02)
+    assert record.args_of("record")[0].startswith(f"{VM_DIR}/{ACCOUNT}/vm-bob/")
+    missing = call(esl_server, "*979999")
+    assert "record" not in missing.app_names()
+
+
+def test_a_wrong_pin_three_times_hangs_up(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("604", node("voicemail", {"id": "vm-ann", "action": "check"})))
+    record = call(esl_server, "604", keypresses=keys("1111#", "2222#", "3333#"), time_scale=FAST)
+    assert len(record.args_of("play_and_get_digits")) == 3
+    assert record.args_of("playback").count("voicemail/vm-fail_auth.wav") == 3
+    assert record.args_of("playback")[-1] == "voicemail/vm-abort.wav"
+    assert record.args_of("hangup") == ["NORMAL_CLEARING"]
+
+
+def test_login_listen_save_and_delete(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("605", node("voicemail", {"action": "check"})))
+    leave(rds, "vm-ann", 100.0, 200.0)
+    script = keys("1001#", "1234#", "1", "2", "7", "#")  # mailbox, PIN, new messages, save, delete, goodbye
+    record = call(esl_server, "605", keypresses=script, time_scale=FAST)
+    played = record.args_of("playback")
+    assert played.index(f"{VM_DIR}/{ACCOUNT}/vm-ann/m0.wav") < played.index(f"{VM_DIR}/{ACCOUNT}/vm-ann/m1.wav")
+    assert "voicemail/vm-saved.wav" in played and "voicemail/vm-deleted.wav" in played
+    assert played[-1] == "voicemail/vm-goodbye.wav"
+    assert record.args_of("say")[:2] == ["en NUMBER PRONOUNCED 2", "en NUMBER PRONOUNCED 0"]
+    folders = {m["media_id"]: m["folder"] for m in VoicemailMessages(rds).all(ACCOUNT, "vm-ann")}
+    assert folders == {"m0": "saved", "m1": "deleted"}
+
+
+def test_replay_and_next(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("606", node("voicemail", {"id": "vm-ann", "action": "check"})))
+    leave(rds, "vm-ann", 100.0, 200.0)
+    record = call(esl_server, "606", keypresses=keys("1234#", "1", "1", "6", "6", "#"), time_scale=FAST)
+    played = record.args_of("playback")
+    assert played.count(f"{VM_DIR}/{ACCOUNT}/vm-ann/m0.wav") == 2  # replayed once
+    assert played.count(f"{VM_DIR}/{ACCOUNT}/vm-ann/m1.wav") == 1
+    assert "voicemail/vm-no_more_messages.wav" in played
+    folders = {m["media_id"]: m["folder"] for m in VoicemailMessages(rds).all(ACCOUNT, "vm-ann")}
+    assert folders == {"m0": "new", "m1": "new"}  # heard but left alone: still new
+
+
+def test_the_owner_calling_their_box_logs_in_without_a_pin(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("607", node("voicemail", {"id": "vm-ann"})))
+    record = call(esl_server, "607", internal_user="1001", keypresses=keys("#"), time_scale=FAST)
+    assert "record" not in record.app_names()  # compose turned into check
+    assert len(record.args_of("play_and_get_digits")) == 1  # straight to the main menu
+    assert record.args_of("playback")[-1] == "voicemail/vm-goodbye.wav"
+
+
+def test_callerid_match_login_finds_the_callers_box(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("608", node("voicemail", {"action": "check", "callerid_match_login": True})))
+    record = call(esl_server, "608", internal_user="1002", keypresses=keys("#"), time_scale=FAST)
+    assert len(record.args_of("play_and_get_digits")) == 1
+    assert record.args_of("say")[:2] == ["en NUMBER PRONOUNCED 0", "en NUMBER PRONOUNCED 0"]
+
+
+def test_recording_a_new_greeting(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("609", node("voicemail", {"id": "vm-ann", "action": "check"})),
+         flow("610", node("voicemail", {"id": "vm-ann"})))
+    record = call(esl_server, "609", keypresses=keys("1234#", "5", "#"), record_seconds=1.1, time_scale=0.1)
+    path = f"{VM_DIR}/{ACCOUNT}/vm-ann/unavailable.wav"
+    assert record.args_of("record") == [f"{path} 60 200 3"]
+    assert Documents(rds, "vmboxes").get(ACCOUNT, "vm-ann")["media"] == {"unavailable": path}
+    again = call(esl_server, "609", keypresses=keys("1234#", "#"), time_scale=FAST)
+    assert "record" not in again.app_names()
+    composed = call(esl_server, "610", record_seconds=0.01)
+    assert composed.apps[1] == ("playback", path)  # callers now hear the new greeting
