@@ -15,6 +15,7 @@ from controller.config import Settings
 from controller.notify.delivery import OutboxSender, SmtpSender
 from controller.notify.mailer import Mailer, Sender
 from controller.notify.queue import JobQueue
+from controller.notify.recording import Recordings
 from controller.notify.sms import SmsSender
 from controller.store.connection import connect
 
@@ -33,7 +34,10 @@ def sender_for(settings: Settings) -> Sender:
 def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
     rds = connect(settings)
     sms = SmsSender(settings.sms_url, settings.sms_token, settings.sms_from) if settings.sms_url else None
-    mailer = Mailer(rds, JobQueue(rds, lease=settings.job_lease_seconds), sender_for(settings), args.name, sms)
+    recordings = Recordings(settings.max_attachment_bytes, settings.media_url)
+    queue = JobQueue(rds, lease=settings.job_lease_seconds)
+    mailer = Mailer(rds, queue, sender_for(settings), args.name, sms, recordings)
+
     def on_signal() -> None:
         if mailer.stopping.is_set():
             os._exit(1)  # cold: the job in hand returns to the queue when the lease runs out

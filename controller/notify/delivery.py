@@ -3,18 +3,24 @@ AUTH), or, with no SMTP configured, as an `.eml` file in the outbox directory.
 
 SMTP failures are sorted the way a mail sender must: 4xx replies and connection problems are
 TransientDeliveryError (retry later: the mail is delayed, not lost); 5xx replies are
-PermanentDeliveryError (dead-letter). One connection is kept and reused across messages.
+PermanentDeliveryError (dead-letter). One connection is kept and reused across messages; with a
+server that offers PIPELINING (RFC 2920) the envelope and DATA go in one write.
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
 import time
 from email.message import Message
 from pathlib import Path
+from smtplib import quoteaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from controller.notify.message import SMTP_POLICY
+from controller.notify.message import serialize
+
+Reply = tuple[int, bytes]
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)  # dot-stuffing (RFC 5321 4.5.2)
 
 
 class DeliveryError(Exception):
@@ -35,12 +41,12 @@ class OutboxSender:
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
 
-    def send(self, message: Message, recipients: list[str]) -> str:
+    def send(self, message: Message, recipients: list[str], data: bytes | None = None) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = str(message["Message-ID"]).strip("<>").replace("/", "_").replace("@", "_at_")
         path = self.directory / f"{int(time.time() * 1000)}-{name}.eml"
         temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(message.as_bytes())
+        temporary.write_bytes(serialize(message) if data is None else data)
         temporary.rename(path)  # readers never see half a message
         return f"written to {path}"
 
@@ -72,30 +78,28 @@ class SmtpSender:
             client.login(self.username, self.password)
         return client
 
-    def send(self, message: Message, recipients: list[str]) -> str:
-        """Send; returns the server's reply to DATA (its receipt)."""
+    def send(self, message: Message, recipients: list[str], data: bytes | None = None) -> str:
+        """Send (`data`: the message already serialised); returns the server's reply to DATA."""
+        sender, payload = str(message["From"]), serialize(message) if data is None else data
         try:
             if self._client is None:
                 self._client = self._connect()
-            receipt = self._send(self._client, message, recipients)
+            receipt = self._send(self._client, sender, recipients, payload)
         except smtplib.SMTPServerDisconnected:
             self.close()
             self._client = self._connect()  # a reused connection the server dropped: once more
-            receipt = self._send(self._client, message, recipients)
+            receipt = self._send(self._client, sender, recipients, payload)
         if not self.reuse:
             self.close()
         return receipt
 
-    def _send(self, client: smtplib.SMTP, message: Message, recipients: list[str]) -> str:
+    def _send(self, client: smtplib.SMTP, sender: str, recipients: list[str], payload: bytes) -> str:
         try:
             client.ehlo_or_helo_if_needed()
-            sender = str(message["From"])
-            code, reply = client.mail(sender)
-            self._check(code, reply)
-            refused = [r for r in recipients if client.rcpt(r)[0] // 100 != 2]
-            if len(refused) == len(recipients):
-                raise PermanentDeliveryError(f"every recipient refused: {', '.join(refused)}")
-            code, reply = client.data(message.as_bytes(policy=SMTP_POLICY))  # CRLF line ends
+            if client.has_extn("pipelining"):
+                code, reply = self._transaction_pipelined(client, sender, recipients, payload)
+            else:
+                code, reply = self._transaction(client, sender, recipients, payload)
             self._check(code, reply)
             return f"{code} {reply.decode('utf-8', 'replace')}"
         except smtplib.SMTPResponseException as exc:
@@ -106,6 +110,36 @@ class SmtpSender:
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise TransientDeliveryError(f"SMTP connection problem: {exc}") from exc
+
+    def _transaction(self, client: smtplib.SMTP, sender: str, recipients: list[str], payload: bytes) -> Reply:
+        """MAIL, each RCPT, DATA: one exchange at a time."""
+        self._check(*client.mail(sender))
+        refused = [r for r in recipients if client.rcpt(r)[0] // 100 != 2]
+        if len(refused) == len(recipients):
+            raise PermanentDeliveryError(f"every recipient refused: {', '.join(refused)}")
+        return client.data(payload)
+
+    def _transaction_pipelined(
+        self, client: smtplib.SMTP, sender: str, recipients: list[str], payload: bytes
+    ) -> Reply:
+        """RFC 2920 PIPELINING: MAIL, the RCPTs and DATA in one write, their replies read together,
+        then the message: two round trips instead of three plus one per recipient."""
+        commands = [f"MAIL FROM:{quoteaddr(sender)}", *(f"RCPT TO:{quoteaddr(r)}" for r in recipients), "DATA"]
+        client.send("".join(f"{command}\r\n" for command in commands))
+        replies = [client.getreply() for _ in commands]
+        mail, data = replies[0], replies[-1]
+        refused = [r for r, (code, _) in zip(recipients, replies[1:-1], strict=True) if code // 100 != 2]
+        if data[0] == 354 and (mail[0] // 100 != 2 or len(refused) == len(recipients)):
+            client.send(b".\r\n")  # the server opened DATA anyway: end it empty
+            client.getreply()
+        self._check(*mail)
+        if len(refused) == len(recipients):
+            raise PermanentDeliveryError(f"every recipient refused: {', '.join(refused)}")
+        if data[0] != 354:
+            self._check(*data)
+            raise TransientDeliveryError(f"unexpected reply to DATA: {data[0]}")
+        client.send(_LEADING_DOT.sub(b"..", payload) + (b"" if payload.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        return client.getreply()
 
     def _check(self, code: int, reply: bytes | str) -> None:
         text = f"{code} {reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else reply}"

@@ -32,12 +32,35 @@ def _name_number(name: str, number: str) -> str:
     return name or number or "unknown"
 
 
-def macros(job: dict[str, Any], account: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
+def minutes_seconds(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _voicemail(voicemail: dict[str, Any], timezone: str, file_name: str, media_url: str) -> dict[str, Any]:
+    """voicemail_to_email and voicemail_full: the box, the message, its recording."""
+    length = max(0, int(voicemail.get("length") or 0))
+    mailbox, limit = str(voicemail.get("mailbox") or ""), int(voicemail.get("max_messages") or 0)
+    return {
+        "box_id": voicemail.get("box_id", ""), "mailbox": mailbox, "box_name": voicemail.get("box_name", ""),
+        "message_id": voicemail.get("message_id", ""), "length": minutes_seconds(length),
+        "length_seconds": length, "date": _when(voicemail.get("timestamp"), timezone),
+        "new_count": int(voicemail.get("new_count") or 0), "saved_count": int(voicemail.get("saved_count") or 0),
+        "max_messages": limit, "attached": bool(file_name), "file_name": file_name, "media_url": media_url,
+        "box": mailbox, "max_message_count": limit,  # the names older templates used
+    }
+
+
+def macros(
+    job: dict[str, Any], account: dict[str, Any], user: dict[str, Any] | None, *, file_name: str = "",
+    media_url: str = "",
+) -> dict[str, Any]:
+    """`file_name`: the recording attached to the email (empty when none); `media_url`: its link."""
     call = job.get("call") or {}
     timezone = str((user or {}).get("timezone") or account.get("timezone") or "UTC")
     name, number = str(call.get("caller_id_name") or ""), str(call.get("caller_id_number") or "")
     callee_name, callee_number = str(call.get("callee_id_name") or ""), str(call.get("callee_id_number") or "")
     cause = str(call.get("hangup_cause") or call.get("disposition") or "")
+    voicemail = (job.get("data") or {}).get("voicemail") or {}
     return {
         "call_id": call.get("call_id", ""),
         "caller_id": {"name": name, "number": number, "name_number": _name_number(name, number)},
@@ -55,5 +78,5 @@ def macros(job: dict[str, Any], account: dict[str, Any], user: dict[str, Any] | 
         "user": dict(user or {}),
         "system": {"hostname": socket.gethostname()},
         "databag": (job.get("data") or {}).get("databag", {}),
-        "voicemail": (job.get("data") or {}).get("voicemail", {}),
+        "voicemail": _voicemail(voicemail, timezone, file_name, media_url) if voicemail else {},
     }

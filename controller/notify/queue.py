@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 from controller.store import keys
 
@@ -51,6 +52,16 @@ if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   return 1
 end
 return 0
+"""
+
+_CLAIM_SOME = """
+local ids = {}
+for i = 1, tonumber(ARGV[1]) do
+  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+  if not id then break end
+  ids[i] = id
+end
+return ids
 """
 
 _REQUEUE_ALL = """
@@ -101,6 +112,7 @@ class JobQueue:
         self._promote = rds.register_script(_PROMOTE)
         self._requeue_all = rds.register_script(_REQUEUE_ALL)
         self._replay = rds.register_script(_REPLAY)
+        self._claim_some = rds.register_script(_CLAIM_SOME)
 
     # --- producing ----------------------------------------------------------------------------
 
@@ -131,12 +143,30 @@ class JobQueue:
         )
         if job_id is None:
             return None
-        raw, attempts = self._rds.hmget(keys.queue_job(str(job_id)), "doc", "attempts")
-        try:
-            doc = json.loads(raw) if raw else None
-        except ValueError:
-            doc = None
-        return Claimed(str(job_id), doc, str(raw or ""), int(attempts or 0))
+        return self._read([str(job_id)])[0]
+
+    def claim_batch(self, worker: str, count: int, timeout: float = 1.0) -> list[Claimed]:
+        """Take up to `count` ready jobs in one step (the worker's heartbeat must be alive): two
+        round trips for the batch instead of two per job. With nothing ready, wait up to `timeout`
+        for one. The jobs are held in the worker's processing list like claimed ones."""
+        ids = [str(i) for i in self._claim_some(keys=[keys.QUEUE_READY, keys.queue_processing(worker)], args=[count])]
+        if not ids:
+            claimed = self.claim(worker, timeout, heartbeat=False)
+            return [] if claimed is None else [claimed]
+        return self._read(ids)
+
+    def _read(self, job_ids: list[str]) -> list[Claimed]:
+        pipe = self._rds.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(keys.queue_job(job_id), "doc", "attempts")
+        found = []
+        for job_id, (raw, attempts) in zip(job_ids, pipe.execute(), strict=True):
+            try:
+                doc = json.loads(raw) if raw else None
+            except ValueError:
+                doc = None
+            found.append(Claimed(job_id, doc, str(raw or ""), int(attempts or 0)))
+        return found
 
     def was_sent(self, key: str) -> bool:
         return self.sent(key)[0]
@@ -145,13 +175,16 @@ class JobQueue:
         """Which of these idempotency keys (or key:medium parts) were delivered, in one call."""
         return [value is not None for value in self._rds.mget([keys.queue_sent(p) for p in parts])]
 
-    def mark_sent(self, key: str) -> None:
-        """Record one part of a job as delivered (e.g. its email, before its SMS is tried)."""
-        self._rds.set(keys.queue_sent(key), "1", ex=self.sent_ttl)
+    def mark_sent(self, key: str, pipe: Pipeline | None = None) -> None:
+        """Record one part of a job as delivered (e.g. its email, before its SMS is tried); with
+        `pipe`, as part of that transaction (the caller executes it)."""
+        (pipe or self._rds).set(keys.queue_sent(key), "1", ex=self.sent_ttl)
 
-    def complete(self, worker: str, claimed: Claimed) -> None:
-        """The job was delivered (or found already delivered): record its key, drop the job."""
-        pipe = self._rds.pipeline(transaction=True)
+    def complete(self, worker: str, claimed: Claimed, pipe: Pipeline | None = None) -> None:
+        """The job was delivered (or found already delivered): record its key, drop the job.
+        `pipe` (a transaction) may carry the caller's own writes (the SMTP log entry): they and
+        the completion are applied together, in one round trip."""
+        pipe = pipe if pipe is not None else self._rds.pipeline(transaction=True)
         if isinstance(claimed.doc, dict) and claimed.doc.get("idempotency_key"):
             pipe.set(keys.queue_sent(claimed.doc["idempotency_key"]), claimed.job_id, ex=self.sent_ttl)
         pipe.lrem(keys.queue_processing(worker), 1, claimed.job_id)

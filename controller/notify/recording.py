@@ -1,0 +1,97 @@
+"""The recording of a voicemail message (Kazoo's voicemail_to_email attachment): attached to the
+email when the mail sender can read it, otherwise linked.
+
+`data.voicemail.media_path` is where FreeSWITCH wrote the file. It is attached when it names a
+readable regular file of an audio type (by extension: `.wav` audio/wav, `.mp3` audio/mpeg, ...) no
+larger than `CONTROLLER_MAX_ATTACHMENT_BYTES`; anything else (another host's path, a missing,
+unreadable, oversized or non-audio file) is not read further. The link is the job's own
+`media_url`, or `CONTROLLER_MEDIA_URL` followed by the URL-encoded message id.
+
+The attachment's file name is made from the caller and the time the message was left, reduced to
+letters, digits and `+._-` (a caller ID name is caller-controlled: no quote, slash, CR or LF can
+reach the Content-Disposition header or a mail client's save dialog).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import mimetypes
+import os
+import re
+import stat
+from typing import Any
+from urllib.parse import quote
+
+from controller.notify.message import Attachment
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9+._-]+")
+
+
+def _types() -> mimetypes.MimeTypes:
+    types = mimetypes.MimeTypes()  # the built-in table only, not the host's /etc/mime.types
+    types.add_type("audio/wav", ".wav")  # the registered name (the table says audio/x-wav)
+    return types
+
+
+def safe_name(text: str, limit: int = 60) -> str:
+    """Letters, digits and `+._-` only, runs of anything else as one `_`."""
+    return _UNSAFE.sub("_", text).strip("._")[:limit]
+
+
+def file_name(voicemail: dict[str, Any], call: dict[str, Any], extension: str) -> str:
+    """`voicemail-<caller>-<YYYYmmdd-HHMMSS>.<ext>` (UTC time the message was left)."""
+    caller = " ".join(dict.fromkeys(str(call.get(k) or "") for k in ("caller_id_name", "caller_id_number")))
+    when = datetime.datetime.fromtimestamp(float(voicemail.get("timestamp") or call.get("started_at") or 0),
+                                           tz=datetime.UTC)
+    stem = "-".join(p for p in ("voicemail", safe_name(caller), when.strftime("%Y%m%d-%H%M%S")) if p)
+    suffix = safe_name(extension.lower(), 8)
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+class Recordings:
+    """Reads voicemail recordings for attachment and builds their links."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, media_url: str = "") -> None:
+        self.max_bytes = max_bytes
+        self.media_url = media_url.rstrip("/")
+        self._types = _types()
+
+    def url(self, voicemail: dict[str, Any]) -> str:
+        if voicemail.get("media_url"):
+            return str(voicemail["media_url"])
+        if self.media_url and voicemail.get("message_id"):
+            return f"{self.media_url}/{quote(str(voicemail['message_id']), safe='')}"
+        return ""
+
+    def attachment(self, job: dict[str, Any]) -> Attachment | None:
+        """The recording of a job as an attachment, or None when it cannot be attached."""
+        voicemail = (job.get("data") or {}).get("voicemail") or {}
+        path = str(voicemail.get("media_path") or "")
+        if not path:
+            return None
+        content_type = self._types.guess_type(path)[0] or ""
+        if not content_type.startswith("audio/"):
+            log.info("job %s: %s is not an audio file: not attached", job.get("id"), path)
+            return None
+        data = self._read(path)
+        if data is None:
+            return None
+        extension = os.path.splitext(path)[1].lstrip(".")
+        return Attachment(file_name(voicemail, job.get("call") or {}, extension), content_type, data)
+
+    def _read(self, path: str) -> bytes | None:
+        try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+            with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as media:
+                info = os.fstat(media.fileno())
+                if not stat.S_ISREG(info.st_mode) or info.st_size > self.max_bytes:
+                    log.info("recording %s: not a regular file or over %d bytes: not attached", path, self.max_bytes)
+                    return None
+                data = media.read(self.max_bytes + 1)
+        except OSError as exc:
+            log.info("recording %s not readable here (%s): not attached", path, exc.strerror or exc)
+            return None
+        return data if len(data) <= self.max_bytes else None
