@@ -53,6 +53,7 @@ class Carrier:
     prefix: str = ""  # digits put before the number, e.g. a tech prefix
     strip_plus: bool = False  # send 15551234567 rather than +15551234567
     patterns: tuple[str, ...] = ()  # RE2 patterns of the E.164 numbers this carrier takes (none: all)
+    flags: tuple[str, ...] = ()  # what the carrier offers (e.g. fax, emergency): offnet's outbound_flags pick carriers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +147,7 @@ _CARRIER_KEYS = frozenset(f.name for f in dataclasses.fields(Carrier))
 
 
 def _carriers(value: str | list[Any]) -> tuple[Carrier, ...]:
-    """TOML: `[[carriers]]` tables (gateway, name, prefix, strip_plus, patterns); environment:
+    """TOML: `[[carriers]]` tables (gateway, name, prefix, strip_plus, patterns, flags); environment:
     a comma-separated list of gateway names."""
     items = value if isinstance(value, list) else [{"gateway": v.strip()} for v in value.split(",") if v.strip()]
     carriers = []
@@ -157,8 +158,9 @@ def _carriers(value: str | list[Any]) -> tuple[Carrier, ...]:
         if not _GATEWAY_NAME.fullmatch(gateway) or not (prefix.isdigit() or not prefix):
             raise ValueError(f"carrier {item!r}: gateway must be a sofia gateway name, prefix digits")
         patterns = tuple(str(p) for p in item.get("patterns", ()))
+        flags = tuple(str(f) for f in item.get("flags", ()))
         name, strip = str(item.get("name", gateway)), item.get("strip_plus") is True
-        carriers.append(Carrier(gateway, name, prefix, strip, patterns))
+        carriers.append(Carrier(gateway, name, prefix, strip, patterns, flags))
     return tuple(carriers)
 
 

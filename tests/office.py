@@ -14,7 +14,9 @@ ACCOUNT = "acct-test"
 
 def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "account": {"id": ACCOUNT, "name": "Test Office", "realm": "office.test", "timezone": "UTC"},
+        "account": {"id": ACCOUNT, "name": "Test Office", "realm": "office.test", "timezone": "UTC",
+                    "caller_id": {"external": {"name": "Test Office", "number": "+15550001000"},
+                                  "emergency": {"number": "+15550001911"}}},
         "users": [
             {"id": "u-ann", "first_name": "Ann", "last_name": "Lee", "email": "ann@office.test",
              "mobile_number": "+15550100101"},

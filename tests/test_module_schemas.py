@@ -216,7 +216,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
          "media_name": "call_{call_id}.wav", "record_on_answer": True},
         {"action": "stop"},
     ],
-    "resources": [{}, {"use_local_resources": True, "outbound_flags": ["fax"], "timeout": 45}],
+    "resources": [{}, {"emit_account_id": True, "outbound_flags": ["fax"], "timeout": 45}],
     "response": [{}, {"code": 486, "message": "Busy Here", "media": "/media/busy.wav"}],
     "ring_group": [
         {
@@ -306,7 +306,7 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("record_call", "the action is pause", {"action": "pause"}, "enum"),
     ("record_call", "the action is missing", {"format": "wav"}, "required"),
     ("record_call", "the format is ogg", {"action": "start", "format": "ogg"}, "enum"),
-    ("resources", "use_local_resources is a string", {"use_local_resources": "yes"}, "type"),
+    ("resources", "emit_account_id is a string", {"emit_account_id": "yes"}, "type"),
     ("response", "the code is a success", {"code": 200}, "minimum"),
     ("ring_group", "the group has no endpoint", {"endpoints": []}, "minItems"),
     ("ring_group", "the endpoints are missing", {"strategy": "single"}, "required"),
