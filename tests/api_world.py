@@ -40,7 +40,7 @@ class Client:
 
     def ok(self, method: str, path: str, who: str | None = "reseller", **kwargs: Any) -> Any:
         response = self.call(method, path, who, **kwargs)
-        assert response.status_code in (200, 201), (response.status_code, response.text)
+        assert response.status_code in (200, 201, 202), (response.status_code, response.text)
         return response.json()["data"]
 
 

@@ -11,11 +11,22 @@ import uuid
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from controller.api import accounts, callflows, documents, messages
+from controller.api import (
+    accounts,
+    callflows,
+    customer_update,
+    documents,
+    messages,
+    notification_accounts,
+    notification_system,
+    preview,
+    smtplog,
+)
 from controller.api.auth import authenticate
 from controller.api.context import ApiContext
 from controller.api.envelope import error_reply
 from controller.api.errors import MESSAGES, ApiError
+from controller.notify.render import Renderer
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates
 from controller.services import Services
@@ -32,14 +43,15 @@ def create_app(services: Services) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["controller"] = ApiContext(
         services=services, tokens=Tokens(services.rds), templates=Templates(services.rds),
-        smtplog=SmtpLog(services.rds), instance=f"api:{node}",
+        smtplog=SmtpLog(services.rds), renderer=Renderer(), instance=f"api:{node}",
     )
     app.before_request(_start)
     app.before_request(authenticate)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
-    for module in (accounts, documents, messages, callflows):
+    for module in (accounts, documents, messages, callflows, notification_system, notification_accounts, preview,
+                   smtplog, customer_update):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app

@@ -68,3 +68,42 @@ class Templates:
             if doc is not None:
                 return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
         return packaged(template_id)
+
+    # --- writes and listings used by the HTTP API ---------------------------------------------------
+
+    def own(self, owner: str, template_id: str) -> Template | None:
+        """The owner's own copy (no cascade)."""
+        doc = codec.load(self._rds.get(keys.template(owner, template_id)))
+        if doc is None:
+            return None
+        return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
+
+    def ids(self, owner: str) -> list[str]:
+        """Ids of the templates an owner defines (those written with `put`)."""
+        return sorted(str(i) for i in self._rds.smembers(keys.templates(owner)))
+
+    def put(self, owner: str, template_id: str, fields: dict[str, Any], text: str, html: str) -> None:
+        """Save an owner's copy and list it in the owner's index, in one transaction."""
+        pipe = self._rds.pipeline(transaction=True)
+        pipe.set(keys.template(owner, template_id), codec.dump({"fields": fields, "text": text, "html": html}))
+        pipe.sadd(keys.templates(owner), template_id)
+        pipe.execute()
+
+    def remove(self, owner: str, template_id: str) -> bool:
+        pipe = self._rds.pipeline(transaction=True)
+        pipe.delete(keys.template(owner, template_id))
+        pipe.srem(keys.templates(owner), template_id)
+        removed, _ = pipe.execute()
+        return bool(removed)
+
+    def save_transient(
+        self, owner: str, template_id: str, fields: dict[str, Any], text: str, html: str, ttl: int
+    ) -> None:
+        """A copy that expires by itself and is never listed (a one-off message's template)."""
+        doc = {"fields": fields, "text": text, "html": html}
+        self._rds.set(keys.template(owner, template_id), codec.dump(doc), ex=ttl)
+
+
+def packaged_ids() -> list[str]:
+    """Ids of the system defaults shipped with the package."""
+    return sorted(path.stem for path in DEFAULTS.glob("*.json"))
