@@ -203,7 +203,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
     ],
     "pivot": [
         {"voice_url": "https://ivr.example.com/pivot"},
-        {"voice_url": "http://10.0.0.5/ivr", "method": "POST", "req_format": "twiml", "timeout": 10, "debug": True},
+        {"voice_url": "http://10.0.0.5/ivr", "method": "POST", "req_format": "kazoo", "timeout": 10, "debug": True},
     ],
     "play": [
         {"id": "/usr/share/freeswitch/sounds/en/us/callie/ivr/8000/ivr-welcome.wav"},
@@ -299,6 +299,7 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("pivot", "the voice URL is missing", {"method": "GET"}, "required"),
     ("pivot", "the method is PUT", {"voice_url": "https://ivr.example.com/", "method": "PUT"}, "enum"),
     ("pivot", "the voice URL is not http", {"voice_url": "ftp://ivr.example.com/"}, "pattern"),
+    ("pivot", "TwiML is asked for", {"voice_url": "https://ivr.example.com/", "req_format": "twiml"}, "enum"),
     ("play", "the media is missing", {"answer": True}, "required"),
     ("play", "answer is a string", {"id": "/a.wav", "answer": "yes"}, "type"),
     ("play", "the media reference breaks the line", {"id": "/a.wav\nevent-lock: true"}, "pattern"),

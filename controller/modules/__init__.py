@@ -21,6 +21,7 @@ from controller.modules import (
     missed_call_alert,
     notification,
     offnet,
+    pivot,
     play,
     prepend_cid,
     record_call,
@@ -48,6 +49,7 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
         "missed_call_alert": missed_call_alert,
         "notification": notification,
         "offnet": offnet,
+        "pivot": pivot,
         "play": play,
         "prepend_cid": prepend_cid,
         "record_call": record_call,
@@ -68,5 +70,5 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
 # Termination handlers by name, so that a call rebuilt from Redis (controller/callstate.py) gets
 # the same functions back; never a name looked up in arbitrary code.
 TERMINATION_HANDLERS: Mapping[str, TerminationHandler] = MappingProxyType(
-    {handler_name(fn): fn for fn in (missed_call_alert.alert_if_missed, notification.send)}
+    {handler_name(fn): fn for fn in (missed_call_alert.alert_if_missed, notification.send, pivot.post_cdr)}
 )
