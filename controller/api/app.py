@@ -19,6 +19,7 @@ from controller.api import (
     messages,
     notification_accounts,
     notification_system,
+    openapi,
     preview,
     smtplog,
 )
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(services: Services) -> Flask:
-    app = Flask("controller.api")
+    app = Flask("controller.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = services.settings.api_max_body
     node = socket.gethostname()
     app.config["CONTROLLER_NODE"] = hashlib.sha1(node.encode("utf-8")).hexdigest()[:16]
@@ -51,7 +52,7 @@ def create_app(services: Services) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     for module in (accounts, documents, messages, callflows, notification_system, notification_accounts, preview,
-                   smtplog, customer_update):
+                   smtplog, customer_update, openapi):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app

@@ -1,0 +1,206 @@
+"""The OpenAPI 3.1 document of the whole API, served at `/v2/openapi.json` (no token needed).
+
+It is built from the OPERATIONS table below and the project's own JSON Schemas (store/schemas,
+the callflow schema, the template fields), so the documents it describes are the ones the API
+validates against; `tests/test_api_openapi.py` checks that every route of the app is in it and
+nothing else is."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+import controller
+from controller.api.notification_docs import FIELDS_SCHEMA
+from controller.callflows import schema
+
+bp = Blueprint("openapi", __name__)
+
+
+def blueprints() -> list[Blueprint]:
+    return [bp]
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    body: str | None = None  # a component schema name
+    query: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+    success: int = 200
+    content: tuple[str, ...] = ("application/json",)
+
+
+def _crud(name: str, tag: str, body: str, conflict: str) -> list[Op]:
+    base, one = f"/v2/accounts/{{account_id}}/{name}", f"/v2/accounts/{{account_id}}/{name}/{{id}}"
+    return [
+        Op("get", base, f"List the account's {name} (paged)", tag, query=("page_size", "start_key")),
+        Op("put", base, f"Create one of the account's {name} (id generated unless given)", tag, body,
+           errors=(400, 409), success=201),
+        Op("get", one, "Read one", tag, errors=(404,)),
+        Op("post", one, "Replace one", tag, body, errors=(400, 404, 409)),
+        Op("patch", one, "Merge fields into one (objects merge, null removes a key)", tag, body,
+           errors=(400, 404, 409)),
+        Op("delete", one, f"Remove one ({conflict})", tag, errors=(404,)),
+    ]
+
+
+_NOTE = "/v2/accounts/{account_id}/notifications"
+_BODY_TYPES = ("application/json", "text/html", "text/plain", "multipart/form-data")
+OPERATIONS: tuple[Op, ...] = (
+    Op("get", "/v2/openapi.json", "This document", "meta"),
+    Op("get", "/v2/accounts", "Accounts the token reaches (its own and its descendants; all for a super admin)",
+       "accounts", query=("page_size", "start_key")),
+    Op("put", "/v2/accounts", "Create an account (a child of the token's account unless parent_id says)", "accounts",
+       "Account", errors=(400, 409), success=201),
+    Op("get", "/v2/accounts/{account_id}", "Read an account", "accounts"),
+    Op("post", "/v2/accounts/{account_id}", "Replace an account", "accounts", "Account", errors=(400,)),
+    Op("patch", "/v2/accounts/{account_id}", "Merge fields into an account", "accounts", "Account", errors=(400,)),
+    Op("delete", "/v2/accounts/{account_id}", "Delete an account and its documents (409 while it has children)",
+       "accounts", errors=(409,)),
+    Op("get", "/v2/accounts/{account_id}/children", "The account's direct children", "accounts",
+       query=("page_size", "start_key")),
+    *_crud("users", "users", "User", "its devices keep their owner_id"),
+    *_crud("devices", "devices", "Device", "its SIP username is freed"),
+    *_crud("vmboxes", "vmboxes", "Vmbox", "with its messages"),
+    *_crud("callflows", "callflows", "Callflow", "its numbers and patterns are freed"),
+    Op("get", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages", "A box's messages, oldest first", "vmboxes",
+       query=("folder", "page_size", "start_key"), errors=(404,)),
+    Op("get", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages/{id}", "One message", "vmboxes", errors=(404,)),
+    Op("post", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages/{id}", "Move a message to a folder",
+       "vmboxes", "MessageFolder", errors=(400, 404)),
+    Op("patch", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages/{id}", "Move a message to a folder",
+       "vmboxes", "MessageFolder", errors=(400, 404)),
+    Op("delete", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages/{id}", "Forget a message", "vmboxes",
+       errors=(404,)),
+    Op("get", "/v2/notifications", "System templates with their macros", "notifications"),
+    Op("put", "/v2/notifications", "Create a system template (super admin)", "notifications", "Notification",
+       errors=(400, 409), success=201),
+    Op("get", "/v2/notifications/{id}", "A system template; Accept text/html or text/plain for a body",
+       "notifications", query=("accept",), errors=(404, 406), content=("application/json", "text/html", "text/plain")),
+    Op("post", "/v2/notifications/{id}", "Replace a system template, or upload one body (super admin)",
+       "notifications", "Notification", errors=(400, 404, 415), content=_BODY_TYPES),
+    Op("delete", "/v2/notifications/{id}", "Remove a stored system template (super admin)", "notifications",
+       errors=(404,)),
+    Op("get", _NOTE, "Templates as the account uses them; account_overridden on its own copies", "notifications"),
+    Op("put", _NOTE, "Make the account's own copy of a template, or {\"action\": \"force_system\"}", "notifications",
+       "Notification", errors=(400, 409), success=201),
+    Op("delete", _NOTE, "{\"action\": \"remove_customizations\"}: drop every own copy", "notifications", "Action",
+       errors=(400,)),
+    Op("get", _NOTE + "/{id}", "The template the account uses; Accept text/html or text/plain for a body",
+       "notifications", query=("accept",), errors=(404, 406), content=("application/json", "text/html", "text/plain")),
+    Op("post", _NOTE + "/{id}", "Replace the account's copy, or upload one body", "notifications", "Notification",
+       errors=(400, 404, 415), content=_BODY_TYPES),
+    Op("delete", _NOTE + "/{id}", "Remove the account's own copy", "notifications", errors=(404,)),
+    Op("post", _NOTE + "/{id}/preview", "Render a template with sample values; send it when to names anyone",
+       "notifications", "Notification", errors=(400, 404)),
+    Op("get", _NOTE + "/smtplog", "The account's SMTP log, newest first", "notifications",
+       query=("page_size", "start_key")),
+    Op("get", _NOTE + "/smtplog/{id}", "One SMTP log entry", "notifications", errors=(404,)),
+    Op("post", _NOTE + "/customer_update/message", "Send a customer update to descendant accounts' users",
+       "notifications", "CustomerUpdate", errors=(400,), success=202, content=_BODY_TYPES),
+)
+
+_QUERY = {
+    "page_size": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+    "start_key": {"type": "string", "description": "the key of the first item of the page (next_start_key)"},
+    "folder": {"enum": ["new", "saved", "deleted"]},
+    "accept": {"enum": ["application/json", "text/html", "text/plain"]},
+}
+_STATUS = {200: "Success", 201: "Created", 202: "Accepted (jobs queued)", 400: "Invalid request",
+           401: "No valid X-Auth-Token", 403: "Out of the token's reach, or not allowed",
+           404: "No such document", 406: "Not acceptable", 409: "Conflict", 413: "Body too large",
+           415: "Unsupported media type"}
+
+
+def _response(status: int, content: tuple[str, ...]) -> dict[str, Any]:
+    if status >= 400:
+        return {"description": _STATUS[status],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    media = {kind: {"schema": {"$ref": "#/components/schemas/Envelope"} if kind == "application/json"
+                    else {"type": "string"}} for kind in content if kind != "multipart/form-data"}
+    return {"description": _STATUS[status], "content": media}
+
+
+def _operation(op: Op) -> dict[str, Any]:
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+              for name in re.findall(r"{(\w+)}", op.path)]
+    params += [{"name": name, "in": "query", "required": False, "schema": _QUERY[name]} for name in op.query]
+    statuses = (op.success, *op.errors) if op.path == "/v2/openapi.json" else (op.success, 401, 403, 413, *op.errors)
+    doc: dict[str, Any] = {
+        "summary": op.summary, "tags": [op.tag], "operationId": f"{op.method}_{_slug(op.path)}", "parameters": params,
+        "responses": {str(s): _response(s, op.content) for s in sorted(set(statuses))},
+    }
+    if op.body:
+        envelope = {"type": "object", "properties": {"data": {"$ref": f"#/components/schemas/{op.body}"},
+                                                     "action": {"type": "string"}}}
+        media = {"application/json": {"schema": envelope}}
+        media.update({kind: {"schema": {"type": "string"}} for kind in op.content if kind.startswith("text/")})
+        if "multipart/form-data" in op.content:
+            media["multipart/form-data"] = {"schema": {"type": "object", "properties": {
+                "content": {"type": "string", "format": "binary"}}}}
+        doc["requestBody"] = {"required": op.method != "delete", "content": media}
+    if op.path == "/v2/openapi.json":
+        doc["security"] = []
+    return doc
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", path.removeprefix("/v2/").lower()).strip("_")
+
+
+def _components() -> dict[str, Any]:
+    schemas = {name: dict(schema.validator(name).schema) for name in
+               ("account.json", "user.json", "device.json", "vmbox.json", "callflow.json")}
+    envelope = {"type": "object", "required": ["data", "status", "request_id"], "properties": {
+        "data": {}, "status": {"enum": ["success", "error"]}, "request_id": {"type": "string"},
+        "revision": {"type": "string"}, "auth_token": {"type": "string"}, "timestamp": {"type": "string"},
+        "version": {"type": "string"}, "node": {"type": "string"}, "page_size": {"type": "integer"},
+        "start_key": {"type": "string"}, "next_start_key": {"type": "string"}}}
+    error = {"allOf": [{"$ref": "#/components/schemas/Envelope"}, {"type": "object", "properties": {
+        "error": {"type": "string", "description": "the HTTP status code"}, "message": {"type": "string"},
+        "data": {"type": "object", "description": "{field: {rule: message}}",
+                 "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}}}}]}
+    return {
+        "securitySchemes": {"token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}},
+        "schemas": {
+            "Envelope": envelope, "Error": error,
+            "Account": schemas["account.json"], "User": schemas["user.json"], "Device": schemas["device.json"],
+            "Vmbox": schemas["vmbox.json"], "Callflow": schemas["callflow.json"], "Notification": FIELDS_SCHEMA,
+            "MessageFolder": {"type": "object", "required": ["folder"],
+                              "properties": {"folder": {"enum": ["new", "saved", "deleted"]}}},
+            "Action": {"type": "object", "properties": {"action": {"enum": ["remove_customizations", "force_system"]}}},
+            "CustomerUpdate": {"allOf": [{"$ref": "#/components/schemas/Notification"}, {
+                "type": "object", "properties": {
+                    "recipient_id": {"type": "string"}, "template_id": {"type": "string"},
+                    "user_type": {"type": "string", "description": "all_users, admins_only (default) or a user id"},
+                    "databag": {"type": "object"}}}]},
+        },
+    }
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "controller HTTP API", "version": controller.__version__,
+                 "description": "Crossbar-style /v2 API of the call controller (see README.md, HTTP API)."},
+        "security": [{"token": []}],
+        "paths": paths,
+        "components": _components(),
+    }
+
+
+@bp.get("/v2/openapi.json")
+def serve() -> Response:
+    return jsonify(document())
