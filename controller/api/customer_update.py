@@ -112,7 +112,7 @@ def _template(
         text, html = (upload[1], html) if upload[0] == "text/plain" else (text, upload[1])
     check_renders(account, fields, text, html)
     inline_id = f"customer_update-{message_id}"
-    ctx().templates.save_transient(aid, inline_id, fields, text, html, TRANSIENT_TTL)
+    ctx().templates.save_transient(aid, inline_id, fields, text, html, ttl=TRANSIENT_TTL)
     return inline_id
 
 

@@ -58,7 +58,7 @@ def _send(aid: str, template_id: str, fields: dict[str, Any], *, text: str, html
     preview_id = f"preview-{uuid.uuid4().hex}"
     only_to = {**fields, "to": {"type": "specified", "email_addresses": recipients},
                "cc": {"type": "specified", "email_addresses": []}, "bcc": {"type": "specified", "email_addresses": []}}
-    ctx().templates.save_transient(aid, preview_id, only_to, text, html, TRANSIENT_TTL)
+    ctx().templates.save_transient(aid, preview_id, only_to, text, html, ttl=TRANSIENT_TTL)
     kind = template_id if template_id in JOB_TYPES else "cf_notification"
     # the sample user as a recipient gives the email the preview's `user` macros; the template's
     # own `to` (specified addresses) decides who gets it

@@ -97,7 +97,7 @@ class Templates:
         return bool(removed)
 
     def save_transient(
-        self, owner: str, template_id: str, fields: dict[str, Any], text: str, html: str, ttl: int
+        self, owner: str, template_id: str, fields: dict[str, Any], text: str, html: str, *, ttl: int
     ) -> None:
         """A copy that expires by itself and is never listed (a one-off message's template)."""
         doc = {"fields": fields, "text": text, "html": html}
