@@ -71,3 +71,11 @@ def test_record_call_uploads_through_http_cache(rds: redis.Redis, esl_server: Ou
         f"http_cache://https://store.example.com/calls/rec_{record.uuid}.mp3 +3600"
     ]
     assert call(esl_server, "309").args_of("stop_record_session") == ["all"]
+
+
+def test_record_call_can_wait_for_the_bridge(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    data = {"action": "start", "record_on_bridge": True, "record_sample_rate": 16000}
+    load(rds, flow("310", node("record_call", data)))
+    settings = call(esl_server, "310").args_of("multiset")[0]
+    assert "RECORD_BRIDGE_REQ=true" in settings and "RECORD_ANSWER_REQ=false" in settings
+    assert "record_sample_rate=16000" in settings

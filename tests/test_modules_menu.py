@@ -8,7 +8,7 @@ from controller.esl.server import OutboundServer
 from controller.lab.scenario import Keypress
 from tests.office import call, flow, load, node
 
-FAST = 0.01  # FreeSWITCH times (menu timeouts) at 1/100: a 10 s timeout waits 100 ms
+FAST = 0.05  # FreeSWITCH times (menu timeouts) at 1/20: a 2 s interdigit timeout waits 100 ms
 
 
 def menu(data: dict[str, Any] | None = None, **children: dict[str, Any]) -> dict[str, Any]:
@@ -127,3 +127,13 @@ def test_the_caller_hanging_up_in_the_menu_ends_the_flow(rds: redis.Redis, esl_s
     record = call(esl_server, "211", hangup_during=("play_and_get_digits", 0.01), time_scale=FAST)
     assert record.hangup_cause == "NORMAL_CLEARING"
     assert "playback" not in record.app_names()
+
+
+def test_custom_prompts_and_interdigit_timeout(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    media = {"greeting": "/media/menu.wav", "transfer_media": "/media/connecting.wav", "invalid_media": False}
+    load(rds, flow("212", menu({"media": media, "interdigit_timeout": 1500, "max_extension_length": 2,
+                                "hunt": False}, **{"12": play("twelve")})))
+    record = call(esl_server, "212", keypresses=presses("3", "12"), time_scale=FAST)
+    words = collections(record)[0].split()
+    assert words[1] == "2" and words[-1] == "1500"
+    assert record.args_of("playback") == ["/media/connecting.wav", "/media/twelve.wav"]  # no invalid prompt

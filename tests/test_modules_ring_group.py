@@ -84,3 +84,12 @@ def test_a_busy_member_takes_the_busy_child(rds: redis.Redis, esl_server: Outbou
     load(rds, flow("508", node("ring_group", data, USER_BUSY=node("play", {"id": "/media/busy.wav"}))))
     record = call(esl_server, "508", bridges=(BridgeOutcome("busy"),))
     assert ("playback", "/media/busy.wav") in record.apps
+
+
+def test_fail_on_single_reject_and_ringback(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    data = {"endpoints": [{"id": "d-bob", "endpoint_type": "device"}], "fail_on_single_reject": True,
+            "ringback": "%(2000,4000,440,480)"}
+    load(rds, flow("509", node("ring_group", data)))
+    record = call(esl_server, "509", bridges=(NO_ANSWER,))
+    assert record.args_of("bridge")[0].startswith("{fail_on_single_reject=true}[leg_timeout=20]user/1002")
+    assert "ringback=%(2000,4000,440,480)" in record.args_of("multiset")[0]

@@ -12,7 +12,7 @@ from controller.store.documents import Documents
 from controller.store.voicemail import VoicemailMessages
 from tests.office import ACCOUNT, call, flow, load, node
 
-FAST = 0.01
+FAST = 0.05
 VM_DIR = "/var/lib/freeswitch/storage/voicemail"
 
 
@@ -159,3 +159,14 @@ def test_recording_a_new_greeting(rds: redis.Redis, esl_server: OutboundServer) 
     assert "record" not in again.app_names()
     composed = call(esl_server, "610", record_seconds=0.01)
     assert composed.apps[1] == ("playback", path)  # callers now hear the new greeting
+
+
+def test_single_mailbox_login_opens_the_callers_only_box(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("611", node("voicemail", {"action": "check", "single_mailbox_login": True})),
+         flow("612", node("voicemail", {"action": "check", "interdigit_timeout": 700})))
+    record = call(esl_server, "611", internal_user="1002", keypresses=keys("#"), time_scale=FAST)
+    assert len(record.args_of("play_and_get_digits")) == 1  # neither mailbox nor PIN asked
+    asked = call(esl_server, "612", internal_user="1002", keypresses=keys("1002#", "5678#", "#"), time_scale=0.1)
+    prompts = [a.split()[5] for a in asked.args_of("play_and_get_digits")]
+    assert prompts == ["voicemail/vm-enter_id.wav", "voicemail/vm-enter_pass.wav", "voicemail/vm-main_menu.wav"]
+    assert asked.args_of("play_and_get_digits")[0].split()[-1] == "700"
