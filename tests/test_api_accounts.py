@@ -11,7 +11,7 @@ from controller.commands import tokens
 from controller.config import Settings
 from controller.services import Services
 from controller.store import keys
-from controller.store.tokens import digest_of
+from controller.store.tokens import Tokens, digest_of
 from tests.api_world import Client, serve_api
 
 
@@ -127,6 +127,15 @@ def test_accounts_move_only_within_reach_and_never_under_themselves(api: Client)
     assert sorted(a["id"] for a in api.ok("GET", "/v2/accounts/reseller/children")) == ["child", "grandchild"]
 
 
+def test_deleting_an_account_revokes_its_tokens(api: Client, services: Services) -> None:
+    secret, _ = Tokens(services.rds).create("grandchild", admin=True)
+    assert api.ok("GET", "/v2/accounts/grandchild", secret)["id"] == "grandchild"
+    api.ok("DELETE", "/v2/accounts/grandchild")
+    api.ok("PUT", "/v2/accounts", json={"data": {"id": "grandchild", "name": "Same id, new owner"}})
+    assert api.call("GET", "/v2/accounts/grandchild", secret).status_code == 401
+    assert api.ok("GET", "/v2/accounts/child", "child")["id"] == "child"
+
+
 def test_deleting_accounts(api: Client, rds: redis.Redis) -> None:
     assert api.call("DELETE", "/v2/accounts/child").status_code == 409
     assert api.call("DELETE", "/v2/accounts/child", "child").status_code == 403
@@ -148,6 +157,13 @@ def test_bad_bodies_are_refused_clearly(api: Client, settings: Any) -> None:
     assert huge.status_code == 413 and huge.json()["error"] == "413"
     xml = api.call("PATCH", "/v2/accounts/child", data=b"<x/>", headers={"Content-Type": "application/xml"})
     assert xml.status_code == 415
+    not_a_number = api.call("PATCH", "/v2/accounts/child", data=b'{"data": {"x": NaN}}', headers=json_type)
+    assert not_a_number.status_code == 400 and "NaN" in not_a_number.json()["data"]["body"]["json"]
+    deep = api.call("PATCH", "/v2/accounts/child", data=b'{"data": {"x": ' + b"[" * 100000 + b"]" * 100000 + b"}}",
+                    headers=json_type)
+    assert deep.status_code == 400 and deep.json()["message"] == "invalid json"
+    assert api.ok("GET", "/v2/accounts/child") == {"id": "child", "name": "Child Office", "realm": "child.test",
+                                                   "parent_id": "reseller"}
 
 
 def test_unknown_routes_and_methods_answer_in_the_envelope(api: Client) -> None:

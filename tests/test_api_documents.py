@@ -132,3 +132,14 @@ def test_deleting_a_vmbox_drops_its_messages(api: Client, services: Services, rd
     services.messages.add("child", "vm-1", {"media_id": "m-1", "timestamp": 1.0})
     api.ok("DELETE", "/v2/accounts/child/vmboxes/vm-1")
     assert not rds.exists(keys.vm_messages("child", "vm-1"), keys.vm_order("child", "vm-1"))
+
+
+def test_groups_are_validated_and_bump_the_revision(api: Client, rds: redis.Redis) -> None:
+    start = revision(rds, "child")
+    group = {"id": "sales", "name": "Sales", "endpoints": {"ann": {"type": "user"}, "d-1": {"type": "device"}}}
+    assert api.ok("PUT", "/v2/accounts/child/groups", json={"data": group})["endpoints"]["ann"] == {"type": "user"}
+    wrong = api.call("PATCH", "/v2/accounts/child/groups/sales", json={"data": {"endpoints": {"x": {"type": "fax"}}}})
+    assert wrong.status_code == 400 and "enum" in wrong.json()["data"]["endpoints.x.type"]
+    assert api.ok("GET", "/v2/accounts/child/groups/sales")["endpoints"] == group["endpoints"]
+    api.ok("DELETE", "/v2/accounts/child/groups/sales")
+    assert revision(rds, "child") == start + 2 and rds.hgetall(keys.docs("child", "groups")) == {}

@@ -1,6 +1,7 @@
 """`/v2/accounts`: the accounts a token reaches, create (a child of the token's account by
-default), read, replace, merge, delete (an account with children is refused: 409), and
-`/children`. A token never moves its own account, and an account never moves under itself."""
+default), read, replace, merge, delete (an account with children is refused: 409; the deleted
+account's tokens are revoked), and `/children`. A token never moves or deletes its own account,
+and an account never moves under itself."""
 
 from __future__ import annotations
 
@@ -79,6 +80,7 @@ def delete_account(aid: str) -> Response:
         ctx().services.accounts.delete(aid)
     except ConflictError:
         raise ApiError(409, "conflict", {"account": {"children": "delete the account's children first"}}) from None
+    ctx().tokens.revoke_account(aid)
     return reply(account)
 
 

@@ -22,7 +22,9 @@ def json_body(required: bool = True) -> dict[str, Any]:
     if mimetype and mimetype not in ("application/json", "text/plain", "application/x-www-form-urlencoded"):
         raise ApiError(415, "unsupported media type", {"Content-Type": {"enum": "send application/json"}})
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise ApiError(400, "invalid json", {"body": {"depth": "the JSON document is nested too deeply"}}) from None
     except UnicodeDecodeError:
         raise ApiError(400, "invalid json", {"body": {"encoding": "the body is not UTF-8"}}) from None
     except json.JSONDecodeError as exc:
@@ -31,6 +33,11 @@ def json_body(required: bool = True) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid("body", "type", "the body must be a JSON object")
     return body
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python's parser accepts them; nothing else would read them)."""
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
 
 
 def data_of(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""`/v2/accounts/{id}/users`, `/devices` and `/vmboxes`: Kazoo's documents, validated against
-`store/schemas/` (user.json, device.json, vmbox.json) on every write. A device's SIP username is
-unique in its account (409) and indexed for the call path."""
+"""`/v2/accounts/{id}/users`, `/devices`, `/vmboxes` and `/groups`: Kazoo's documents, validated
+against `store/schemas/` (user.json, device.json, vmbox.json, group.json) on every write. A
+device's SIP username is unique in its account (409) and indexed for the call path."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from flask import Blueprint
 from controller.api.context import ctx
 from controller.api.errors import field_errors
 from controller.api.resource import Resource, Store, blueprint
-from controller.store.documents import schema_errors
+from controller.store.documents import Documents, schema_errors
 
 
 def _store(kind: str) -> Store:
     services = ctx().services
-    store: Store = {"users": services.users, "devices": services.devices, "vmboxes": services.vmboxes}[kind]
-    return store
+    stores: dict[str, Store] = {"users": services.users, "devices": services.devices, "vmboxes": services.vmboxes}
+    return stores.get(kind) or Documents(services.rds, kind)
 
 
 def _resource(kind: str, singular: str) -> Resource:
@@ -27,7 +27,8 @@ def _resource(kind: str, singular: str) -> Resource:
     return Resource(kind, singular, lambda: _store(kind), check, "sip.username")
 
 
-RESOURCES = (_resource("users", "user"), _resource("devices", "device"), _resource("vmboxes", "vmbox"))
+RESOURCES = (_resource("users", "user"), _resource("devices", "device"), _resource("vmboxes", "vmbox"),
+             _resource("groups", "group"))
 
 
 def blueprints() -> list[Blueprint]:

@@ -70,6 +70,7 @@ OPERATIONS: tuple[Op, ...] = (
     *_crud("users", "users", "User", "its devices keep their owner_id"),
     *_crud("devices", "devices", "Device", "its SIP username is freed"),
     *_crud("vmboxes", "vmboxes", "Vmbox", "with its messages"),
+    *_crud("groups", "groups", "Group", "ring groups naming it skip it"),
     *_crud("callflows", "callflows", "Callflow", "its numbers and patterns are freed"),
     Op("get", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages", "A box's messages, oldest first", "vmboxes",
        query=("folder", "page_size", "start_key"), errors=(404,)),
@@ -158,7 +159,7 @@ def _slug(path: str) -> str:
 
 def _components() -> dict[str, Any]:
     schemas = {name: dict(schema.validator(name).schema) for name in
-               ("account.json", "user.json", "device.json", "vmbox.json", "callflow.json")}
+               ("account.json", "user.json", "device.json", "vmbox.json", "group.json", "callflow.json")}
     envelope = {"type": "object", "required": ["data", "status", "request_id"], "properties": {
         "data": {}, "status": {"enum": ["success", "error"]}, "request_id": {"type": "string"},
         "revision": {"type": "string"}, "auth_token": {"type": "string"}, "timestamp": {"type": "string"},
@@ -173,7 +174,8 @@ def _components() -> dict[str, Any]:
         "schemas": {
             "Envelope": envelope, "Error": error,
             "Account": schemas["account.json"], "User": schemas["user.json"], "Device": schemas["device.json"],
-            "Vmbox": schemas["vmbox.json"], "Callflow": schemas["callflow.json"], "Notification": FIELDS_SCHEMA,
+            "Vmbox": schemas["vmbox.json"], "Group": schemas["group.json"], "Callflow": schemas["callflow.json"],
+            "Notification": FIELDS_SCHEMA,
             "MessageFolder": {"type": "object", "required": ["folder"],
                               "properties": {"folder": {"enum": ["new", "saved", "deleted"]}}},
             "Action": {"type": "object", "properties": {"action": {"enum": ["remove_customizations", "force_system"]}}},

@@ -73,14 +73,24 @@ class Tokens:
         return [Token(d, str(r["account_id"]), bool(r["admin"]), bool(r["super"]), float(r["created"]))
                 for d, r in zip(digests, map(codec.load, records), strict=True) if r is not None]
 
+    def revoke_account(self, account_id: str) -> int:
+        """Revoke every token of an account (when it is deleted: an account created again later
+        with the same id must not inherit them). Returns how many."""
+        gone = [t.digest for t in self.all() if t.account_id == account_id]
+        self._drop(gone)
+        return len(gone)
+
     def revoke(self, digest_prefix: str) -> list[str]:
         """Revoke every token whose digest starts with the prefix (at least 8 hex digits)."""
         if len(digest_prefix) < 8:
             raise ValueError("give at least 8 hex digits of the token's digest")
         gone = [t.digest for t in self.all() if t.digest.startswith(digest_prefix.lower())]
-        if gone:
-            pipe = self._rds.pipeline(transaction=True)
-            pipe.delete(*(keys.api_token(d) for d in gone))
-            pipe.srem(keys.API_TOKENS, *gone)
-            pipe.execute()
+        self._drop(gone)
         return gone
+
+    def _drop(self, digests: list[str]) -> None:
+        if digests:
+            pipe = self._rds.pipeline(transaction=True)
+            pipe.delete(*(keys.api_token(d) for d in digests))
+            pipe.srem(keys.API_TOKENS, *digests)
+            pipe.execute()
