@@ -88,7 +88,9 @@ def test_creating_an_account_makes_a_child_of_the_tokens_account(api: Client, rd
     assert api.ok("GET", f"/v2/accounts/{new['id']}", "reseller")["name"] == "New Shop"
     foreign_parent = {"data": {"name": "X", "parent_id": "other"}}
     assert api.call("PUT", "/v2/accounts", "child", json=foreign_parent).status_code == 403
-    assert api.call("PUT", "/v2/accounts", "child", json={"data": {"id": "child", "name": "X"}}).status_code == 409
+    chosen = api.call("PUT", "/v2/accounts", "child", json={"data": {"id": "other", "name": "X"}})
+    assert chosen.status_code == 400 and "generated" in chosen.json()["data"]["id"]
+    assert api.call("PUT", "/v2/accounts", "super", json={"data": {"id": "child", "name": "X"}}).status_code == 409
 
 
 def test_a_read_only_token_cannot_write(api: Client) -> None:
@@ -131,7 +133,7 @@ def test_deleting_an_account_revokes_its_tokens(api: Client, services: Services)
     secret, _ = Tokens(services.rds).create("grandchild", admin=True)
     assert api.ok("GET", "/v2/accounts/grandchild", secret)["id"] == "grandchild"
     api.ok("DELETE", "/v2/accounts/grandchild")
-    api.ok("PUT", "/v2/accounts", json={"data": {"id": "grandchild", "name": "Same id, new owner"}})
+    api.ok("PUT", "/v2/accounts", "super", json={"data": {"id": "grandchild", "name": "Same id, new owner"}})
     assert api.call("GET", "/v2/accounts/grandchild", secret).status_code == 401
     assert api.ok("GET", "/v2/accounts/child", "child")["id"] == "child"
 

@@ -43,7 +43,10 @@ def list_accounts() -> Response:
 def create_account() -> Response:
     require_write()
     data = request_data()
-    doc = {**data, "id": str(data.get("id") or uuid.uuid4().hex)}
+    if "id" in data and not token().super:
+        # account ids are global: letting a customer pick one would tell it which ids exist elsewhere
+        raise invalid("id", "generated", "account ids are generated (only a super admin token chooses one)")
+    doc = {**data, "id": data.get("id") or uuid.uuid4().hex}
     if "parent_id" not in doc and not token().super:
         doc["parent_id"] = token().account_id
     if doc.get("parent_id") is None and not token().super:
