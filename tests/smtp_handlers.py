@@ -2,7 +2,31 @@
 
 from typing import Any
 
+from aiosmtpd.handlers import Mailbox
+
 
 class Reject550:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
         return "550 5.1.1 No such user here"
+
+
+class RefusingMailbox(Mailbox):
+    """A Maildir server that refuses every recipient whose address starts with `refused`."""
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd hook)
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.startswith("refused"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+class PipeliningMailbox(RefusingMailbox):
+    """The same, offering PIPELINING (aiosmtpd reads pipelined commands in order without saying so)."""
+
+    async def handle_EHLO(  # noqa: N802 (aiosmtpd hook)
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]

@@ -4,13 +4,11 @@ Redis: the message is checked header by header and part by part."""
 import email
 import email.policy
 import json
-import mailbox
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -32,39 +30,13 @@ from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates, packaged
 from controller.store.bundle import load_bundle
 from tests.conftest import free_port
+from tests.mailserver import delivered, running_smtp, start_smtp
 from tests.office import ACCOUNT, call, flow, load, node
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_smtp(port: int, maildir: Path, handler: str = "aiosmtpd.handlers.Mailbox") -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", handler]
-    if handler.endswith("Mailbox"):
-        args.append(str(maildir))
-    proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.DEVNULL)
-    with gevent.Timeout(10):
-        while True:
-            try:
-                gsocket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return proc
-            except OSError:
-                gevent.sleep(0.05)
 
 
 @pytest.fixture
 def smtp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    port, maildir = free_port(), tmp_path / "Maildir"
-    proc = start_smtp(port, maildir)
-    yield port, maildir
-    proc.terminate()
-    proc.wait(5)
-
-
-def delivered(maildir: Path) -> list[EmailMessage]:
-    if not maildir.exists():
-        return []
-    box = mailbox.Maildir(str(maildir))
-    return [email.message_from_bytes(m.as_bytes(), policy=email.policy.default) for m in box]  # type: ignore[misc]
+    yield from running_smtp(tmp_path)
 
 
 def mailer_for(rds: redis.Redis, port: int, **queue: Any) -> Mailer:

@@ -29,6 +29,8 @@ def register(commands: Any) -> None:
     mail.add_argument("--jobs", type=int, default=2000, help="emails per throughput run")
     mail.add_argument("--calls", type=int, default=1000, help="missed calls for the latency run")
     mail.add_argument("--rate", type=float, default=100.0, help="calls per second for the latency run")
+    mail.add_argument("--repeat", type=int, default=3, help="throughput runs of each kind")
+    mail.add_argument("--sink", choices=("fast", "aiosmtpd"), default="fast", help="the SMTP server measured against")
     mail.set_defaults(run=run_bench_mail)
 
 
@@ -44,5 +46,6 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_bench_mail(args: argparse.Namespace, settings: Settings) -> int:
-    bench_mail.run(settings, connect(settings), args.jobs, args.calls, args.rate)
+    options = bench_mail.Options(args.jobs, args.calls, args.rate, args.repeat, args.sink)
+    bench_mail.run(settings, connect(settings), options)
     return 0

@@ -1,35 +1,44 @@
 """`controller lab bench-mail`: how fast one mail-sender worker delivers, and how long an alert
 takes from the channel being gone to the SMTP server accepting the email.
 
-1. N jobs delivered by one worker to a local SMTP server (aiosmtpd, accepting and timing every
-   message), with the connection reused and with one connection per message: emails/s.
-2. Calls at a steady rate through a `controller serve` process (missed_call_alert -> a user
+The SMTP server is a sink in its own process that accepts and timestamps every message: by default
+the lab's minimal asyncio responder (`controller.lab.smtp_sink`), or aiosmtpd (`--sink aiosmtpd`),
+which spends about 1 ms of CPU per message and so bounds one connection near the rates measured.
+
+1. Baseline: plain smtplib sending the worker's own message over one reused connection to the same
+   sink, so the worker's figure can be read as a fraction of what the sink and SMTP allow.
+2. N jobs delivered by one worker, with the connection reused and with one connection per message:
+   emails/s, the worker's CPU time per email and the sink's; repeated `--repeat` times.
+3. Calls at a steady rate through a `controller serve` process (missed_call_alert -> a user
    nobody answers) while a `controller mailer` process delivers: p50/p99 of SMTP acceptance time
    minus the time the call's termination handler ran.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import smtplib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gevent
 import redis
 
 from controller.config import Settings
-from controller.lab.bench import free_port, server_process
+from controller.lab.bench import free_port, server_process, wait_listening
 from controller.lab.load import drive
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.notify.delivery import SmtpSender
 from controller.notify.job import make_job
 from controller.notify.mailer import Mailer
-from controller.notify.queue import JobQueue
+from controller.notify.queue import Claimed, JobQueue
 from controller.store import keys
 from controller.store.bundle import load_bundle
 
@@ -50,25 +59,67 @@ def _clear_queue(rds: redis.Redis) -> None:
         rds.delete(key)
 
 
-def _smtp(port: int, sink: Path) -> subprocess.Popen[bytes]:
+def _smtp(kind: str, port: int, sink: Path) -> subprocess.Popen[bytes]:
+    if kind == "aiosmtpd":
+        argv = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
+                "controller.lab.smtp_sink.TimingSink"]
+    else:
+        argv = [sys.executable, "-m", "controller.lab.smtp_sink", f"127.0.0.1:{port}", str(sink)]
     env = dict(os.environ, CONTROLLER_SINK_FILE=str(sink))
-    argv = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
-            "controller.lab.smtp_sink.TimingSink"]
-    return subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
+    wait_listening(port, proc)
+    return proc
 
 
-def throughput(rds: redis.Redis, port: int, jobs: int, reuse: bool) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _job(n: int, tag: str) -> dict[str, Any]:
+    call = {"call_id": f"bench-{tag}-{n}-{time.time()}", "caller_id_name": "Bench Caller",
+            "caller_id_number": "+15550001111", "started_at": time.time(), "hangup_cause": "NO_ANSWER"}
+    return make_job("missed_call", ACCOUNT, call, instance="bench", recipients=[{"type": "user", "id": "owner"}])
+
+
+def sample_message(rds: redis.Redis, port: int) -> tuple[str, list[str], bytes]:
+    """The email the worker sends for one bench job (sender, recipients, bytes), built by its code."""
+    mailer = Mailer(rds, JobQueue(rds), SmtpSender(f"smtp://127.0.0.1:{port}"), name="bench-sample")
+    job = _job(0, "sample")
+    prepared = mailer.prepare(Claimed("sample", job, "", 0), mailer.contexts.read([job])[0])
+    assert prepared.rendered is not None and prepared.data is not None
+    return prepared.rendered.sender, prepared.rendered.recipients, prepared.data
+
+
+def baseline(port: int, jobs: int, message: tuple[str, list[str], bytes]) -> float:
+    """Plain smtplib, one reused connection, the same message: emails/s."""
+    client = smtplib.SMTP("127.0.0.1", port)
+    started = time.perf_counter()
+    for _ in range(jobs):
+        client.sendmail(*message)
+    elapsed = time.perf_counter() - started
+    client.quit()
+    return jobs / elapsed
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    rate: float  # emails/s
+    cpu: float  # the worker's CPU seconds per email
+    sink_cpu: float  # the SMTP sink's CPU seconds per email
+
+
+def throughput(rds: redis.Redis, smtp: subprocess.Popen[bytes], port: int, jobs: int, reuse: bool) -> Run:
     _clear_queue(rds)
     queue = JobQueue(rds)
     for n in range(jobs):
-        call = {"call_id": f"bench-{reuse}-{n}-{time.time()}", "caller_id_number": "+15550001111",
-                "started_at": time.time()}
-        queue.enqueue(make_job("missed_call", ACCOUNT, call, instance="bench",
-                               recipients=[{"type": "user", "id": "owner"}]))
+        queue.enqueue(_job(n, str(reuse)))
     mailer = Mailer(rds, queue, SmtpSender(f"smtp://127.0.0.1:{port}", reuse=reuse), name="bench")
-    started = time.perf_counter()
+    sink_before, started, cpu_before = cpu_seconds(smtp.pid), time.perf_counter(), time.process_time()
     sent = mailer.run(burst=True)
-    return sent / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_before
+    return Run(sent / elapsed, cpu / max(1, sent), (cpu_seconds(smtp.pid) - sink_before) / max(1, sent))
 
 
 def latency(settings: Settings, rds: redis.Redis, port: int, sink: Path, *, calls: int, rate: float) -> list[float]:
@@ -106,26 +157,52 @@ def _delays(rds: redis.Redis, accepted: dict[str, str]) -> list[float]:
     return sorted(delays)
 
 
-def run(settings: Settings, rds: redis.Redis, jobs: int, calls: int, rate: float) -> None:
+@dataclasses.dataclass(frozen=True)
+class Options:
+    jobs: int = 2000
+    calls: int = 1000
+    rate: float = 100.0
+    repeat: int = 3
+    sink: str = "fast"  # or "aiosmtpd"
+
+
+def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
     load_bundle(rds, BUNDLE, "mail benchmark bundle")
     port = free_port()
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as folder:
         sink = Path(folder) / "accepted"
-        smtp = _smtp(port, sink)
+        smtp = _smtp(options.sink, port, sink)
         try:
-            gevent.sleep(1.0)
-            for reuse in (True, False):
-                rate_sent = throughput(rds, port, jobs, reuse)
-                label = "reused connection" if reuse else "one connection per email"
-                print(f"emails/s     {rate_sent:7.0f} per worker ({jobs} emails, {label})")
-            delays = latency(settings, rds, port, sink, calls=calls, rate=rate)
-            if delays:
-                p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
-                print(f"end to end   p50 {statistics.median(delays) * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms  "
-                      f"({len(delays)} missed calls at {rate:.0f}/s: channel gone -> SMTP accepted)")
-            else:
-                print("end to end   no email was matched to its call")
+            _throughputs(rds, smtp, port, options)
+            _latency_report(settings, rds, port, sink, options)
         finally:
             smtp.terminate()
             smtp.wait(10)
             _clear_queue(rds)
+
+
+def _throughputs(rds: redis.Redis, smtp: subprocess.Popen[bytes], port: int, options: Options) -> None:
+    message = sample_message(rds, port)
+    before = cpu_seconds(smtp.pid)
+    plain = baseline(port, options.jobs, message)
+    sink_cpu = (cpu_seconds(smtp.pid) - before) / options.jobs
+    print(f"sink         {options.sink}: {sink_cpu * 1e6:.0f} us CPU per message ({len(message[2])} bytes)")
+    print(f"baseline     {plain:7.0f} emails/s  plain smtplib, one reused connection, the same message")
+    for reuse in (True, False):
+        label = "reused connection" if reuse else "one connection per email"
+        for _ in range(options.repeat):
+            result = throughput(rds, smtp, port, options.jobs, reuse)
+            print(f"emails/s     {result.rate:7.0f} per worker ({options.jobs} emails, {label})  "
+                  f"{result.rate / plain:4.2f}x baseline  cpu {result.cpu * 1000:.2f} ms/email "
+                  f"(= {1 / result.cpu:.0f}/s per core)  sink cpu {result.sink_cpu * 1e6:.0f} us/email")
+
+
+def _latency_report(settings: Settings, rds: redis.Redis, port: int, sink: Path, options: Options) -> None:
+    delays = latency(settings, rds, port, sink, calls=options.calls, rate=options.rate)
+    if delays:
+        p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+        print(f"end to end   p50 {statistics.median(delays) * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms  "
+              f"({len(delays)} missed calls at {options.rate:.0f}/s: channel gone -> SMTP accepted)")
+    else:
+        print("end to end   no email was matched to its call")

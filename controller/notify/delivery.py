@@ -116,6 +116,7 @@ class SmtpSender:
         self._check(*client.mail(sender))
         refused = [r for r in recipients if client.rcpt(r)[0] // 100 != 2]
         if len(refused) == len(recipients):
+            self._reset()  # or the next message's MAIL is refused as nested
             raise PermanentDeliveryError(f"every recipient refused: {', '.join(refused)}")
         return client.data(payload)
 
@@ -130,10 +131,10 @@ class SmtpSender:
         mail, data = replies[0], replies[-1]
         refused = [r for r, (code, _) in zip(recipients, replies[1:-1], strict=True) if code // 100 != 2]
         if data[0] == 354 and (mail[0] // 100 != 2 or len(refused) == len(recipients)):
-            client.send(b".\r\n")  # the server opened DATA anyway: end it empty
-            client.getreply()
+            self._drop()  # the server opened DATA anyway: only a dropped connection sends nothing
         self._check(*mail)
         if len(refused) == len(recipients):
+            self._reset()
             raise PermanentDeliveryError(f"every recipient refused: {', '.join(refused)}")
         if data[0] != 354:
             self._check(*data)
@@ -147,11 +148,20 @@ class SmtpSender:
             self.close()
             raise TransientDeliveryError(text)
         if code >= 500:
-            try:
-                self._client.rset() if self._client else None
-            except (OSError, smtplib.SMTPException):
-                self.close()
+            self._reset()
             raise PermanentDeliveryError(text)
+
+    def _reset(self) -> None:
+        """RSET: the connection is ready for the next message (or dropped if it cannot be)."""
+        try:
+            self._client.rset() if self._client else None
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def close(self) -> None:
         if self._client is not None:

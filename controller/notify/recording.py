@@ -8,8 +8,8 @@ unreadable, oversized or non-audio file) is not read further. The link is the jo
 `media_url`, or `CONTROLLER_MEDIA_URL` followed by the URL-encoded message id.
 
 The attachment's file name is made from the caller and the time the message was left, reduced to
-letters, digits and `+._-` (a caller ID name is caller-controlled: no quote, slash, CR or LF can
-reach the Content-Disposition header or a mail client's save dialog).
+letters, digits, `+` and `-` (a caller ID name is caller-controlled: no quote, dot, slash, CR or LF
+can reach the Content-Disposition header or a mail client's save dialog).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from controller.notify.message import Attachment
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-_UNSAFE = re.compile(r"[^A-Za-z0-9+._-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9+-]+")
 
 
 def _types() -> mimetypes.MimeTypes:
@@ -37,18 +37,21 @@ def _types() -> mimetypes.MimeTypes:
     return types
 
 
-def safe_name(text: str, limit: int = 60) -> str:
-    """Letters, digits and `+._-` only, runs of anything else as one `_`."""
-    return _UNSAFE.sub("_", text).strip("._")[:limit]
+def safe_name(text: str, limit: int) -> str:
+    """Letters, digits, `+` and `-` only, each run of anything else as one `_`, at most `limit`."""
+    return _UNSAFE.sub("_", text).strip("_")[:limit].strip("_")
 
 
 def file_name(voicemail: dict[str, Any], call: dict[str, Any], extension: str) -> str:
-    """`voicemail-<caller>-<YYYYmmdd-HHMMSS>.<ext>` (UTC time the message was left)."""
-    caller = " ".join(dict.fromkeys(str(call.get(k) or "") for k in ("caller_id_name", "caller_id_number")))
+    """`voicemail-<caller name>-<caller number>-<YYYYmmdd-HHMMSS>.<ext>` (UTC time the message was
+    left; the name left out when it is the number or empty)."""
+    name, number = str(call.get("caller_id_name") or ""), str(call.get("caller_id_number") or "")
     when = datetime.datetime.fromtimestamp(float(voicemail.get("timestamp") or call.get("started_at") or 0),
                                            tz=datetime.UTC)
-    stem = "-".join(p for p in ("voicemail", safe_name(caller), when.strftime("%Y%m%d-%H%M%S")) if p)
+    parts = ("voicemail", safe_name(name, 40) if name != number else "", safe_name(number, 20),
+             when.strftime("%Y%m%d-%H%M%S"))
     suffix = safe_name(extension.lower(), 8)
+    stem = "-".join(part for part in parts if part)
     return f"{stem}.{suffix}" if suffix else stem
 
 
