@@ -6,12 +6,13 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
 
-from controller import config
-from controller.commands import api, flows, jobs, lab, mailer, serve, tokens
+from controller import config, localredis
+from controller.commands import api, flows, jobs, lab, mailer, run, serve, tokens
 from controller.errors import ConfigError
 
 
@@ -23,9 +24,19 @@ def build_parser() -> argparse.ArgumentParser:
     mailer.register(commands)
     lab.register(commands)
     serve.register(commands)
+    run.register(commands)
     api.register(commands)
     tokens.register(commands)
     return parser
+
+
+def with_private_redis(settings: config.Settings) -> config.Settings:
+    """With no Redis configured, the private Redis of a running `controller run` (its socket in
+    data_dir) is the one every command uses."""
+    if "redis_url" in config.given() or settings.redis_sentinels:
+        return settings
+    sock = localredis.socket_in(settings.data_dir)
+    return dataclasses.replace(settings, redis_url=localredis.url_for(sock)) if sock.exists() else settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"controller: configuration refused: {exc}", file=sys.stderr)
         return 2
+    settings = with_private_redis(settings)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

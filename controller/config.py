@@ -85,6 +85,7 @@ class Settings:
     media_url: str = ""
     default_account: str = ""
     voicemail_dir: str = "/var/lib/freeswitch/storage/voicemail"
+    data_dir: str = "var"
     country_code: str = "1"
     carriers: tuple[Carrier, ...] = ()
     freeswitch: tuple[EslEndpoint, ...] = ()
@@ -215,6 +216,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "media_url": _url("http", "https"),
     "default_account": str,
     "voicemail_dir": str,
+    "data_dir": str,
     "country_code": _country_code,
     "carriers": _carriers,
     "freeswitch": _esl_endpoints,
@@ -240,6 +242,14 @@ def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:
     if unknown:
         raise ConfigError(env_name(unknown[0]), f"unknown key {unknown[0]!r} in {path}")
     return data
+
+
+def given(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The settings the TOML file or the environment set (the others keep their defaults)."""
+    env = os.environ if environ is None else environ
+    path = Path(env.get("CONTROLLER_CONFIG", DEFAULT_CONFIG))
+    in_file = set(_read_toml(path, "CONTROLLER_CONFIG" in env))
+    return frozenset(in_file | {field for field in _PARSERS if env_name(field) in env})
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

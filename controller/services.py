@@ -12,6 +12,8 @@ from controller.callflows.matcher import Matcher
 from controller.callstate import CallStates
 from controller.config import Settings
 from controller.notify.queue import JobQueue
+from controller.store import codec
+from controller.store.cache import AccountCache, CallViews, Views, group_texts, ringing_texts
 from controller.store.callflows import Callflows
 from controller.store.documents import Accounts, Documents, device_by_sip_user, group_context, ringing_context
 from controller.store.voicemail import VoicemailMessages
@@ -30,12 +32,22 @@ class Services:
     matcher: Matcher
     queue: JobQueue
     calls: CallStates
+    # What calls read from accounts, kept while the account's revision stays (store/cache.py);
+    # None reads Redis every time.
+    cache: Views | None = None
 
     def ringing_context(
         self, aid: str, user_id: str
     ) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
-        """The account, the user and the account's devices, in one Redis round trip."""
-        return ringing_context(self.rds, aid, user_id)
+        """The account, the user and the account's devices: one Redis round trip (the
+        account's revision, when they are cached)."""
+        if self.cache is None:
+            return ringing_context(self.rds, aid, user_id)
+        account, user, devices = self.cache.view(aid).get(
+            ("ringing", user_id), lambda: ringing_texts(self.rds, aid, user_id)
+        )
+        ordered = sorted((codec.load(d) for d in devices), key=lambda d: str(d.get("id")))
+        return codec.load(account) or {}, codec.load(user), ordered
 
     def calling_device(self, aid: str, username: str) -> dict[str, Any] | None:
         """The account's device registered with this SIP username."""
@@ -45,11 +57,26 @@ class Services:
         self, aid: str
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
         """The account and its users, devices and groups by id, in one Redis round trip (what a
-        ring group needs)."""
-        return group_context(self.rds, aid)
+        ring group needs; the account's revision only, when they are cached)."""
+        if self.cache is None:
+            return group_context(self.rds, aid)
+        account, users, devices, groups = self.cache.view(aid).get(("group",), lambda: group_texts(self.rds, aid))
+
+        def by_id(found: dict[str, str]) -> dict[str, dict[str, Any]]:
+            return {str(k): codec.load(found[k]) for k in sorted(found)}
+
+        return codec.load(account) or {}, by_id(users), by_id(devices), by_id(groups)
+
+    def for_call(self) -> Services:
+        """The services one call uses: its account's revision is read once at its start (and
+        again after a second), not before every lookup (store/cache.py: CallViews)."""
+        if not isinstance(self.cache, AccountCache):
+            return self
+        return dataclasses.replace(self, cache=CallViews(self.cache))
 
     @classmethod
     def build(cls, settings: Settings, rds: redis.Redis) -> Services:
+        cache = AccountCache(rds)
         return cls(
             settings=settings,
             rds=rds,
@@ -59,7 +86,8 @@ class Services:
             vmboxes=Documents(rds, "vmboxes"),
             messages=VoicemailMessages(rds),
             callflows=Callflows(rds),
-            matcher=Matcher(rds),
+            matcher=Matcher(rds, accounts=cache),
             queue=JobQueue(rds),
             calls=CallStates(rds),
+            cache=cache,
         )

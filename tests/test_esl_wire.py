@@ -77,6 +77,18 @@ def test_a_newline_in_a_caller_id_name_stays_inside_its_value() -> None:
     assert event["Unique-ID"] == "u1"
 
 
+def test_an_event_body_of_its_own_is_not_read_as_headers() -> None:
+    inner = b"Hangup-Cause: FORGED\nApplication-UUID: forged\n\n"
+    body = b"Event-Name: MESSAGE\nUnique-ID: u1\nContent-Length: %d\n\n" % len(inner) + inner
+    frame = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
+    parsed = frames_of(frame, [7])[0]
+    event = wire.parse_event(parsed)
+    assert wire.event_name(parsed) == event.name == "MESSAGE"
+    assert event["Unique-ID"] == "u1"
+    assert "Hangup-Cause" not in event and event.get("Application-UUID") is None
+    assert dict(event) == {"Event-Name": "MESSAGE", "Unique-ID": "u1", "Content-Length": str(len(inner))}
+
+
 def test_burst_then_close_yields_every_frame_before_the_end() -> None:
     path = TRACES / "answer_nolinger.txt"
     stream = received_stream(path)

@@ -7,9 +7,10 @@
 3. Then the `no_match` callflow, only for all-digit numbers (optional leading `+`) and only for
    internal callers (an outside caller must not reach the account's outbound route).
 
-Compiled patterns are cached per account in this process and thrown away as soon as the
-account's revision in Redis moves (every callflow change bumps it), so several controller
-processes sharing one Redis never route with stale patterns.
+What a lookup reads (the number's callflow, the callflow documents, the compiled patterns) is
+kept in this process for as long as the account's revision in Redis stays the same (every change
+bumps it; store/cache.py), so a call costs one round trip, the revision, and several controller
+processes sharing one Redis never route with a stale callflow.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import redis
 
 from controller.callflows.patterns import Pattern, PatternSet, compile_pattern, named_captures
 from controller.store import codec, keys
+from controller.store.cache import AccountCache, AccountView, Views
 
 NO_MATCH = "no_match"
 _DIGITS = re.compile(r"\+?[0-9]+")
@@ -31,7 +33,7 @@ _EXACT = """
 local cid = redis.call('HGET', KEYS[1], ARGV[1])
 local doc = false
 if cid then doc = redis.call('HGET', KEYS[2], cid) end
-return {cid, doc, redis.call('GET', KEYS[3])}
+return {cid, doc}
 """
 
 
@@ -55,27 +57,26 @@ class Route:
 class Matcher:
     """Looks callflows up for an account; holds the per-process compiled-pattern cache."""
 
-    def __init__(self, rds: redis.Redis, cache_size: int = 1024) -> None:
+    def __init__(self, rds: redis.Redis, cache_size: int = 1024, accounts: AccountCache | None = None) -> None:
         self._rds = rds
         self._cache: collections.OrderedDict[str, tuple[int, PatternSet]] = (
             collections.OrderedDict()
         )
         self._cache_size = cache_size
-        self._exact = rds.register_script(_EXACT)
+        self._accounts = accounts or AccountCache(rds)
+        self._exact_script = rds.register_script(_EXACT)
 
-    def match(self, aid: str, number: str, *, is_internal: bool) -> Route | None:
-        pipe = self._rds.pipeline(transaction=False)
-        pipe.hget(keys.numbers(aid), number)
-        pipe.get(keys.revision(aid))
-        cid, revision = pipe.execute()
-        if cid is not None:
-            route = self._route(aid, number, str(cid), "number")
-            if route is not None:
-                return route
-        found = self._patterns(aid, int(revision or 0)).best(number)
+    def match(self, aid: str, number: str, *, is_internal: bool, views: Views | None = None) -> Route | None:
+        """The route of a number; `views` are a call's own (Services.for_call), else this
+        matcher's cache is asked (one revision read)."""
+        view = (views or self._accounts).view(aid)
+        doc = view.get(("number", number), lambda: self._exact(aid, number))
+        if doc is not None:
+            return Route(account_id=aid, number=number, callflow=codec.load(doc), reason="number")
+        found = self._patterns(aid, view.revision).best(number)
         if found is not None:
             pattern, capture = found
-            route = self._route(aid, number, pattern.callflow_id, "pattern")
+            route = self._route(view, aid, number, pattern.callflow_id, "pattern")
             if route is not None:
                 return dataclasses.replace(
                     route,
@@ -84,16 +85,21 @@ class Matcher:
                     capture_groups=named_captures(pattern.regex, number),
                 )
         if is_internal and _DIGITS.fullmatch(number):
-            cid = self._rds.hget(keys.numbers(aid), NO_MATCH)
-            if cid is not None:
-                return self._route(aid, number, str(cid), NO_MATCH)
+            doc = view.get(("number", NO_MATCH), lambda: self._exact(aid, NO_MATCH))
+            if doc is not None:
+                return Route(account_id=aid, number=number, callflow=codec.load(doc), reason=NO_MATCH)
         return None
 
-    def _route(self, aid: str, number: str, cid: str, reason: str) -> Route | None:
-        doc = codec.load(self._rds.hget(keys.docs(aid, "callflows"), cid))
+    def _exact(self, aid: str, number: str) -> str | None:
+        """The document of the callflow holding a number, in one round trip."""
+        _, doc = self._exact_script(keys=[keys.numbers(aid), keys.docs(aid, "callflows")], args=[number])
+        return str(doc) if doc is not None else None
+
+    def _route(self, view: AccountView, aid: str, number: str, cid: str, reason: str) -> Route | None:
+        doc = view.get(("callflow", cid), lambda: self._rds.hget(keys.docs(aid, "callflows"), cid))
         if doc is None:
             return None
-        return Route(account_id=aid, number=number, callflow=doc, reason=reason)
+        return Route(account_id=aid, number=number, callflow=codec.load(doc), reason=reason)
 
     def _patterns(self, aid: str, revision: int) -> PatternSet:
         cached = self._cache.get(aid)

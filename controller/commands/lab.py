@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.config import Settings
-from controller.lab import bench, bench_mail, bench_match
+from controller.lab import bench, bench_mail, bench_match, calls
 from controller.store.connection import connect
 
 
@@ -32,6 +32,20 @@ def register(commands: Any) -> None:
     mail.add_argument("--repeat", type=int, default=3, help="throughput runs of each kind")
     mail.add_argument("--sink", choices=("fast", "aiosmtpd"), default="fast", help="the SMTP server measured against")
     mail.set_defaults(run=run_bench_mail)
+    call = sub.add_parser("call", help="place simulated calls against the running controller and summarise them")
+    call.add_argument("--to", required=True, help="the number dialled")
+    call.add_argument("--from", dest="caller", default="+15550001111", help="caller number (internal: SIP username)")
+    call.add_argument("--name", default="Lab Caller", help="caller ID name")
+    call.add_argument("--scenario", choices=calls.SCENARIOS, default="no-answer")
+    call.add_argument("--count", type=int, default=1, help="how many calls")
+    call.add_argument("--rate", type=float, default=1.0, help="calls started per second")
+    call.add_argument("--account", help="the account id the dialplan would set (controller_account_id)")
+    call.add_argument("--record", type=float, default=5.0, help="voicemail: seconds the caller talks")
+    call.add_argument("--dtmf", default="", help="voicemail: digits the caller presses at the prompts")
+    call.add_argument("--hangup-after", type=float, default=3.0, help="hangup: seconds before the caller hangs up")
+    call.add_argument("--time-scale", type=float, default=1.0, help="FreeSWITCH times (ring timeouts) times this")
+    call.add_argument("--wait", type=float, default=15.0, help="seconds to wait for the notifications to be mailed")
+    call.set_defaults(run=run_call)
 
 
 def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
@@ -48,4 +62,14 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
 def run_bench_mail(args: argparse.Namespace, settings: Settings) -> int:
     options = bench_mail.Options(args.jobs, args.calls, args.rate, args.repeat, args.sink)
     bench_mail.run(settings, connect(settings), options)
+    return 0
+
+
+def run_call(args: argparse.Namespace, settings: Settings) -> int:
+    options = calls.Options(
+        to=args.to, caller=args.caller, name=args.name, scenario=args.scenario, count=args.count, rate=args.rate,
+        account=args.account, record=args.record, dtmf=args.dtmf, hangup_after=args.hangup_after,
+        time_scale=args.time_scale, wait=args.wait,
+    )
+    calls.run(settings, connect(settings), options)
     return 0

@@ -31,12 +31,17 @@ def sender_for(settings: Settings) -> Sender:
     return SmtpSender(settings.smtp_url) if settings.smtp_url else OutboxSender(settings.outbox_dir)
 
 
-def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
+def build_mailer(settings: Settings, name: str | None) -> Mailer:
+    """A mail sender with its own Redis client, SMTP (or outbox) sender and SMS gateway."""
     rds = connect(settings)
     sms = SmsSender(settings.sms_url, settings.sms_token, settings.sms_from) if settings.sms_url else None
     recordings = Recordings(settings.max_attachment_bytes, settings.media_url)
     queue = JobQueue(rds, lease=settings.job_lease_seconds)
-    mailer = Mailer(rds, queue, sender_for(settings), args.name, sms, recordings)
+    return Mailer(rds, queue, sender_for(settings), name, sms, recordings)
+
+
+def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
+    mailer = build_mailer(settings, args.name)
 
     def on_signal() -> None:
         if mailer.stopping.is_set():

@@ -1,7 +1,7 @@
 """One call from FreeSWITCH's connect to the socket's close.
 
-connect (channel data) -> myevents -> linger N -> place the call in its account -> match the
-callflow -> run it -> hang up when the flow ends -> wait until the channel is gone
+connect (channel data), myevents and linger N in one write -> place the call in its account ->
+match the callflow -> run it -> hang up when the flow ends -> wait until the channel is gone
 (CHANNEL_HANGUP_COMPLETE, disconnect notice or EOF) -> run termination handlers once -> close the
 socket (FreeSWITCH destroys the session only after that: see the captures).
 """
@@ -52,8 +52,7 @@ class CallLifecycle:
         session = Session(sock, address, settings.command_timeout)
         call: Call | None = None
         try:
-            data = session.connect()
-            session.subscribe_and_linger(settings.linger_seconds)
+            data = session.connect_and_subscribe(settings.linger_seconds)
             call = self._place(session, data)
             if call is not None:
                 session.listener = call.on_event
@@ -82,10 +81,13 @@ class CallLifecycle:
             session.hangup(NO_ROUTE_CAUSE)
             return None
         internal = is_internal_caller(self.services, account_id, data)
-        return Call(session, data, account_id, internal, self.services)
+        return Call(session, data, account_id, internal, self.services.for_call())
 
     def _run(self, session: Session, call: Call) -> None:
-        route = self.services.matcher.match(call.account_id, call.destination, is_internal=call.is_internal)
+        services = call.services
+        route = services.matcher.match(
+            call.account_id, call.destination, is_internal=call.is_internal, views=services.cache
+        )
         if route is None:
             log.info("call %s: no callflow for %r in %s", call.uuid, call.destination, call.account_id)
             session.hangup(NO_ROUTE_CAUSE)

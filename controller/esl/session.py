@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,10 @@ class Session(esl.OutboundSession):
         self._completions: dict[str, AsyncResult] = {}
         self._gone = Event()
         self._complete = Event()  # CHANNEL_HANGUP_COMPLETE seen (or the socket closed)
+        # Event-UUIDs: one random prefix per session and a counter (a UUID's shape, unique per
+        # application, without an os.urandom call for each).
+        self._uuid_prefix = str(uuid.uuid4())[:-4]
+        self._uuid_count = itertools.count(1)
         self.start_event_handlers()
 
     # --- reading (fixes 1, 2, 5, 7) -----------------------------------------------------------
@@ -87,7 +92,8 @@ class Session(esl.OutboundSession):
             for frame in reader:
                 self._dispatch(frame)
         except (ESLProtocolError, OSError) as exc:
-            log.warning("call %s: ESL stream broken: %s", self.uuid, exc)
+            if self._run:  # (not when close() ended it)
+                log.warning("call %s: ESL stream broken: %s", self.uuid, exc)
         finally:
             self._mark_gone("socket closed")
 
@@ -96,7 +102,8 @@ class Session(esl.OutboundSession):
         if kind in ("command/reply", "api/response"):
             self._reply(frame)
         elif kind == "text/event-plain":
-            self._event(wire.parse_event(frame))
+            if wire.event_name(frame) in WATCHED_EVENTS:  # (the others are not parsed at all)
+                self._event(wire.parse_event(frame))
         elif kind == "text/disconnect-notice":
             if frame.headers.get("Content-Disposition") == "linger":
                 self._lingering = True
@@ -120,8 +127,6 @@ class Session(esl.OutboundSession):
 
     def _event(self, event: wire.Event) -> None:
         name = event.name
-        if name not in WATCHED_EVENTS:
-            return
         if self.listener is not None:
             try:
                 self.listener(name, event)
@@ -170,7 +175,7 @@ class Session(esl.OutboundSession):
             name = raw.split(b"\n", 1)[0].decode("ascii", "replace")
             self._replies.append((name, result))
             waiting.append((name, result))
-        self.sock.sendall(b"".join(raws))
+        wire.write(self.sock, b"".join(raws))
         replies = []
         for name, result in waiting:
             try:
@@ -185,6 +190,16 @@ class Session(esl.OutboundSession):
         self.session_data = headers
         self._outbound_connected = True
         return headers
+
+    def connect_and_subscribe(self, linger: int) -> Mapping[str, str]:
+        """`connect`, `myevents` and `linger N` in one write; returns the channel data.
+        mod_event_socket reads commands one at a time from the socket and answers them in
+        order, so the second and third wait in its buffer until `connect` is answered."""
+        commands = [wire.command("connect"), wire.command("myevents"), wire.command(f"linger {int(linger)}")]
+        replies = self._send_all(commands)
+        self.session_data = replies[0][1]
+        self._outbound_connected = True
+        return self.session_data
 
     def myevents(self) -> None:
         self.send("myevents")
@@ -205,7 +220,7 @@ class Session(esl.OutboundSession):
         order) and wait for the last one's completion, which it returns."""
         if self._gone.is_set():
             raise ChannelGoneError(f"cannot run {steps[-1][0]}: channel gone")
-        uuids = [str(uuid.uuid4()) for _ in steps]
+        uuids = [self.next_event_uuid() for _ in steps]
         done: AsyncResult = AsyncResult()
         self._completions[uuids[-1]] = done
         try:
@@ -222,7 +237,11 @@ class Session(esl.OutboundSession):
     ) -> Any:
         if block:
             return self.execute(app_name, app_args or "", response_timeout)
-        return self._send(wire.sendmsg(app_name, app_args or "", event_uuid=str(uuid.uuid4())))
+        return self._send(wire.sendmsg(app_name, app_args or "", event_uuid=self.next_event_uuid()))
+
+    def next_event_uuid(self) -> str:
+        """A fresh Event-UUID for a `sendmsg` (FreeSWITCH returns it as Application-UUID)."""
+        return f"{self._uuid_prefix}{next(self._uuid_count) & 0xFFFF:04x}"
 
     def set_variables(self, variables: Mapping[str, str]) -> None:
         """Set several channel variables with one `multiset` (values made inert)."""
@@ -258,11 +277,12 @@ class Session(esl.OutboundSession):
         return bool(self._complete.wait(timeout))
 
     def close(self) -> None:
-        """Close the socket (FreeSWITCH then destroys the channel) and stop the reader."""
+        """Close the socket (FreeSWITCH then destroys the channel); the reader, waiting on it,
+        wakes up with an error and ends. (Killing it instead would leave its traceback in a
+        reference cycle with the whole session, for the garbage collector to find.) The
+        listener is dropped: nothing of the call is kept alive by the session any longer."""
         self.connected = False
         self._run = False
-        reader = self._receive_events_greenlet
-        if reader is not None and reader is not gevent.getcurrent():
-            reader.kill(block=True, timeout=1)
         self._mark_gone("socket closed")
+        self.listener = None
         self.sock.close()

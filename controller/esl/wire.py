@@ -44,6 +44,23 @@ class Receiver(Protocol):
     def recv(self, size: int, /) -> bytes: ...
 
 
+class Sender(Protocol):
+    """What `write` writes to: a gevent socket."""
+
+    def send(self, data: bytes, /) -> int: ...
+
+    def sendall(self, data: bytes | memoryview, /) -> None: ...
+
+
+def write(sock: Sender, data: bytes) -> None:
+    """Write all of `data`. A command or a few events fit in the socket buffer: one `send`
+    does it (gevent's `sendall` also asks the kernel for the buffer size on every call); the
+    rest, if any, goes through `sendall`, which waits for the peer."""
+    sent = sock.send(data)
+    if sent < len(data):
+        sock.sendall(memoryview(data)[sent:])
+
+
 def decode_value(raw: str) -> str:
     """URL-decode one header value (only values: a block is split into lines first)."""
     return unquote(raw) if "%" in raw else raw
@@ -168,9 +185,22 @@ def _first_value(block: bytes, prefix: bytes, missing: str | None = "") -> str |
     return decode_value(block[start : end if end >= 0 else len(block)].decode("utf-8", "replace"))
 
 
+def event_name(frame: Frame) -> str:
+    """The Event-Name of a `text/event-plain` frame (the first line FreeSWITCH writes), found
+    without reading the rest: most events a call receives are only looked at by name."""
+    return _first_value(frame.body, b"Event-Name: ") or ""
+
+
 def parse_event(frame: Frame) -> Event:
-    """The event carried by a `text/event-plain` frame (its body's own header block)."""
+    """The event carried by a `text/event-plain` frame (its body's own header block).
+
+    Only an event carrying a body of its own has a Content-Length header (switch_event_serialize
+    writes it last, then the blank line and the body): without one, the whole frame body is the
+    block. Looking for that header skips through a 5 KB event several bytes at a time; looking
+    for the blank line would visit every line end."""
     body = frame.body
+    if b"Content-Length: " not in body:
+        return Event(body)
     end = body.find(b"\n\n")
     return Event(body if end < 0 else body[:end])
 

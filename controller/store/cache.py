@@ -1,0 +1,134 @@
+"""What calls read from an account (callflows, the number index, the account, users, devices),
+kept in this process for as long as the account's revision stays the same.
+
+Every write to an account's callflows, documents or the account itself bumps
+`account:{aid}:revision` in the same transaction (store/callflows.py, store/documents.py,
+store/bundle.py). A call reads the revision first (one GET) and only then anything else, so a
+value cached under revision R was read after R was current: it is at least as new as R, and any
+later change moves the revision and empties the account's entries. A change is therefore seen by
+the next call, in this process and in every other controller sharing the Redis. (The revision is
+never deleted nor lowered: deleting an account bumps it too.)
+
+Values are kept as the JSON text Redis holds and parsed again for each call, so a module that
+changes what it was given cannot change what the next call reads.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol, TypeVar
+
+import redis
+
+from controller.store import keys
+
+T = TypeVar("T")
+_MISSING = object()
+# How long one call goes on reading its account at the revision it last read (see CallViews).
+CALL_REFRESH_SECONDS = 1.0
+
+
+class AccountView:
+    """The cached values of one account at one revision."""
+
+    __slots__ = ("_limit", "_values", "revision")
+
+    def __init__(self, revision: int, limit: int) -> None:
+        self.revision = revision
+        self._values: dict[Hashable, Any] = {}
+        self._limit = limit
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        """The value under `key`, loaded (after the revision was read) on a miss."""
+        value = self._values.get(key, _MISSING)
+        if value is _MISSING:
+            value = load()
+            if len(self._values) >= self._limit:
+                self._values.clear()
+            self._values[key] = value
+        return value
+
+
+class AccountCache:
+    """Per-process views of the accounts calls are reaching, newest revision only."""
+
+    def __init__(self, rds: redis.Redis, max_accounts: int = 1024, max_entries: int = 4096) -> None:
+        self._rds = rds
+        self._views: collections.OrderedDict[str, AccountView] = collections.OrderedDict()
+        self._max_accounts = max_accounts
+        self._max_entries = max_entries
+
+    def view(self, aid: str) -> AccountView:
+        """The account's view at its current revision (one Redis round trip)."""
+        return self.view_at(aid, int(self._rds.get(keys.revision(aid)) or 0))
+
+    def view_at(self, aid: str, revision: int) -> AccountView:
+        """The account's view at a revision just read from Redis; a view for another revision
+        is dropped (a call that read an older revision while a newer one was being cached only
+        costs the next call a reload: what it caches was read after its own revision)."""
+        views = self._views
+        current = views.get(aid)
+        if current is not None and current.revision == revision:
+            views.move_to_end(aid)
+            return current
+        view = views[aid] = AccountView(revision, self._max_entries)
+        views.move_to_end(aid)
+        while len(views) > self._max_accounts:
+            views.popitem(last=False)
+        return view
+
+
+class Views(Protocol):
+    """Where account views come from: the process-wide cache, or one call's (CallViews)."""
+
+    def view(self, aid: str) -> AccountView: ...
+
+
+class CallViews:
+    """One call's views: the revision is read at the call's first lookup in an account and again
+    only once `refresh` seconds have passed, so a call costs one revision read and still sees a
+    change within a second, while every new call sees it at once."""
+
+    __slots__ = ("_cache", "_pinned", "_refresh")
+
+    def __init__(self, cache: AccountCache, refresh: float = CALL_REFRESH_SECONDS) -> None:
+        self._cache = cache
+        self._refresh = refresh
+        self._pinned: dict[str, tuple[float, AccountView]] = {}
+
+    def view(self, aid: str) -> AccountView:
+        now = time.monotonic()
+        pinned = self._pinned.get(aid)
+        if pinned is not None and now - pinned[0] < self._refresh:
+            return pinned[1]
+        view = self._cache.view(aid)
+        self._pinned[aid] = (now, view)
+        return view
+
+
+# --- the reads a call caches (parsed again by the caller, see the module docstring) -----------------
+
+RingingTexts = tuple[str | None, str | None, list[str]]
+GroupTexts = tuple[str | None, dict[str, str], dict[str, str], dict[str, str]]
+
+
+def ringing_texts(rds: redis.Redis, aid: str, user_id: str) -> RingingTexts:
+    """The account, a user and every device of the account, as stored, in one round trip."""
+    pipe = rds.pipeline(transaction=False)
+    pipe.get(keys.account(aid))
+    pipe.hget(keys.docs(aid, "users"), user_id)
+    pipe.hvals(keys.docs(aid, "devices"))
+    account, user, devices = pipe.execute()
+    return account, user, list(devices)
+
+
+def group_texts(rds: redis.Redis, aid: str) -> GroupTexts:
+    """The account and its users, devices and groups by id, as stored, in one round trip."""
+    pipe = rds.pipeline(transaction=False)
+    pipe.get(keys.account(aid))
+    for kind in ("users", "devices", "groups"):
+        pipe.hgetall(keys.docs(aid, kind))
+    account, users, devices, groups = pipe.execute()
+    return account, users, devices, groups
