@@ -15,8 +15,8 @@ import pytest
 from tests.conftest import free_port
 from tests.office import ACCOUNT, bundle, flow, node
 
-ALERTED = flow("+15554441111", node("missed_call_alert", {"recipients": [{"type": "user", "id": "u-ann"}]},
-                                    _=node("user", {"id": "u-ann", "timeout": 20}, _=node("voicemail", {"id": "vm-ann"}))))
+RING_ANN = node("user", {"id": "u-ann", "timeout": 20}, _=node("voicemail", {"id": "vm-ann"}))
+ALERTED = flow("+15554441111", node("missed_call_alert", {"recipients": [{"type": "user", "id": "u-ann"}]}, _=RING_ANN))
 
 
 def controller(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -27,9 +27,14 @@ def controller(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) 
 @pytest.fixture
 def environment(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLLER_")}
-    env.update({"CONTROLLER_ESL_LISTEN": f"127.0.0.1:{free_port()}", "CONTROLLER_API_LISTEN": f"127.0.0.1:{free_port()}",
-                "CONTROLLER_DATA_DIR": str(tmp_path / "var"), "CONTROLLER_OUTBOX_DIR": str(tmp_path / "outbox"),
-                "CONTROLLER_LINGER_SECONDS": "1", "CONTROLLER_DRAIN_SECONDS": "5"})
+    env.update({
+        "CONTROLLER_ESL_LISTEN": f"127.0.0.1:{free_port()}",
+        "CONTROLLER_API_LISTEN": f"127.0.0.1:{free_port()}",
+        "CONTROLLER_DATA_DIR": str(tmp_path / "var"),
+        "CONTROLLER_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "CONTROLLER_LINGER_SECONDS": "1",
+        "CONTROLLER_DRAIN_SECONDS": "5",
+    })
     return env
 
 
