@@ -11,6 +11,7 @@ import redis
 from controller.callflows.matcher import Matcher
 from controller.callstate import CallStates
 from controller.config import Settings
+from controller.metrics import Metrics
 from controller.notify.queue import JobQueue
 from controller.store import codec
 from controller.store.cache import AccountCache, CallViews, Views, group_texts, ringing_texts
@@ -35,6 +36,8 @@ class Services:
     # What calls read from accounts, kept while the account's revision stays (store/cache.py);
     # None reads Redis every time.
     cache: Views | None = None
+    # This process's Prometheus metrics (controller/metrics.py); None counts nothing.
+    metrics: Metrics | None = None
 
     def ringing_context(
         self, aid: str, user_id: str
@@ -75,7 +78,7 @@ class Services:
         return dataclasses.replace(self, cache=CallViews(self.cache))
 
     @classmethod
-    def build(cls, settings: Settings, rds: redis.Redis) -> Services:
+    def build(cls, settings: Settings, rds: redis.Redis, metrics: Metrics | None = None) -> Services:
         cache = AccountCache(rds)
         return cls(
             settings=settings,
@@ -87,7 +90,8 @@ class Services:
             messages=VoicemailMessages(rds),
             callflows=Callflows(rds),
             matcher=Matcher(rds, accounts=cache),
-            queue=JobQueue(rds),
+            queue=JobQueue(rds, metrics=metrics),
             calls=CallStates(rds),
             cache=cache,
+            metrics=metrics,
         )

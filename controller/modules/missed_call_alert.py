@@ -38,3 +38,5 @@ def alert_if_missed(call: Call, data: dict[str, Any]) -> None:
     )
     if call.services.queue.enqueue(job):
         log.info("call %s: missed call alert queued for %s", call.uuid, call.account_id)
+        if getattr(call.services, "metrics", None) is not None:
+            call.services.metrics.missed_call_alerts.inc()

@@ -25,6 +25,7 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
+from controller.metrics import Metrics
 from controller.store import keys
 
 _ENQUEUE = """
@@ -102,8 +103,10 @@ class JobQueue:
         max_attempts: int = 8,
         backoff: Backoff | None = None,
         sent_ttl: int = 2 * 86400,
+        metrics: Metrics | None = None,
     ) -> None:
         self._rds = rds
+        self.metrics = metrics
         self.lease = lease
         self.max_attempts = max_attempts
         self.backoff = backoff or Backoff()
@@ -123,6 +126,8 @@ class JobQueue:
             keys=[keys.queue_enqueued(key), keys.queue_job(job["id"]), keys.QUEUE_READY],
             args=[job["id"], json.dumps(job, separators=(",", ":")), time.time(), self.sent_ttl],
         )
+        if added and self.metrics is not None:
+            self.metrics.jobs_enqueued.labels(str(job.get("type", ""))).inc()
         return bool(added)
 
     # --- consuming ----------------------------------------------------------------------------
@@ -205,6 +210,8 @@ class JobQueue:
             outcome = "retry"
         pipe.lrem(keys.queue_processing(worker), 1, claimed.job_id)
         pipe.execute()
+        if self.metrics is not None:
+            (self.metrics.jobs_dead if outcome == "dead" else self.metrics.jobs_retried).inc()
         return outcome
 
     def release(self, worker: str) -> int:
