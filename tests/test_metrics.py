@@ -1,7 +1,10 @@
 """The metrics registry: counters fed by the queue and the missed-call alert, gauges read at scrape."""
 
+import json
+
 import redis
 
+from controller.api.ops import OpsApp
 from controller.metrics import Metrics
 from controller.notify.job import make_job
 from controller.notify.queue import JobQueue
@@ -40,3 +43,25 @@ def test_gauges_are_read_when_scraped(rds: redis.Redis) -> None:
     text = metrics.exposition().decode()
     assert "controller_calls_active 0.0" in text
     assert 'controller_calls_total{outcome="missed"} 0.0' in text
+
+
+def call_ops(app: OpsApp, path: str, method: str = "GET") -> tuple[str, bytes]:
+    replies: list[str] = []
+    body = b"".join(app({"PATH_INFO": path, "REQUEST_METHOD": method}, lambda status, headers: replies.append(status)))
+    return replies[0], body
+
+
+def test_healthz_reports_redis_and_each_watcher(rds: redis.Redis) -> None:
+    connected = {"esl://127.0.0.1:8021": True}
+    app = OpsApp(lambda environ, start: [b"api"], rds, Metrics(), lambda: connected)
+    status, body = call_ops(app, "/healthz")
+    assert status == "200 OK" and json.loads(body)["checks"]["freeswitch"] == {"esl://127.0.0.1:8021": "connected"}
+    connected["esl://127.0.0.1:8021"] = False
+    status, body = call_ops(app, "/healthz")
+    assert status.startswith("503") and json.loads(body)["status"] == "degraded"
+    down = OpsApp(lambda environ, start: [b"api"], redis.Redis(unix_socket_path="/nonexistent/redis.sock"), Metrics())
+    status, body = call_ops(down, "/healthz")
+    assert status.startswith("503") and json.loads(body)["checks"]["redis"].startswith("unreachable")
+    assert call_ops(app, "/metrics", "POST")[0].startswith("405")
+    passed = b"".join(app({"PATH_INFO": "/v2/accounts", "REQUEST_METHOD": "GET"}, lambda *a: None))
+    assert passed == b"api"  # everything else goes to the API

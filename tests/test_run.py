@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import free_port
 from tests.office import ACCOUNT, bundle, flow, node
@@ -78,6 +79,13 @@ def test_missed_calls_become_emails_in_the_outbox(running: subprocess.Popen[str]
     emails = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(emails) == 3
     assert all(b"ann@office.test" in e.read_bytes() for e in emails)
+    api = "http://" + environment["CONTROLLER_API_LISTEN"]
+    metrics = requests.get(api + "/metrics", timeout=5).text
+    for line in ("controller_missed_call_alerts_total 3.0", 'controller_jobs_enqueued_total{type="missed_call"} 3.0',
+                 "controller_queue_depth 0.0", "controller_calls_active 0.0"):
+        assert line in metrics, line
+    health = requests.get(api + "/healthz", timeout=5)
+    assert health.status_code == 200 and health.json()["checks"]["redis"] == "ok"
     stop(running)
     again = start(environment, tmp_path)  # the private Redis kept everything
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gevent
@@ -13,7 +14,9 @@ from gevent.event import Event
 from gevent.pywsgi import WSGIServer
 
 from controller.api.app import create_app
+from controller.api.ops import OpsApp
 from controller.config import Settings
+from controller.metrics import Metrics
 from controller.services import Services
 from controller.store.connection import connect
 
@@ -25,8 +28,14 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run_api)
 
 
-def build_server(settings: Settings, services: Services) -> WSGIServer:
-    app = create_app(services)
+def build_server(
+    settings: Settings, services: Services, watcher: Callable[[], Mapping[str, bool]] | None = None
+) -> WSGIServer:
+    """The API with `/metrics` and `/healthz` beside it (the process's metrics are
+    `services.metrics`; one is made when the services have none)."""
+    metrics = services.metrics or Metrics()
+    metrics.watch_queue(services.queue.stats)
+    app = OpsApp(create_app(services), services.rds, metrics, watcher)
     listen = settings.api_listen
     return WSGIServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
 

@@ -12,6 +12,7 @@ from typing import Any
 import gevent
 
 from controller.config import Settings
+from controller.metrics import Metrics
 from controller.notify.delivery import OutboxSender, SmtpSender
 from controller.notify.mailer import Mailer, Sender
 from controller.notify.queue import JobQueue
@@ -31,12 +32,12 @@ def sender_for(settings: Settings) -> Sender:
     return SmtpSender(settings.smtp_url) if settings.smtp_url else OutboxSender(settings.outbox_dir)
 
 
-def build_mailer(settings: Settings, name: str | None) -> Mailer:
+def build_mailer(settings: Settings, name: str | None, metrics: Metrics | None = None) -> Mailer:
     """A mail sender with its own Redis client, SMTP (or outbox) sender and SMS gateway."""
     rds = connect(settings)
     sms = SmsSender(settings.sms_url, settings.sms_token, settings.sms_from) if settings.sms_url else None
     recordings = Recordings(settings.max_attachment_bytes, settings.media_url)
-    queue = JobQueue(rds, lease=settings.job_lease_seconds)
+    queue = JobQueue(rds, lease=settings.job_lease_seconds, metrics=metrics)
     return Mailer(rds, queue, sender_for(settings), name, sms, recordings)
 
 

@@ -26,6 +26,7 @@ from controller.esl.server import OutboundServer
 from controller.esl.watcher import Watcher
 from controller.executor import Executor
 from controller.localredis import LocalRedis, LocalRedisError
+from controller.metrics import Metrics
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
 from controller.services import Services
 from controller.store.connection import connect
@@ -56,11 +57,14 @@ def run_all(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(settings: Settings, local: LocalRedis | None) -> int:
-    services = Services.build(settings, connect(settings))
+    metrics = Metrics()
+    services = Services.build(settings, connect(settings), metrics)
     esl = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)))
     watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS)
-    api = build_server(settings, services)
-    mailer = build_mailer(settings, name=None)
+    metrics.count_calls_active(lambda: esl.active_calls)
+    metrics.watch_freeswitch(lambda: watcher.connected)
+    api = build_server(settings, services, (lambda: watcher.connected) if settings.freeswitch else None)
+    mailer = build_mailer(settings, name=None, metrics=metrics)
     esl.start()
     watcher.start()
     api.start()
