@@ -59,6 +59,7 @@ class CallState:
     disposition: str | None = None
     other_leg: str | None = None
     bridge_failure: str | None = None  # the cause of the last failed bridge, if any
+    failed: bool = False  # a module raised: the flow was cut short
     answered_at: float | None = None
     ended_at: float | None = None
 

@@ -7,11 +7,10 @@ monkey.patch_all()
 
 import argparse
 import dataclasses
-import logging
 import sys
 from collections.abc import Sequence
 
-from controller import config, localredis
+from controller import config, localredis, logcontext
 from controller.commands import api, flows, jobs, lab, mailer, run, serve, tokens
 from controller.errors import ConfigError
 
@@ -47,7 +46,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"controller: configuration refused: {exc}", file=sys.stderr)
         return 2
     settings = with_private_redis(settings)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logcontext.configure(settings.log_level, settings.log_format)
     return int(args.run(args, settings) or 0)

@@ -90,6 +90,7 @@ class Settings:
     carriers: tuple[Carrier, ...] = ()
     freeswitch: tuple[EslEndpoint, ...] = ()
     log_level: str = "INFO"
+    log_format: str = "text"
 
 
 def _listen(value: str) -> Listen:
@@ -186,6 +187,12 @@ def _positive_float(value: str | float) -> float:
     return number
 
 
+def _log_format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ValueError("expected text or json")
+    return value
+
+
 def _log_level(value: str) -> str:
     level = value.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -221,6 +228,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "carriers": _carriers,
     "freeswitch": _esl_endpoints,
     "log_level": _log_level,
+    "log_format": _log_format,
 }
 
 

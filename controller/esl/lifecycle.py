@@ -19,6 +19,7 @@ from controller.callflows.matcher import ACCOUNT_VARIABLE, resolve_account
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl.session import Session
 from controller.executor import Executor, run_call_flow
+from controller.logcontext import bind_call
 from controller.services import Services
 from controller.store.documents import device_by_sip_user
 
@@ -53,8 +54,10 @@ class CallLifecycle:
         call: Call | None = None
         try:
             data = session.connect_and_subscribe(settings.linger_seconds)
+            bind_call(str(data.get("Unique-ID", "-")))
             call = self._place(session, data)
             if call is not None:
+                bind_call(call.uuid, call.account_id)
                 session.listener = call.on_event
                 self._run(session, call)
             if session.wait_gone(settings.linger_seconds + GONE_GRACE):
@@ -67,6 +70,23 @@ class CallLifecycle:
             if call is not None:
                 call.run_termination()
             session.close()
+            self._count(call)
+
+    def _count(self, call: Call | None) -> None:
+        """The call's outcome in the metrics: answered (bridged), voicemail, missed (inbound, neither),
+        failed (no account, no callflow, or the flow failed), other (an internal call not answered)."""
+        metrics = self.services.metrics
+        if metrics is None:
+            return
+        if call is None or call.callflow_id is None or call.state.failed:
+            outcome = "failed"
+        elif call.state.bridged:
+            outcome = "answered"
+        elif call.state.voicemail_left:
+            outcome = "voicemail"
+        else:
+            outcome = "missed" if call.is_inbound else "other"
+        metrics.calls.labels(outcome).inc()
 
     def _place(self, session: Session, data: Mapping[str, str]) -> Call | None:
         destination = data.get("Caller-Destination-Number", "")
@@ -96,6 +116,7 @@ class CallLifecycle:
         call.capture_group = route.capture_group
         call.capture_groups = dict(route.capture_groups)
         why = run_call_flow(self.executor, call, route.callflow.get("flow") or {})
+        call.state.failed = why == "module failed"
         log.debug("call %s: flow stopped (%s)", call.uuid, why)
         if not session.is_gone:
             session.hangup(call.state.bridge_failure or "NORMAL_CLEARING")
