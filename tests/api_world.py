@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
-from gevent.pywsgi import WSGIServer
 
 from controller.api.app import create_app
+from controller.api.server import ApiServer
 from controller.services import Services
 from controller.store.tokens import Tokens
 
@@ -58,7 +58,7 @@ def serve_api(services: Services) -> Iterator[Client]:
         "child": tokens.create("child", admin=True)[0],
         "other": tokens.create("other", admin=True)[0],
     }
-    server = WSGIServer(("127.0.0.1", 0), create_app(services), log=None)
+    server = ApiServer(("127.0.0.1", 0), create_app(services), log=None)
     server.start()
     session = requests.Session()
     try:

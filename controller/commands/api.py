@@ -15,6 +15,7 @@ from gevent.pywsgi import WSGIServer
 
 from controller.api.app import create_app
 from controller.api.ops import OpsApp
+from controller.api.server import ApiServer
 from controller.config import Settings
 from controller.metrics import Metrics
 from controller.services import Services
@@ -37,7 +38,7 @@ def build_server(
     metrics.watch_queue(services.queue.stats)
     app = OpsApp(create_app(services), services.rds, metrics, watcher)
     listen = settings.api_listen
-    return WSGIServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
+    return ApiServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
 
 
 def run_api(args: argparse.Namespace, settings: Settings) -> int:
