@@ -4,6 +4,7 @@ SIGTERM or SIGINT stops accepting and lets calls in progress finish up to `drain
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 from typing import Any
@@ -34,6 +35,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS)
     server.start()
     watcher.start()
+    # What start-up built (modules, schemas, settings) lives as long as the process: kept out of
+    # the garbage collector's full collections, which then only walk the calls in progress.
+    gc.freeze()
     print(f"controller: outbound ESL server on {settings.esl_listen.host}:{server.address[1]}", flush=True)
     for endpoint in settings.freeswitch:
         print(f"controller: watching FreeSWITCH {endpoint}", flush=True)

@@ -30,7 +30,7 @@ Handler = Callable[[gsocket.socket, tuple[Any, ...]], None]
 class OutboundServer:
     """Accepts FreeSWITCH's connections and runs `handler(sock, address)` for each call."""
 
-    def __init__(self, settings: Settings, handler: Handler, backlog: int = 1024) -> None:
+    def __init__(self, settings: Settings, handler: Handler, backlog: int = 4096) -> None:
         self._settings = settings
         self._handler = handler
         self._pool = Pool(settings.max_calls)

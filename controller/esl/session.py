@@ -52,6 +52,27 @@ WATCHED_EVENTS = frozenset(
 )
 
 
+class Replies:
+    """The replies to commands written together, awaited as one: `done` holds them all, in
+    order, or the first failure (a `-ERR`, the socket closing)."""
+
+    __slots__ = ("done", "expected", "received")
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.received: list[tuple[str, Mapping[str, str]]] = []
+        self.done: AsyncResult = AsyncResult()
+
+    def add(self, reply: tuple[str, Mapping[str, str]]) -> None:
+        self.received.append(reply)
+        if len(self.received) == self.expected and not self.done.ready():
+            self.done.set(self.received)
+
+    def fail(self, error: Exception) -> None:
+        if not self.done.ready():
+            self.done.set_exception(error)
+
+
 class Session(esl.OutboundSession):
     """One FreeSWITCH outbound connection (one channel)."""
 
@@ -71,7 +92,7 @@ class Session(esl.OutboundSession):
         self._outbound_connected = False
         self.command_timeout = command_timeout
         self.listener: EventListener | None = None
-        self._replies: collections.deque[tuple[str, AsyncResult]] = collections.deque()
+        self._replies: collections.deque[tuple[str, Replies]] = collections.deque()
         self._completions: dict[str, AsyncResult] = {}
         self._gone = Event()
         self._complete = Event()  # CHANNEL_HANGUP_COMPLETE seen (or the socket closed)
@@ -115,15 +136,15 @@ class Session(esl.OutboundSession):
         if not self._replies:
             log.warning("call %s: unexpected %s", self.uuid, frame.content_type)
             return
-        command, result = self._replies.popleft()
+        command, replies = self._replies.popleft()
         if frame.content_type == "api/response":
             text = frame.body.decode("utf-8", "replace")
         else:
             text = frame.headers.get("Reply-Text", "")
         if text.startswith("-ERR"):
-            result.set_exception(CommandError(command, text.strip()))
+            replies.fail(CommandError(command, text.strip()))
         else:
-            result.set((text, frame.headers))
+            replies.add((text, frame.headers))
 
     def _event(self, event: wire.Event) -> None:
         name = event.name
@@ -154,7 +175,7 @@ class Session(esl.OutboundSession):
             self._complete.set()
             self.connected = False
             while self._replies:
-                self._replies.popleft()[1].set_exception(gone)
+                self._replies.popleft()[1].fail(gone)
 
     # --- commands (fixes 3, 4, 6) -------------------------------------------------------------
 
@@ -166,23 +187,19 @@ class Session(esl.OutboundSession):
         return self._send_all([raw])[-1]
 
     def _send_all(self, raws: list[bytes]) -> list[tuple[str, Mapping[str, str]]]:
-        """Write several commands at once (one syscall) and wait for each reply in turn."""
+        """Write several commands at once (one syscall) and wait for all their replies (one
+        wait, at most `command_timeout`); the first `-ERR` raises CommandError."""
         if not self.connected:
             raise ChannelGoneError("socket closed")
-        waiting = []
-        for raw in raws:
-            result: AsyncResult = AsyncResult()
-            name = raw.split(b"\n", 1)[0].decode("ascii", "replace")
-            self._replies.append((name, result))
-            waiting.append((name, result))
+        names = [raw.split(b"\n", 1)[0].decode("ascii", "replace") for raw in raws]
+        replies = Replies(len(raws))
+        self._replies.extend((name, replies) for name in names)
         wire.write(self.sock, b"".join(raws))
-        replies = []
-        for name, result in waiting:
-            try:
-                replies.append(result.get(timeout=self.command_timeout))
-            except gevent.Timeout as exc:
-                raise CommandError(name, f"no reply within {self.command_timeout:g} s") from exc
-        return replies
+        try:
+            return replies.done.get(timeout=self.command_timeout)
+        except gevent.Timeout as exc:
+            name = names[len(replies.received)]
+            raise CommandError(name, f"no reply within {self.command_timeout:g} s") from exc
 
     def connect(self) -> Mapping[str, str]:
         """`connect`: the reply is the whole channel data block."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -113,20 +114,70 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(name: str, pid: int, port: int, options: Options) -> tuple[LoadResult, float]:
-    """One measured run; prints rate, setup latency, peak concurrency and the server's CPU
-    time per call (what bounds its rate on one core, whatever the load generator can offer)."""
+def own_cpu_seconds() -> float:
+    """This process's CPU time: the simulator's (and the load driver's)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def redis_pid(rds: redis.Redis) -> int | None:
+    """The Redis server's pid when it runs on this machine (its CPU time is then reported)."""
+    try:
+        pid = int(rds.info("server")["process_id"])
+    except (redis.RedisError, KeyError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}/stat").exists() else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    """CPU seconds per completed call of each process in a run, and the run's length."""
+
+    server: float
+    simulator: float
+    redis: float | None
+    elapsed: float
+
+    def busy(self, per_call: float, calls: int) -> float:
+        """The share of one core a process used during the run."""
+        return per_call * calls / self.elapsed if self.elapsed else 0.0
+
+
+def measured(name: str, pid: int, port: int, options: Options, rds_pid: int | None = None) -> tuple[LoadResult, Cost]:
+    """One measured run; prints rate, setup latency, peak concurrency, each side's CPU time per
+    call (the server's bounds its rate on one core, whatever the load generator can offer) and
+    which side was the busier: a side near 100% of a core is what limits the run."""
     drive(("127.0.0.1", port), CALL, min(500, options.calls), options.rate)  # warm-up
-    before = cpu_seconds(pid)
+    before = (cpu_seconds(pid), own_cpu_seconds(), cpu_seconds(rds_pid) if rds_pid else 0.0)
     result = drive(("127.0.0.1", port), CALL, options.calls, options.rate)
-    per_call = (cpu_seconds(pid) - before) / max(1, result.completed)
+    after = (cpu_seconds(pid), own_cpu_seconds(), cpu_seconds(rds_pid) if rds_pid else 0.0)
+    calls = max(1, result.completed)
+    cost = Cost(
+        server=(after[0] - before[0]) / calls,
+        simulator=(after[1] - before[1]) / calls,
+        redis=(after[2] - before[2]) / calls if rds_pid else None,
+        elapsed=result.elapsed,
+    )
     print(
         f"{name:<12} {result.completed:6d} calls {result.calls_per_second:6.0f} calls/s  "
         f"setup p50 {result.percentile(0.5) * 1000:7.2f} ms p99 {result.percentile(0.99) * 1000:8.2f} ms  "
         f"peak {result.peak_concurrent:5d}  failed {result.failures}  "
-        f"cpu {per_call * 1000:.2f} ms/call (= {1 / per_call if per_call else 0:.0f} calls/s per core)"
+        f"cpu {cost.server * 1000:.2f} ms/call (= {1 / cost.server if cost.server else 0:.0f} calls/s per core)"
     )
-    return result, per_call
+    print(f"{'':<12} {busy_line(cost, result.completed)}")
+    return result, cost
+
+
+def busy_line(cost: Cost, calls: int) -> str:
+    """Each side's CPU per call and share of a core, and who limited the run."""
+    sides = {"server": cost.server, "simulator": cost.simulator}
+    if cost.redis is not None:
+        sides["redis"] = cost.redis
+    shares = {side: cost.busy(per_call, calls) for side, per_call in sides.items()}
+    parts = [f"{side} {per_call * 1000:.2f} ms/call ({shares[side]:.0%} of a core)" for side, per_call in sides.items()]
+    busiest = max(shares, key=lambda side: shares[side])
+    verdict = f"busiest: {busiest}" + (" (saturated: it limits this run)" if shares[busiest] > 0.9 else "")
+    return "cpu  " + ", ".join(parts) + f"; {verdict}"
 
 
 def open_sockets(pid: int) -> int:
@@ -161,13 +212,17 @@ def _quiet_call(port: int, scenario: Scenario) -> None:
 def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
     load_bundle(rds, BUNDLE, "benchmark bundle")
     print(f"load: {options.calls} calls at {options.rate:.0f}/s: answer -> play -> bridge (no answer) -> hangup")
+    load1, load5, _ = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load1:.2f} (1 min) {load5:.2f} (5 min) before the run")
+    rds_pid = redis_pid(rds)
     port = free_port()
     with server_process(baseline_argv(port), port, {}) as proc:
-        theirs, their_cpu = measured("greenswitch", proc.pid, port, options)
+        theirs, their_cost = measured("greenswitch", proc.pid, port, options, rds_pid)
     port = free_port()
     argv, env = controller_argv(settings, port)
     with server_process(argv, port, env) as proc:
-        ours, our_cpu = measured("controller", proc.pid, port, options)
+        ours, our_cost = measured("controller", proc.pid, port, options, rds_pid)
+        their_cpu, our_cpu = their_cost.server, our_cost.server
         if theirs.calls_per_second:
             print(
                 f"ratio        {ours.calls_per_second / theirs.calls_per_second:.2f}x the bare greenswitch rate, "

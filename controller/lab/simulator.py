@@ -23,7 +23,6 @@ from collections.abc import Callable
 import gevent
 from gevent import socket as gsocket
 from gevent.event import Event
-from gevent.lock import Semaphore
 from gevent.queue import Queue
 
 from controller.esl import wire
@@ -94,7 +93,9 @@ class SimulatedCall:
         self.bridged_to: Channel | None = None
         self.apps: Queue = Queue()
         self._socket_app_uuid = str(uuids.uuid4())
-        self._send_lock = Semaphore()
+        self._out: list[bytes] = []
+        self._flush_pending = False
+        self._writer: gevent.Greenlet | None = None
         self._after_reply: list[Callable[[], None]] = []
         self._greenlets: list[gevent.Greenlet] = []
         self._runner: gevent.Greenlet | None = None
@@ -107,14 +108,45 @@ class SimulatedCall:
     # --- sending -------------------------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        """Write to the controller; one frame at a time (greenlets never interleave bytes)."""
+        """Write to the controller, in order. Frames sent in one go (a reply and the events it
+        starts, the hang-up sequence) leave in one write once this greenlet yields, as
+        FreeSWITCH's own writes coalesce in its socket: a syscall each would cost the
+        simulator more than the whole call costs the controller."""
         if not data or self.closed.is_set():
             return
-        with self._send_lock:
-            try:
+        self._out.append(data)
+        if not self._flush_pending:
+            self._flush_pending = True
+            gevent.get_hub().loop.run_callback(self._flush)
+
+    def _flush(self) -> None:
+        """Write what is queued without blocking (this runs in the hub); what the socket does
+        not take at once goes on in a writer greenlet, which later frames queue behind."""
+        self._flush_pending = False
+        if self._writer is not None or not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        try:
+            sent = self.sock.send(data, 0, 0.0)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.closed.set()
+            return
+        if sent < len(data):
+            self._writer = gevent.spawn(self._write_rest, data[sent:])
+
+    def _write_rest(self, data: bytes) -> None:
+        try:
+            while data:
                 wire.write(self.sock, data)
-            except OSError:
-                self.closed.set()
+                data = b"".join(self._out)
+                self._out.clear()
+        except OSError:
+            self.closed.set()
+        finally:
+            self._writer = None
 
     def wants(self, event: str) -> bool:
         """Whether the outbound socket receives this event (README item 4 of the captures)."""
@@ -170,7 +202,12 @@ class SimulatedCall:
         """Close the socket and end the call's greenlets. The command reader, waiting on the
         socket, ends with its close; the application runner, when idle, with an empty item;
         only what is still busy (an application, a timer) is killed, so that a thousand calls
-        a second leave no killed greenlet's traceback behind for the garbage collector."""
+        a second leave no killed greenlet's traceback behind for the garbage collector. What
+        is still queued for the controller goes first (FreeSWITCH's last frames, then the
+        close)."""
+        self._flush()
+        if self._writer is not None:
+            self._writer.join(timeout=1)
         self.sock.close()
         if self.running is None:
             self.apps.put(None)
