@@ -4,6 +4,7 @@ tells caches to reload, and access from other accounts."""
 
 from collections.abc import Iterator
 
+import gevent
 import pytest
 import redis
 
@@ -143,3 +144,18 @@ def test_groups_are_validated_and_bump_the_revision(api: Client, rds: redis.Redi
     assert api.ok("GET", "/v2/accounts/child/groups/sales")["endpoints"] == group["endpoints"]
     api.ok("DELETE", "/v2/accounts/child/groups/sales")
     assert revision(rds, "child") == start + 2 and rds.hgetall(keys.docs("child", "groups")) == {}
+
+
+def test_concurrent_creations_with_one_id_have_exactly_one_winner(api: Client) -> None:
+    def create(n: int) -> int:
+        doc = {"data": {"id": "shared", "first_name": f"Writer{n}"}}
+        return api.call("PUT", "/v2/accounts/child/users", json=doc).status_code
+
+    def create_account(n: int) -> int:
+        doc = {"data": {"id": "racy", "name": f"Writer{n}"}}
+        return api.call("PUT", "/v2/accounts", "super", json=doc).status_code
+
+    for attempt in (create, create_account):
+        jobs = [gevent.spawn(attempt, n) for n in range(8)]
+        gevent.joinall(jobs, timeout=20, raise_error=True)
+        assert sorted(job.value for job in jobs) == [201] + [409] * 7, attempt.__name__

@@ -53,9 +53,7 @@ def create_account() -> Response:
         raise invalid("parent_id", "required", "only a super admin token creates top-level accounts")
     if isinstance(doc.get("parent_id"), str):
         reachable(doc["parent_id"])
-    if isinstance(doc["id"], str) and ctx().services.accounts.exists(doc["id"]):
-        raise ApiError(409, "conflict", {"id": {"unique": f"account {doc['id']!r} already exists"}})
-    return reply(_save(doc), 201)
+    return reply(_save(doc, create=True), 201)
 
 
 @bp.get("/<aid>")
@@ -117,11 +115,14 @@ def _check_move(aid: str, parent: Any) -> None:
         raise invalid("parent_id", "cycle", "an account cannot move under itself or its descendants")
 
 
-def _save(doc: dict[str, Any]) -> dict[str, Any]:
+def _save(doc: dict[str, Any], create: bool = False) -> dict[str, Any]:
     problems = field_errors(schema_errors("accounts", doc))
     if problems:
         raise ApiError(400, "validation failed", problems)
+    accounts = ctx().services.accounts
     try:
-        return ctx().services.accounts.save(doc)
+        return accounts.create(doc) if create else accounts.save(doc)
+    except ConflictError:
+        raise ApiError(409, "conflict", {"id": {"unique": f"account {doc['id']!r} already exists"}}) from None
     except DocumentError as exc:
         raise invalid("parent_id", "exists", exc.reason) from None

@@ -28,6 +28,8 @@ class Store(Protocol):
 
     def save(self, aid: str, doc: dict[str, Any]) -> dict[str, Any]: ...
 
+    def create(self, aid: str, doc: dict[str, Any]) -> dict[str, Any]: ...
+
     def delete(self, aid: str, doc_id: str) -> None: ...
 
 
@@ -39,17 +41,20 @@ class Resource:
     check: Callable[[dict[str, Any]], dict[str, dict[str, str]]]  # {field: {rule: message}}
     conflict_field: str  # the field a ConflictError is reported on
 
-    def validate_and_save(self, aid: str, doc: dict[str, Any], status: int = 200) -> Response:
+    def validate_and_save(self, aid: str, doc: dict[str, Any], create: bool = False) -> Response:
+        """Check the whole document, then write it (`create`: refusing an id in use, atomically)."""
         problems = self.check(doc)
         if problems:
             raise ApiError(400, "validation failed", problems)
+        store = self.store()
         try:
-            saved = self.store().save(aid, doc)
+            saved = store.create(aid, doc) if create else store.save(aid, doc)
         except ConflictError as exc:
-            raise ApiError(409, "conflict", {self.conflict_field: {"unique": str(exc)}}) from None
+            field = "id" if exc.what.startswith("id ") else self.conflict_field
+            raise ApiError(409, "conflict", {field: {"unique": str(exc)}}) from None
         except DocumentError as exc:
             raise ApiError(400, "validation failed", {exc.path.removeprefix("$."): {"invalid": exc.reason}}) from None
-        return reply(saved, status)
+        return reply(saved, 201 if create else 200)
 
 
 def blueprint(resource: Resource) -> Blueprint:
@@ -72,9 +77,7 @@ def blueprint(resource: Resource) -> Blueprint:
         reachable(aid)
         data = request_data()
         doc = {**data, "id": data.get("id") or uuid.uuid4().hex}
-        if isinstance(doc["id"], str) and resource.store().find(aid, doc["id"]) is not None:
-            raise ApiError(409, "conflict", {"id": {"unique": f"{resource.singular} {doc['id']!r} already exists"}})
-        return resource.validate_and_save(aid, doc, 201)
+        return resource.validate_and_save(aid, doc, create=True)
 
     @bp.get("/<doc_id>")
     def get_doc(aid: str, doc_id: str) -> Response:

@@ -102,6 +102,21 @@ class Callflows:
         )
         return doc
 
+    def create(self, aid: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Like `save`, but an id already in use is refused (ConflictError) in the same
+        transaction, so two creations with one id cannot both win."""
+        doc = dict(doc)
+        doc.setdefault("id", uuid.uuid4().hex)
+        require_valid(doc, describe(doc))
+
+        def write(pipe: Pipeline) -> None:
+            if pipe.hexists(keys.docs(aid, "callflows"), doc["id"]):
+                raise ConflictError(f"id {doc['id']!r}", "another callflow")
+            self._save_in(pipe, aid, doc)
+
+        self._rds.transaction(write, keys.numbers(aid), keys.docs(aid, "callflows"))
+        return doc
+
     def _save_in(self, pipe: Pipeline, aid: str, doc: dict[str, Any]) -> None:
         old = codec.load(pipe.hget(keys.docs(aid, "callflows"), doc["id"]))
         self._check_numbers(pipe, aid, doc)

@@ -81,13 +81,23 @@ class Accounts:
     def save(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Create or replace an account (schema-checked); keeps the parent's children set and bumps
         the account's revision. A parent that does not exist is refused."""
+        return self._store(doc, create=False)
+
+    def create(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Like `save`, but an account id already in use is refused (ConflictError), atomically."""
+        return self._store(doc, create=True)
+
+    def _store(self, doc: dict[str, Any], create: bool) -> dict[str, Any]:
         _require_valid("accounts", doc)
         aid, parent = doc["id"], doc.get("parent_id")
         if parent and (parent == aid or not self.exists(parent)):
             raise DocumentError("account", "$.parent_id", f"no account {parent!r} can be the parent")
 
         def write(pipe: Pipeline) -> None:
-            old = codec.load(pipe.get(keys.account(aid))) or {}
+            existing = codec.load(pipe.get(keys.account(aid)))
+            if create and existing is not None:
+                raise ConflictError(f"id {aid!r}", "another account")
+            old = existing or {}
             pipe.multi()
             if old.get("parent_id") and old.get("parent_id") != parent:
                 pipe.srem(keys.children(old["parent_id"]), aid)
@@ -158,6 +168,19 @@ class Documents:
         the account holds is refused (ConflictError)."""
         _require_valid(self.kind, doc)
         self._rds.transaction(lambda pipe: self._save_in(pipe, aid, doc), *self._watched(aid))
+        return doc
+
+    def create(self, aid: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Like `save`, but an id already in use is refused (ConflictError) in the same
+        transaction."""
+        _require_valid(self.kind, doc)
+
+        def write(pipe: Pipeline) -> None:
+            if pipe.hexists(keys.docs(aid, self.kind), doc["id"]):
+                raise ConflictError(f"id {doc['id']!r}", f"another {self.kind} document")
+            self._save_in(pipe, aid, doc)
+
+        self._rds.transaction(write, *self._watched(aid))
         return doc
 
     def _watched(self, aid: str) -> list[str]:
