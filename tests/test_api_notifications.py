@@ -58,6 +58,11 @@ def test_only_a_super_admin_changes_system_templates(api: Client, rds: redis.Red
     changed = api.ok("POST", "/v2/notifications/missed_call", "super",
                      json={"data": {"subject": "Missed: {{ caller_id.number }}", "from": "pbx@example.com"}})
     assert changed["subject"] == "Missed: {{ caller_id.number }}" and "caller_id.name" in changed["macros"]
+    upload = api.call("POST", "/v2/notifications/missed_call", "super", data=b"System {{ call_id }}",
+                      headers={"Content-Type": "text/plain"})
+    assert upload.status_code == 200 and upload.json()["data"]["templates"]["text/plain"]["length"] == 20
+    assert api.call("GET", "/v2/accounts/other/notifications/missed_call?accept=text/plain", "other").text == \
+        "System {{ call_id }}"
     assert api.ok("DELETE", "/v2/notifications/missed_call", "super")["subject"] == "Missed: {{ caller_id.number }}"
     assert api.ok("GET", "/v2/notifications/missed_call")["subject"] == "Missed call from {{ caller_id.name_number }}"
     assert api.call("DELETE", "/v2/notifications/missed_call", "super").status_code == 404

@@ -72,3 +72,14 @@ def test_operations_declare_their_parameters_and_references_resolve(api: Client)
         if ref.startswith("#/components/schemas/"):
             assert ref.removeprefix("#/components/schemas/") in schemas, ref
     assert schemas["User"]["$id"] == "user.json" and schemas["Notification"]["additionalProperties"] is False
+
+
+def test_every_route_but_the_document_refuses_a_request_without_a_valid_token(
+    api: Client, services: Services
+) -> None:
+    for path, method in sorted(app_routes(services)):
+        url = path.replace("{}", "child")
+        for who in (None, "forged-token"):
+            response = api.call(method.upper(), url, who=who, json={"data": {}})
+            expected = 200 if path == "/v2/openapi.json" else 401
+            assert response.status_code == expected, (method, path, who)
