@@ -154,8 +154,9 @@ def test_hostile_or_broken_templates_are_refused_and_nothing_is_written(api: Cli
     assert broken.status_code == 400 and "does not compile" in broken.json()["data"]["subject"]["template"]
     long_subject = api.call("POST", base, json={"data": {"subject": "x" * 201}})
     assert long_subject.status_code == 400 and "maxLength" in long_subject.json()["data"]["subject"]
-    unknown = api.call("POST", base, json={"data": {"subject": "ok", "colour": "red"}})
-    assert unknown.status_code == 400 and "additionalProperties" in unknown.json()["data"]["colour"]
+    unknown = api.call("POST", base, json={"data": {"subject": "ok", "colour": "red", "size": 3}})
+    assert unknown.status_code == 400 and set(unknown.json()["data"]) == {"colour", "size"}
+    assert "additionalProperties" in unknown.json()["data"]["colour"]
     bad_type = api.call("POST", base, json={"data": {"subject": "ok", "to": {"type": "everyone"}}})
     assert bad_type.status_code == 400 and "enum" in bad_type.json()["data"]["to.type"]
     not_b64 = api.call("POST", base, json={"data": {"subject": "ok", "html": "%%%"}})

@@ -54,11 +54,14 @@ def field_errors(errors: Iterable[ValidationError]) -> dict[str, dict[str, str]]
         path = list(error.absolute_path)
         if error.validator == "required":
             missing = re.match(r"'(.*)' is a required property", error.message)
-            path.append(missing.group(1) if missing else "?")
-        elif error.validator == "additionalProperties":
-            extra = re.findall(r"'([^']*)'", error.message.split("(")[-1])
-            path.append(extra[0] if extra else "?")
-        found.setdefault(_dotted(path) or "document", {})[str(error.validator)] = error.message
+            fields = [[*path, missing.group(1) if missing else "?"]]
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            fields = [[*path, key] for key in error.instance if key not in allowed] or [path]
+        else:
+            fields = [path]
+        for field in fields:
+            found.setdefault(_dotted(field) or "document", {})[str(error.validator)] = error.message
     return found
 
 
