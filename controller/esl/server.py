@@ -41,6 +41,7 @@ class OutboundServer:
             backlog=backlog,
         )
         self.refused = 0
+        self._allowed: dict[str, bool] = {}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -84,6 +85,17 @@ class OutboundServer:
         self._handler(sock, address)
 
     def _is_allowed(self, host: str) -> bool:
+        """Whether a peer is in the allow-list; the answer for each address is kept (the few
+        FreeSWITCH hosts connect over and over)."""
+        allowed = self._allowed.get(host)
+        if allowed is None:
+            allowed = self._check_allowed(host)
+            if len(self._allowed) >= 4096:
+                self._allowed.clear()
+            self._allowed[host] = allowed
+        return allowed
+
+    def _check_allowed(self, host: str) -> bool:
         try:
             peer = ipaddress.ip_address(host.split("%", maxsplit=1)[0])
         except ValueError:

@@ -105,7 +105,8 @@ class Session(esl.OutboundSession):
     # --- reading (fixes 1, 2, 5, 7) -----------------------------------------------------------
 
     def start_event_handlers(self) -> None:
-        self._receive_events_greenlet = gevent.spawn(self.receive_events)
+        # A raw greenlet: nothing joins or kills the reader (close() ends it through its socket).
+        self._receive_events_greenlet = gevent.spawn_raw(self.receive_events)
 
     def receive_events(self) -> None:
         reader = wire.FrameReader(self.sock)

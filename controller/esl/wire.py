@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Protocol
+from typing import Protocol, TypeVar, overload
 from urllib.parse import quote, unquote
 
 from controller.errors import ESLProtocolError
 
+T = TypeVar("T")
 MAX_BODY = 16 << 20
 MAX_HEADER_BLOCK = 1 << 20
 RECV_SIZE = 65536
@@ -142,11 +143,12 @@ class Event(Mapping[str, str]):
     lazily: one header is found with a byte search and only its value is decoded; the whole
     block is parsed only when iterated. Most events a call sees are only looked at by name."""
 
-    __slots__ = ("_block", "_headers", "name")
+    __slots__ = ("_block", "_found", "_headers", "name")
 
     def __init__(self, block: bytes) -> None:
         self._block = block
         self._headers: dict[str, str] | None = None
+        self._found: dict[str, str | None] = {}  # headers looked up so far (the channel data's often)
         self.name = _first_value(block, b"Event-Name: ") or ""
 
     def _parsed(self) -> dict[str, str]:
@@ -154,16 +156,34 @@ class Event(Mapping[str, str]):
             self._headers = parse_headers(self._block)
         return self._headers
 
-    def __getitem__(self, key: str) -> str:
+    def _lookup(self, key: str) -> str | None:
         if self._headers is not None:
-            return self._headers[key]
-        value = _first_value(self._block, key.encode() + b": ", missing=None)
+            return self._headers.get(key)
+        found = self._found
+        if key in found:
+            return found[key]
+        value = found[key] = _first_value(self._block, key.encode() + b": ", missing=None)
+        return value
+
+    def __getitem__(self, key: str) -> str:
+        value = self._lookup(key)
         if value is None:
             raise KeyError(key)
         return value
 
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+
+    @overload
+    def get(self, key: str, /, default: str | T) -> str | T: ...
+
+    def get(self, key: str, /, default: object = None) -> object:
+        """As Mapping.get, without raising and catching KeyError for a missing header."""
+        value = self._lookup(key)
+        return default if value is None else value
+
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and _first_value(self._block, key.encode() + b": ", missing=None) is not None
+        return isinstance(key, str) and self._lookup(key) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._parsed())

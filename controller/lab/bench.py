@@ -181,8 +181,11 @@ def busy_line(cost: Cost, calls: int) -> str:
 
 
 def open_sockets(pid: int) -> int:
-    fds = Path(f"/proc/{pid}/fd")
-    return sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # (closed while we look)
+            count += os.readlink(fd).startswith("socket:")
+    return count
 
 
 def hold_memory(port: int, pid: int, calls: int) -> float:
