@@ -89,6 +89,7 @@ class Mailer:
         self.renderer = Renderer()
         self.smtplog = SmtpLog(rds)
         self.stopping = Event()
+        self._recording: gevent.Greenlet[Any, None] | None = None  # an email's record, reply pending
 
     def run(self, burst: bool = False) -> int:
         """Work until stopped (or, in burst mode, until the queue is empty); returns jobs handled."""
@@ -135,8 +136,14 @@ class Mailer:
             else:
                 valid.append(claimed)
         pairs = list(zip(valid, self.contexts.read([c.doc for c in valid]) if valid else [], strict=True))
+        try:
+            return len(batch) - len(valid) + self._deliver_all(pairs)
+        finally:
+            self._settle()
+
+    def _deliver_all(self, pairs: list[tuple[Claimed, Context]]) -> int:
         delivered: set[str] = set()  # keys sent in this batch (two jobs with one key send once)
-        handled = len(batch) - len(valid)
+        handled = 0
         upcoming = gevent.spawn(self.prepare, *pairs[0]) if pairs else None
         for index in range(len(pairs)):
             assert upcoming is not None
@@ -148,6 +155,12 @@ class Mailer:
             self.finish(prepared, delivered)
             handled += 1
         return handled
+
+    def _settle(self) -> None:
+        """Wait for the outstanding record of the last email (a failure raises here)."""
+        if self._recording is not None:
+            recording, self._recording = self._recording, None
+            recording.get()
 
     def prepare(self, claimed: Claimed, context: Context) -> Prepared:
         """Everything about a job that needs no I/O but the recording: template checks, addresses,
@@ -223,13 +236,18 @@ class Mailer:
         job, message, rendered = prepared.claimed.doc, prepared.message, prepared.rendered
         assert message is not None and rendered is not None
         receipt = self.sender.send(message, rendered.recipients, prepared.data)
+        self._settle()
         pipe = self.rds.pipeline(transaction=True)
         self._log_sent(prepared, receipt, pipe)
-        if last:
-            self.queue.complete(self.name, prepared.claimed, pipe)
-        else:
+        if not last:
             self.queue.mark_sent(job["idempotency_key"] + ":email", pipe)
             pipe.execute()
+            return
+        # The job's completion is written now but its reply read later: the next email goes on the
+        # wire meanwhile. It is settled before the next one is recorded and before the batch ends
+        # (so before any release or re-read of the sent records).
+        self._recording = gevent.spawn(self.queue.complete, self.name, prepared.claimed, pipe)
+        gevent.sleep(0)  # it sends the transaction before this greenlet goes on
 
     def _send_sms(self, job: dict[str, Any], rendered: Rendered, users: dict[str, dict[str, Any]]) -> None:
         if self.sms is None:
