@@ -1,15 +1,19 @@
 #!/bin/sh
-# Prepares a fresh Debian/Ubuntu machine: a redis-server from the system package manager when none
-# is installed, and a virtualenv in .venv holding the controller and its test tools.
+# Prepares a fresh Debian/Ubuntu machine: a redis-server and SIPp (sip-tester) from the system package
+# manager when none is installed, and a virtualenv in .venv holding the controller and its test tools.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-if ! command -v redis-server >/dev/null 2>&1; then
+packages=""
+command -v redis-server >/dev/null 2>&1 || packages="redis-server python3-venv"
+command -v sipp >/dev/null 2>&1 || packages="$packages sip-tester"  # SIPp 3.6: tests load conf/sipp/
+if [ -n "$packages" ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server python3-venv >/dev/null
+    # shellcheck disable=SC2086  # one word per package
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $packages >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then
