@@ -3,20 +3,25 @@ FreeSWITCH's line-by-line preprocessor, the SIPp scenarios loaded by the real `s
 sip-tester, which conf/bootstrap.sh installs), the systemd units, the provisioning script and the
 Grafana dashboard's queries against the metrics the controller exposes."""
 
+import configparser
 import json
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from controller import config
 from controller.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FREESWITCH = ROOT / "conf" / "freeswitch"
 SIPP = ROOT / "conf" / "sipp"
+SYSTEMD = ROOT / "conf" / "systemd"
+PROVISION = ROOT / "vagrant" / "provision.sh"
 OFFICE = json.loads((ROOT / "flows" / "office.json").read_text())
 
 FREESWITCH_FILES = sorted(FREESWITCH.rglob("*.xml"))
@@ -170,3 +175,76 @@ def test_sipp_refuses_a_broken_scenario_so_the_check_above_can_fail(tmp_path: Pa
     )
     assert result.returncode != 0
     assert "nowhere" in result.stderr
+
+
+UNITS = {"controller.service": "run", "controller-serve.service": "serve",
+         "controller-mailer.service": "mailer", "controller-api.service": "api"}
+
+
+def unit(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
+    parser.read_string((SYSTEMD / name).read_text())
+    return parser
+
+
+def env_example() -> dict[str, str]:
+    lines = (SYSTEMD / "controller.env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def seconds(value: str) -> float:
+    return float(value.removesuffix("s"))
+
+
+def test_systemd_units_are_the_ones_listed() -> None:
+    assert sorted(path.name for path in SYSTEMD.glob("*.service")) == sorted(UNITS)
+
+
+@pytest.mark.parametrize(("name", "role"), UNITS.items())
+def test_systemd_unit_runs_its_role_as_the_controller_user_with_the_environment_file(name: str, role: str) -> None:
+    parsed = unit(name)
+    assert set(parsed.sections()) == {"Unit", "Service", "Install"}
+    service = parsed["Service"]
+    assert service["ExecStart"].split()[1:] == [role]
+    assert service["EnvironmentFile"] == "/etc/controller/controller.env"
+    assert service["User"] == service["Group"] == "controller"
+    assert service["Restart"] == "on-failure"
+    assert service["KillSignal"] == "SIGTERM"
+    assert seconds(service["TimeoutStopSec"]) > float(env_example()["CONTROLLER_DRAIN_SECONDS"])
+    assert seconds(service["TimeoutStopSec"]) > Settings().drain_seconds
+    assert parsed["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_all_in_one_unit_and_role_units_exclude_each_other() -> None:
+    together = unit("controller.service")["Unit"]["Conflicts"].split()
+    assert sorted(together) == sorted(name for name in UNITS if name != "controller.service")
+    for name in together:
+        assert unit(name)["Unit"]["Conflicts"] == "controller.service"
+
+
+@pytest.mark.parametrize("role", sorted(set(UNITS.values())))
+def test_systemd_units_start_commands_the_controller_has(role: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "controller", role, "--help"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_environment_file_example_is_accepted_by_the_controller() -> None:
+    settings = config.load(env_example())
+    assert str(settings.esl_listen) == "127.0.0.1:8084"
+    assert [endpoint.port for endpoint in settings.freeswitch] == [8021]
+    assert [carrier.gateway for carrier in settings.carriers] == ["carrier-a"]
+
+
+def test_provisioning_script_is_valid_bash_that_stops_on_errors() -> None:
+    result = subprocess.run(["bash", "-n", str(PROVISION)], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "set -euo pipefail" in PROVISION.read_text()
+
+
+def test_provisioning_installs_every_freeswitch_snippet_and_unit() -> None:
+    script = PROVISION.read_text()
+    for path in FREESWITCH_FILES:
+        assert str(path.relative_to(FREESWITCH)) in script
+    assert "conf/systemd/*.service" in script and "flows load" in script
