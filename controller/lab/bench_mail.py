@@ -183,19 +183,24 @@ def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
 
 
 def _throughputs(rds: redis.Redis, smtp: subprocess.Popen[bytes], port: int, options: Options) -> None:
+    """Each worker run right after a baseline run, so that both see the same machine load."""
     message = sample_message(rds, port)
     before = cpu_seconds(smtp.pid)
-    plain = baseline(port, options.jobs, message)
+    baseline(port, options.jobs, message)
     sink_cpu = (cpu_seconds(smtp.pid) - before) / options.jobs
-    print(f"sink         {options.sink}: {sink_cpu * 1e6:.0f} us CPU per message ({len(message[2])} bytes)")
-    print(f"baseline     {plain:7.0f} emails/s  plain smtplib, one reused connection, the same message")
+    print(f"sink         {options.sink}: {sink_cpu * 1e6:.0f} us CPU per message of {len(message[2])} bytes; "
+          "baseline: plain smtplib, one reused connection, the same message")
     for reuse in (True, False):
         label = "reused connection" if reuse else "one connection per email"
+        rates = []
         for _ in range(options.repeat):
+            plain = baseline(port, options.jobs, message)
             result = throughput(rds, smtp, port, options.jobs, reuse)
+            rates.append(result.rate)
             print(f"emails/s     {result.rate:7.0f} per worker ({options.jobs} emails, {label})  "
-                  f"{result.rate / plain:4.2f}x baseline  cpu {result.cpu * 1000:.2f} ms/email "
+                  f"baseline {plain:5.0f}/s ({result.rate / plain:4.2f}x)  cpu {result.cpu * 1000:.2f} ms/email "
                   f"(= {1 / result.cpu:.0f}/s per core)  sink cpu {result.sink_cpu * 1e6:.0f} us/email")
+        print(f"emails/s     {statistics.median(rates):7.0f} per worker, median of {len(rates)} ({label})")
 
 
 def _latency_report(settings: Settings, rds: redis.Redis, port: int, sink: Path, options: Options) -> None:

@@ -14,9 +14,11 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 VERSION = 1
@@ -62,10 +64,27 @@ def make_job(
 
 
 @functools.cache
+def _schema() -> dict[str, Any]:
+    return dict(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+@functools.cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    return Draft202012Validator(_schema())
+
+
+@functools.cache
+def _check() -> Callable[[Any], Any]:
+    """The same schema compiled to Python by fastjsonschema: about 30 us a job where jsonschema
+    takes 200 to 400 (every mail sender validates every job). It decides that a job is valid;
+    jsonschema explains why one is not (the error paths and messages the dead letters carry)."""
+    return fastjsonschema.compile(_schema())
 
 
 def job_errors(job: Any) -> list[str]:
     """Why a job document breaks its schema (empty when it is valid)."""
-    return [f"{e.json_path}: {e.message}" for e in _validator().iter_errors(job)]
+    try:
+        _check()(job)
+    except fastjsonschema.JsonSchemaException:
+        return [f"{e.json_path}: {e.message}" for e in _validator().iter_errors(job)]
+    return []
