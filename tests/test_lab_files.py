@@ -22,6 +22,7 @@ FREESWITCH = ROOT / "conf" / "freeswitch"
 SIPP = ROOT / "conf" / "sipp"
 SYSTEMD = ROOT / "conf" / "systemd"
 PROVISION = ROOT / "vagrant" / "provision.sh"
+DASHBOARD = ROOT / "conf" / "grafana" / "controller-dashboard.json"
 OFFICE = json.loads((ROOT / "flows" / "office.json").read_text())
 
 FREESWITCH_FILES = sorted(FREESWITCH.rglob("*.xml"))
@@ -248,3 +249,57 @@ def test_provisioning_installs_every_freeswitch_snippet_and_unit() -> None:
     for path in FREESWITCH_FILES:
         assert str(path.relative_to(FREESWITCH)) in script
     assert "conf/systemd/*.service" in script and "flows load" in script
+
+
+# What the controller exposes at /metrics on the API port (histograms as their _bucket series).
+METRICS = {"controller_calls_active", "controller_calls_total", "controller_missed_call_alerts_total",
+           "controller_jobs_enqueued_total", "controller_jobs_delivered_total", "controller_jobs_retried_total",
+           "controller_jobs_dead_total", "controller_queue_depth", "controller_queue_oldest_age_seconds",
+           "controller_esl_command_seconds", "controller_smtp_seconds", "controller_freeswitch_connected"}
+HISTOGRAMS = {"controller_esl_command_seconds", "controller_smtp_seconds"}
+
+
+def dashboard_panels() -> list[dict[str, object]]:
+    found = []
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        found += [panel, *panel.get("panels", [])]
+    return found
+
+
+def dashboard_queries() -> list[str]:
+    doc = json.loads(DASHBOARD.read_text())
+    queries = [target["expr"] for panel in dashboard_panels() for target in panel.get("targets", [])]  # type: ignore[attr-defined]
+    return queries + [var["definition"] for var in doc["templating"]["list"] if var["type"] == "query"]
+
+
+def test_dashboard_has_a_prometheus_datasource_variable_every_panel_uses() -> None:
+    doc = json.loads(DASHBOARD.read_text())
+    assert doc["schemaVersion"] >= 36
+    variables = {var["name"]: var for var in doc["templating"]["list"]}
+    assert (variables["datasource"]["type"], variables["datasource"]["query"]) == ("datasource", "prometheus")
+    panels = [panel for panel in dashboard_panels() if panel["type"] != "row"]
+    assert panels
+    for panel in panels:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert all(target["datasource"] == panel["datasource"] for target in panel["targets"])  # type: ignore[attr-defined]
+    ids = [panel["id"] for panel in dashboard_panels()]
+    assert len(ids) == len(set(ids))
+
+
+def test_dashboard_queries_only_the_metrics_the_controller_exposes_and_all_of_them() -> None:
+    names = set()
+    for query in dashboard_queries():
+        assert query.count("(") == query.count(")") and query.count("{") == query.count("}"), query
+        for name in re.findall(r"\bcontroller_[a-z_]+", query):
+            base = name.removesuffix("_bucket")
+            assert base in METRICS, f"{name} is not a metric the controller exposes ({query})"
+            assert (base in HISTOGRAMS) == (name != base), f"{name}: histograms are queried by their buckets"
+            names.add(base)
+    assert names == METRICS
+
+
+def test_dashboard_shows_p50_and_p99_of_each_histogram() -> None:
+    queries = dashboard_queries()
+    for histogram in HISTOGRAMS:
+        for quantile in ("0.5", "0.99"):
+            assert any(q.startswith(f"histogram_quantile({quantile},") and f"{histogram}_bucket" in q for q in queries)
