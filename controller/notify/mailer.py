@@ -89,7 +89,7 @@ class Mailer:
         self.renderer = Renderer()
         self.smtplog = SmtpLog(rds)
         self.stopping = Event()
-        self._recording: gevent.Greenlet[Any, None] | None = None  # an email's record, reply pending
+        self._unsettled: gevent.Greenlet[Any, None] | None = None  # an email's record, reply pending
 
     def run(self, burst: bool = False) -> int:
         """Work until stopped (or, in burst mode, until the queue is empty); returns jobs handled."""
@@ -158,9 +158,9 @@ class Mailer:
 
     def _settle(self) -> None:
         """Wait for the outstanding record of the last email (a failure raises here)."""
-        if self._recording is not None:
-            recording, self._recording = self._recording, None
-            recording.get()
+        if self._unsettled is not None:
+            unsettled, self._unsettled = self._unsettled, None
+            unsettled.get()
 
     def prepare(self, claimed: Claimed, context: Context) -> Prepared:
         """Everything about a job that needs no I/O but the recording: template checks, addresses,
@@ -246,7 +246,7 @@ class Mailer:
         # The job's completion is written now but its reply read later: the next email goes on the
         # wire meanwhile. It is settled before the next one is recorded and before the batch ends
         # (so before any release or re-read of the sent records).
-        self._recording = gevent.spawn(self.queue.complete, self.name, prepared.claimed, pipe)
+        self._unsettled = gevent.spawn(self.queue.complete, self.name, prepared.claimed, pipe)
         gevent.sleep(0)  # it sends the transaction before this greenlet goes on
 
     def _send_sms(self, job: dict[str, Any], rendered: Rendered, users: dict[str, dict[str, Any]]) -> None:
