@@ -114,6 +114,9 @@ configure_freeswitch() {
     # The tts callflow module speaks with flite, which the vanilla modules.conf.xml leaves out.
     sed -i 's|<!-- *<load module="mod_flite"/> *-->|<load module="mod_flite"/>|' \
         "$FS_CONF/autoload_configs/modules.conf.xml"
+    # Voicemail recordings (CONTROLLER_VOICEMAIL_DIR): FreeSWITCH writes them, the controller (in
+    # group freeswitch) attaches and removes them; setgid keeps the group on what is created inside.
+    install -d -o freeswitch -g freeswitch -m 2775 /var/lib/freeswitch/storage/voicemail
     printf '[default]\nhost => 127.0.0.1\nport => 8021\npassword => %s\n' "$password" >/etc/fs_cli.conf
     chmod 600 /etc/fs_cli.conf
 }
