@@ -83,7 +83,8 @@ def test_missed_calls_become_emails_in_the_outbox(running: subprocess.Popen[str]
     metrics = requests.get(api + "/metrics", timeout=5).text
     for line in ("controller_missed_call_alerts_total 3.0", 'controller_jobs_enqueued_total{type="missed_call"} 3.0',
                  "controller_queue_depth 0.0", "controller_calls_active 0.0",
-                 'controller_calls_total{outcome="missed"} 3.0'):
+                 'controller_calls_total{outcome="missed"} 3.0', 'controller_jobs_delivered_total{medium="email"} 3.0',
+                 "controller_smtp_seconds_count 3.0"):
         assert line in metrics, line
     health = requests.get(api + "/healthz", timeout=5)
     assert health.status_code == 200 and health.json()["checks"]["redis"] == "ok"

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import gevent
 from gevent.event import Event
 
+from controller.metrics import Timer
 from controller.notify import addresses
 from controller.notify.context import Context, ContextReader
 from controller.notify.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
@@ -235,7 +236,11 @@ class Mailer:
         SMS resends no email)."""
         job, message, rendered = prepared.claimed.doc, prepared.message, prepared.rendered
         assert message is not None and rendered is not None
-        receipt = self.sender.send(message, rendered.recipients, prepared.data)
+        metrics = self.queue.metrics
+        with Timer(metrics.smtp_seconds if metrics is not None else None):
+            receipt = self.sender.send(message, rendered.recipients, prepared.data)
+        if metrics is not None:
+            metrics.jobs_delivered.labels("email").inc()
         self._settle()
         pipe = self.rds.pipeline(transaction=True)
         self._log_sent(prepared, receipt, pipe)
@@ -260,6 +265,8 @@ class Mailer:
             if not self.queue.was_sent(part):
                 self.sms.send(number, rendered.subject)
                 self.queue.mark_sent(part)
+                if self.queue.metrics is not None:
+                    self.queue.metrics.jobs_delivered.labels("sms").inc()
 
     def render(
         self, job: dict[str, Any], template: Template, context: Context, attachment: Attachment | None = None
