@@ -3,6 +3,7 @@ placed with `controller lab call`, the emails found in the outbox; the data surv
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,9 @@ def test_missed_calls_become_emails_in_the_outbox(running: subprocess.Popen[str]
                  'controller_calls_total{outcome="missed"} 3.0', 'controller_jobs_delivered_total{medium="email"} 3.0',
                  "controller_smtp_seconds_count 3.0"):
         assert line in metrics, line
+    esl_writes = re.search(r"^controller_esl_command_seconds_count (\S+)$", metrics, re.M)
+    assert esl_writes is not None and float(esl_writes.group(1)) >= 3  # at least one write per call
+    assert 'controller_calls_total{outcome="refused"} 0.0' in metrics
     health = requests.get(api + "/healthz", timeout=5)
     assert health.status_code == 200 and health.json()["checks"]["redis"] == "ok"
     stop(running)

@@ -59,7 +59,8 @@ def run_all(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(settings: Settings, local: LocalRedis | None) -> int:
     metrics = Metrics()
     services = Services.build(settings, connect(settings), metrics)
-    esl = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)))
+    esl = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)),
+                         on_refused=metrics.calls.labels("refused").inc)
     watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS)
     metrics.count_calls_active(lambda: esl.active_calls)
     metrics.watch_freeswitch(lambda: watcher.connected)

@@ -51,6 +51,8 @@ class CallLifecycle:
     def __call__(self, sock: gsocket.socket, address: tuple[Any, ...]) -> None:
         settings = self.services.settings
         session = Session(sock, address, settings.command_timeout)
+        if self.services.metrics is not None:
+            session.observe_reply = self.services.metrics.esl_command_seconds.observe
         call: Call | None = None
         try:
             data = session.connect_and_subscribe(settings.linger_seconds)

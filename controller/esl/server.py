@@ -30,9 +30,12 @@ Handler = Callable[[gsocket.socket, tuple[Any, ...]], None]
 class OutboundServer:
     """Accepts FreeSWITCH's connections and runs `handler(sock, address)` for each call."""
 
-    def __init__(self, settings: Settings, handler: Handler, backlog: int = 4096) -> None:
+    def __init__(
+        self, settings: Settings, handler: Handler, backlog: int = 4096, on_refused: Callable[[], None] | None = None
+    ) -> None:
         self._settings = settings
         self._handler = handler
+        self._on_refused = on_refused
         self._pool = Pool(settings.max_calls)
         self._server = StreamServer(
             (settings.esl_listen.host, settings.esl_listen.port),
@@ -72,6 +75,8 @@ class OutboundServer:
         sock = args[0]
         if self._pool.full():
             self.refused += 1
+            if self._on_refused is not None:
+                self._on_refused()
             log.warning("refusing a call: %d calls in progress", len(self._pool))
             sock.close()
             return None

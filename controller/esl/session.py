@@ -28,6 +28,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -88,6 +89,8 @@ class Session(esl.OutboundSession):
         self.address = address
         self.connected = True
         self.session_data: Mapping[str, str] | None = None
+        # Called with the seconds each write of commands took to be answered (metrics).
+        self.observe_reply: Callable[[float], None] | None = None
         self.expected_events: dict[str, Any] = {}
         self._outbound_connected = False
         self.command_timeout = command_timeout
@@ -195,9 +198,13 @@ class Session(esl.OutboundSession):
         names = [raw.split(b"\n", 1)[0].decode("ascii", "replace") for raw in raws]
         replies = Replies(len(raws))
         self._replies.extend((name, replies) for name in names)
+        started = time.perf_counter()
         wire.write(self.sock, b"".join(raws))
         try:
-            return replies.done.get(timeout=self.command_timeout)
+            answered = replies.done.get(timeout=self.command_timeout)
+            if self.observe_reply is not None:
+                self.observe_reply(time.perf_counter() - started)
+            return answered
         except gevent.Timeout as exc:
             name = names[len(replies.received)]
             raise CommandError(name, f"no reply within {self.command_timeout:g} s") from exc
