@@ -2,10 +2,11 @@
 batch rather than four per job.
 
 First trip: each job's sent records (the job's idempotency key and its email part), each account
-document, the recipient users. Second trip: the template copies along each account's lineage
-(account, parents, system; an account with parents costs one read per parent in between).
-Templates that send to the account's admins get the account's users in a third trip. Nothing is
-kept between batches: an edited template, account or user is seen by the next batch.
+document and its recipient users (once per account, whatever the number of its jobs). Second
+trip: the template copies along each account's lineage (account, parents, system; an account with
+parents costs one read per parent in between), once per account and template. Templates that send
+to the account's admins get the account's users in a third trip. Nothing is kept between batches:
+an edited template, account or user is seen by the next batch.
 """
 
 from __future__ import annotations
@@ -60,32 +61,43 @@ class ContextReader:
         self._rds = rds
 
     def read(self, jobs: list[dict[str, Any]]) -> list[Context]:
-        """The contexts of valid jobs, in order."""
-        pipe = self._rds.pipeline(transaction=False)
-        for job in jobs:
-            key = job["idempotency_key"]
-            pipe.mget(keys.queue_sent(key), keys.queue_sent(key + ":email"))
-            pipe.get(keys.account(job["account_id"]))
-            ids = _user_ids(job)
-            if ids:
-                pipe.hmget(keys.docs(job["account_id"], "users"), ids)
-        replies = iter(pipe.execute())
-        firsts = []
-        for job in jobs:
-            sent, raw_account = next(replies), next(replies)
-            users = _users(next(replies)) if _user_ids(job) else {}
-            account = codec.load(raw_account) or {"id": job["account_id"]}
-            firsts.append((sent, account, users))
-        accounts = {job["account_id"]: account for job, (_, account, _) in zip(jobs, firsts, strict=True)}
+        """The contexts of valid jobs, in order. Each account, its users and each template are
+        read once per batch, however many of its jobs the batch holds."""
+        sent, accounts, users = self._accounts(jobs)
         lineage = Accounts(self._rds).parents_of
         owners = {aid: [aid, *lineage(account), SYSTEM] for aid, account in accounts.items()}
-        templates = self._templates([(owners[job["account_id"]], job["template_id"]) for job in jobs])
-        admins = self._admins({job["account_id"] for job, t in zip(jobs, templates, strict=True) if _wants_admins(t)})
+        wanted = list(dict.fromkeys((job["account_id"], job["template_id"]) for job in jobs))
+        found = self._templates([(owners[aid], template_id) for aid, template_id in wanted])
+        templates = dict(zip(wanted, found, strict=True))
+        admins = self._admins({aid for (aid, _), template in templates.items() if _wants_admins(template)})
         return [
-            Context(account, {**admins.get(job["account_id"], {}), **users}, template, sent[0] is not None,
-                    sent[1] is not None)
-            for job, (sent, account, users), template in zip(jobs, firsts, templates, strict=True)
+            Context(accounts[job["account_id"]], {**admins.get(job["account_id"], {}), **users[job["account_id"]]},
+                    templates[job["account_id"], job["template_id"]], sent[2 * n] is not None,
+                    sent[2 * n + 1] is not None)
+            for n, job in enumerate(jobs)
         ]
+
+    def _accounts(
+        self, jobs: list[dict[str, Any]]
+    ) -> tuple[list[str | None], dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
+        """The sent records of the jobs (key, key:email for each), and by account id its document
+        and its recipient users."""
+        wanted: dict[str, set[str]] = {}
+        for job in jobs:
+            wanted.setdefault(job["account_id"], set()).update(_user_ids(job))
+        pipe = self._rds.pipeline(transaction=False)
+        pipe.mget([keys.queue_sent(job["idempotency_key"] + part) for job in jobs for part in ("", ":email")])
+        for aid, ids in wanted.items():
+            pipe.get(keys.account(aid))
+            if ids:
+                pipe.hmget(keys.docs(aid, "users"), sorted(ids))
+        replies = iter(pipe.execute())
+        sent = next(replies)
+        accounts, users = {}, {}
+        for aid, ids in wanted.items():
+            accounts[aid] = codec.load(next(replies)) or {"id": aid}
+            users[aid] = _users(next(replies)) if ids else {}
+        return sent, accounts, users
 
     def _templates(self, wanted: list[tuple[list[str], str]]) -> list[Template | None]:
         """Template lookups (owners in order, template id), one MGET each, in one round trip."""
