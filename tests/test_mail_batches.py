@@ -21,6 +21,7 @@ from controller.notify.render import Renderer
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates, packaged
 from controller.store import keys
+from controller.store.bundle import load_bundle
 from tests.conftest import free_port
 from tests.mailserver import delivered, running_smtp
 from tests.office import ACCOUNT, load
@@ -168,3 +169,22 @@ def test_the_benchmark_sink_records_each_message_it_accepts(rds: redis.Redis, tm
     finally:
         sink.terminate()
         sink.wait(5)
+
+
+def test_one_batch_of_several_accounts_gives_each_job_its_own_account_users_and_template(
+    rds: redis.Redis, smtp: tuple[int, Path]
+) -> None:
+    port, maildir = smtp
+    load(rds)
+    other = {"account": {"id": "acct-other", "name": "Other", "parent_id": ACCOUNT},
+             "users": [{"id": "u-zed", "first_name": "Zed", "email": "zed@other.test"}]}
+    load_bundle(rds, other, "other")
+    save_subject(rds, "Office: {{ account.name }}")  # the parent's copy serves the child too
+    queue = JobQueue(rds)
+    for n, (aid, user) in enumerate([(ACCOUNT, "u-ann"), ("acct-other", "u-zed"), (ACCOUNT, "u-bob")]):
+        queued = job(f"c-{n}", [{"type": "user", "id": user}])
+        queue.enqueue(queued | {"account_id": aid})
+    assert Mailer(rds, queue, SmtpSender(f"smtp://127.0.0.1:{port}"), name="m").run(burst=True) == 3
+    got = sorted((str(m["To"]), str(m["Subject"])) for m in delivered(maildir))
+    assert got == [("ann@office.test", "Office: Test Office"), ("bob@office.test", "Office: Test Office"),
+                   ("zed@other.test", "Office: Other")]
