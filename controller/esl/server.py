@@ -72,14 +72,15 @@ class OutboundServer:
             self._pool.kill(timeout=5)
 
     def _spawn(self, func: Callable[..., Any], *args: Any) -> gevent.Greenlet | None:
-        sock = args[0]
+        """gevent's server calls this as spawn(_handle_and_close_when_done, handle, close,
+        (socket, address)): past the cap, the socket is given back to FreeSWITCH instead."""
         if self._pool.full():
+            sock = args[-1][0]
             self.refused += 1
             if self._on_refused is not None:
                 self._on_refused()
             log.warning("refusing a call: %d calls in progress", len(self._pool))
-            sock.close()
-            return None
+            return gevent.spawn(refuse, sock)
         return self._pool.spawn(func, *args)
 
     def _accept(self, sock: gsocket.socket, address: tuple[Any, ...]) -> None:
@@ -108,3 +109,27 @@ class OutboundServer:
         if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
             peer = peer.ipv4_mapped
         return any(peer in network for network in self._settings.esl_allow)
+
+
+REFUSAL = b"connect\n\nresume\n\n"
+REFUSAL_WAIT = 2.0
+
+
+def refuse(sock: gsocket.socket) -> None:
+    """Give a call back to FreeSWITCH's dialplan: `connect` (in async mode the `socket`
+    application waits for it as long as the channel is up: a socket closed without it leaves the
+    caller hanging), `resume` (the dialplan goes on with its next action once the socket closes),
+    then close after both replies (or `REFUSAL_WAIT` s)."""
+    try:
+        sock.settimeout(REFUSAL_WAIT)
+        sock.sendall(REFUSAL)
+        seen = b""
+        while seen.count(b"Content-Type: command/reply") < 2:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            seen = seen[-64:] + chunk
+    except OSError as exc:
+        log.info("refused call: %s", exc)
+    finally:
+        sock.close()

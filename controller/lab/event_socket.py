@@ -9,6 +9,7 @@ reply FreeSWITCH gives, as the captures show (README items 2, 4, 10, 11, 13):
   `uuid_break`);
 - `sendmsg` -> `+OK` at once in async mode, the app running later; `call-command: hangup` while
   lingering sends the linger notice before the hangup events (missed_continue);
+- `resume` -> `+OK` (the dialplan continues once the socket closes: CallRecord.resumed);
 - `exit` -> `+OK bye` and the close; anything else -> `-ERR command not found`.
 """
 
@@ -71,6 +72,12 @@ def _linger(call: SimulatedCall, command: Command) -> bytes:
         return render.reply(f"+OK will linger {call.linger} seconds")
     call.linger = -1
     return render.reply("+OK will linger")
+
+
+def _resume(call: SimulatedCall, command: Command) -> bytes:
+    """`resume`: when the socket closes, the dialplan goes on with its next action."""
+    call.record.resumed = True
+    return render.reply("+OK")
 
 
 def _nolinger(call: SimulatedCall, command: Command) -> bytes:
@@ -186,5 +193,5 @@ APIS: dict[str, Callable[[SimulatedCall, list[str]], str]] = {
 COMMANDS: dict[str, Handler] = {
     "connect": _connect, "myevents": _myevents, "event": _event, "noevents": _noevents,
     "nixevent": _nixevent, "linger": _linger, "nolinger": _nolinger, "getvar": _getvar,
-    "api": _api, "sendmsg": _sendmsg, "exit": _exit,
+    "api": _api, "sendmsg": _sendmsg, "exit": _exit, "resume": _resume,
 }

@@ -53,6 +53,7 @@ class CallRecord:
     recordings: list[tuple[str, float]] = dataclasses.field(default_factory=list)
     hangup_cause: str | None = None  # None: the socket closed while the channel was up
     closed_by: str = ""  # "server" (the controller closed), "freeswitch", or "timeout"
+    resumed: bool = False  # `resume` was sent: FreeSWITCH's dialplan continues after the close
     connected_at: float = 0.0
     first_execute_at: float | None = None
     closed_at: float = 0.0  # when the outbound socket was closed (monotonic, as the others)
