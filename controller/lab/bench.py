@@ -1,10 +1,15 @@
 """`controller lab bench`: the controller against a bare greenswitch application, same load.
 
-Both servers run as separate processes on this machine, against the same simulator (this
-process). Each simulated call goes answer -> play -> bridge (no answer) -> hangup. Printed:
-sustained calls/s, p50/p99 call-setup latency (TCP connect -> first application executed), peak
-concurrent calls, the controller's memory per concurrent call (RSS growth while N calls are held
-open, divided by N), and the ratio of the two rates.
+Each server runs as its own process on this machine, against the same simulator (this
+process): first a raw gevent server doing only the ESL dialogue (the floor: what a call costs
+gevent and the kernel here, and the latency the simulator and the machine add by themselves),
+then the bare greenswitch application, then the controller. Each simulated call goes answer ->
+play -> bridge (no answer) -> hangup. Printed for each: sustained calls/s, p50/p99 call-setup
+latency (TCP connect -> first application executed), peak concurrent calls, and the CPU time per
+call of the server, of the simulator and of a local Redis, with each one's share of a core (the
+side near 100% is what limits the run); then the controller's memory per concurrent call (RSS
+growth while N calls are held open, divided by N) and the ratio of the controller's rate to
+greenswitch's.
 """
 
 from __future__ import annotations
@@ -98,8 +103,8 @@ def controller_argv(settings: Settings, port: int) -> tuple[list[str], dict[str,
     return [sys.executable, "-m", "controller", "serve"], env
 
 
-def baseline_argv(port: int) -> list[str]:
-    return [sys.executable, "-m", "controller.lab.baseline", "--port", str(port)]
+def baseline_argv(port: int, floor: bool = False) -> list[str]:
+    return [sys.executable, "-m", "controller.lab.baseline", "--port", str(port), *(["--floor"] if floor else [])]
 
 
 def rss_kib(pid: int) -> int:
@@ -218,6 +223,9 @@ def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
     load1, load5, _ = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load1:.2f} (1 min) {load5:.2f} (5 min) before the run")
     rds_pid = redis_pid(rds)
+    port = free_port()
+    with server_process(baseline_argv(port, floor=True), port, {}) as proc:
+        measured("raw gevent", proc.pid, port, options, rds_pid)
     port = free_port()
     with server_process(baseline_argv(port), port, {}) as proc:
         theirs, their_cost = measured("greenswitch", proc.pid, port, options, rds_pid)
