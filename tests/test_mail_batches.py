@@ -154,7 +154,10 @@ def test_refused_recipients_are_told_apart_and_the_connection_stays_usable(
     assert len(receipts) == 2 and all(r.startswith("250") for r in receipts)
 
 
-def test_the_benchmark_sink_records_each_message_it_accepts(rds: redis.Redis, tmp_path: Path) -> None:
+def test_chunking_sends_each_message_in_one_write_and_the_benchmark_sink_records_it(
+    rds: redis.Redis, tmp_path: Path
+) -> None:
+    """The lab sink offers PIPELINING and CHUNKING (as Postfix does): envelope and BDAT in one write."""
     load(rds)
     port, record = free_port(), tmp_path / "accepted"
     sink = subprocess.Popen([sys.executable, "-m", "controller.lab.smtp_sink", f"127.0.0.1:{port}", str(record)])
@@ -163,9 +166,16 @@ def test_the_benchmark_sink_records_each_message_it_accepts(rds: redis.Redis, tm
         queue = JobQueue(rds)
         for n in range(3):
             queue.enqueue(job(f"c-{n}"))
-        assert Mailer(rds, queue, SmtpSender(f"smtp://127.0.0.1:{port}"), name="m").run(burst=True) == 3
-        ids = sorted(e["message_id"] for e in SmtpLog(rds).entries(ACCOUNT))
-        assert sorted(line.split()[0] for line in record.read_text().splitlines()) == ids
+        queue.enqueue(job("c-refused", [{"type": "email", "id": ["refused@office.test"]}]))
+        queue.enqueue(job("c-half", [{"type": "email", "id": ["refused@office.test", "desk@office.test"]}]))
+        sender = SmtpSender(f"smtp://127.0.0.1:{port}")
+        assert Mailer(rds, queue, sender, name="m").run(burst=True) == 5
+        ids = sorted(e["message_id"] for e in SmtpLog(rds).entries(ACCOUNT) if e.get("message_id"))
+        assert len(ids) == 4
+        lines = [line.split() for line in record.read_text().splitlines()]
+        assert sorted(words[0] for words in lines) == ids and {words[2] for words in lines} == {"bdat"}
+        [dead] = queue.dead()
+        assert dead["error"].startswith("every recipient refused: refused@office.test")
     finally:
         sink.terminate()
         sink.wait(5)

@@ -142,7 +142,7 @@ def latency(settings: Settings, rds: redis.Redis, port: int, sink: Path, *, call
     finally:
         mailer.terminate()
         mailer.wait(10)
-    accepted = dict(line.split() for line in sink.read_text().splitlines())
+    accepted = dict(line.split()[:2] for line in sink.read_text().splitlines())
     return _delays(rds, accepted)
 
 

@@ -1,8 +1,9 @@
 """SMTP sinks for the mail benchmark: they accept every message and append
-`<Message-ID> <unix time>` to a file, so the benchmark can match each email to its call.
+`<Message-ID> <unix time> [data|bdat]` to a file, so the benchmark can match each email to its call.
 
 - `python -m controller.lab.smtp_sink HOST:PORT FILE` is a minimal ESMTP responder on asyncio
-  (EHLO with PIPELINING, MAIL, RCPT, DATA, RSET, NOOP, QUIT; every command accepted). aiosmtpd
+  (EHLO with PIPELINING and CHUNKING, MAIL, RCPT, DATA, BDAT, RSET, NOOP, QUIT; every command
+  accepted but RCPT of an address starting with `refused`, for the tests). aiosmtpd
   spends about 1.1 ms of CPU per message on this machine, which caps one connection near the rate
   a mail sender is asked to reach; this one spends a few tens of microseconds, so the benchmark
   measures the sender and not the server.
@@ -23,7 +24,7 @@ from typing import IO, Any
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _END_OF_DATA = b"\r\n.\r\n"
-_EHLO = b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+_EHLO = b"250-sink\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
 
 
 def message_id(content: bytes) -> str:
@@ -47,12 +48,16 @@ class TimingSink:
 
 
 class SinkProtocol(asyncio.Protocol):
-    """One SMTP client connection: command lines until DATA, then the message until `.`."""
+    """One SMTP client connection: command lines, then after DATA the message until `.`, or after
+    BDAT the number of bytes it announced."""
 
     def __init__(self, record: IO[str]) -> None:
         self.record = record
         self.buffer = b""
         self.in_data = False
+        self.chunk: tuple[int, bool] | None = None  # a BDAT's bytes still to come, and whether it is the last
+        self.message = b""  # the BDAT chunks so far
+        self.recipients = 0
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -63,29 +68,65 @@ class SinkProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         replies: list[bytes] = []
-        while self.buffer:
+        while self.buffer or self.chunk is not None:
+            if self.chunk is not None:
+                if not self._take_chunk(replies):
+                    break
+                continue
             if self.in_data:
                 end = self.buffer.find(_END_OF_DATA)
                 if end < 0:
                     break
-                self.record.write(f"{message_id(self.buffer[:end])} {time.time():.6f}\n")
-                self.buffer, self.in_data = self.buffer[end + len(_END_OF_DATA):], False
+                self.record.write(f"{message_id(self.buffer[:end])} {time.time():.6f} data\n")
+                self.buffer, self.in_data, self.recipients = self.buffer[end + len(_END_OF_DATA):], False, 0
                 replies.append(b"250 2.0.0 Ok: queued\r\n")
                 continue
             line, found, rest = self.buffer.partition(b"\r\n")
             if not found:
                 break
             self.buffer = rest
-            replies.append(self.reply(line[:4].upper()))
+            replies.append(self.reply(line))
         if replies and self.transport is not None:
             self.transport.write(b"".join(replies))
             if replies[-1].startswith(b"221"):
                 self.transport.close()
 
-    def reply(self, verb: bytes) -> bytes:
+    def _take_chunk(self, replies: list[bytes]) -> bool:
+        """Consume a BDAT chunk (False: more bytes needed); after the last one, record the message."""
+        assert self.chunk is not None
+        size, last = self.chunk
+        if len(self.buffer) < size:
+            return False
+        self.message += self.buffer[:size]
+        self.buffer, self.chunk = self.buffer[size:], None
+        if not self.recipients:
+            replies.append(b"554 5.5.1 No valid recipients\r\n")
+            self.message = b""
+        elif last:
+            self.record.write(f"{message_id(self.message)} {time.time():.6f} bdat\n")
+            self.message, self.recipients = b"", 0
+            replies.append(b"250 2.0.0 Ok: queued\r\n")
+        else:
+            replies.append(b"250 2.0.0 Ok: chunk\r\n")
+        return True
+
+    def reply(self, line: bytes) -> bytes:
+        verb = line[:4].upper()
         if verb == b"EHLO":
             return _EHLO
+        if verb == b"RCPT":
+            if line[8:].lstrip(b" <").lower().startswith(b"refused"):
+                return b"550 5.1.1 No such user here\r\n"
+            self.recipients += 1
+        if verb == b"BDAT":
+            words = line.split()
+            self.chunk = (int(words[1]), len(words) > 2 and words[2].upper() == b"LAST")
+            return b""  # the reply comes once the chunk is in
+        if verb in (b"MAIL", b"RSET"):
+            self.recipients, self.message = 0, b""
         if verb == b"DATA":
+            if not self.recipients:
+                return b"554 5.5.1 No valid recipients\r\n"
             self.in_data = True
             self.buffer = b"\r\n" + self.buffer  # so a message with no body still ends with CRLF.CRLF
             return b"354 End data with <CR><LF>.<CR><LF>\r\n"
