@@ -248,11 +248,12 @@ class Mailer:
             self.queue.mark_sent(job["idempotency_key"] + ":email", pipe)
             pipe.execute()
             return
-        # The job's completion is written now but its reply read later: the next email goes on the
-        # wire meanwhile. It is settled before the next one is recorded and before the batch ends
-        # (so before any release or re-read of the sent records).
+        # The job's completion goes to Redis now but its reply is read later: the next email goes
+        # on the wire meanwhile. It is settled before the next one is recorded and before the batch
+        # ends (so before any release or re-read of the sent records); until then the job is still
+        # in this worker's processing list, as it would be with a synchronous write in flight.
         self._unsettled = gevent.spawn(self.queue.complete, self.name, prepared.claimed, pipe)
-        gevent.sleep(0)  # it sends the transaction before this greenlet goes on
+        gevent.sleep(0)  # let it write the transaction (with an idle pooled connection, at once)
 
     def _send_sms(self, job: dict[str, Any], rendered: Rendered, users: dict[str, dict[str, Any]]) -> None:
         if self.sms is None:
