@@ -15,7 +15,7 @@ import redis
 
 from controller.notify.delivery import SmtpSender
 from controller.notify.job import job_errors, make_job
-from controller.notify.macros import minutes_seconds
+from controller.notify.macros import macros, minutes_seconds
 from controller.notify.mailer import Mailer
 from controller.notify.queue import JobQueue
 from controller.notify.recording import Recordings
@@ -187,3 +187,11 @@ def test_voicemail_full_shows_the_box_and_its_counts(rds: redis.Redis, smtp: tup
 
 def test_lengths_read_as_minutes_and_seconds() -> None:
     assert [minutes_seconds(s) for s in (0, 7, 65, 600, 3725)] == ["0:00", "0:07", "1:05", "10:00", "62:05"]
+
+
+def test_the_message_time_falls_back_to_the_call_start_and_follows_the_users_timezone() -> None:
+    job = voicemail_job("", kind="voicemail_full")
+    del job["data"]["voicemail"]["timestamp"]
+    values = macros(job, {"id": ACCOUNT, "timezone": "UTC"}, {"timezone": "America/New_York"})
+    assert values["voicemail"]["date"] == {"utc": "2026-11-23 13:20:35 UTC", "local": "2026-11-23 08:20:35 EST"}
+    assert values["voicemail"]["length"] == "1:05" and values["voicemail"]["attached"] is False

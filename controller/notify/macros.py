@@ -36,14 +36,16 @@ def minutes_seconds(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def _voicemail(voicemail: dict[str, Any], timezone: str, file_name: str, media_url: str) -> dict[str, Any]:
+def _voicemail(
+    voicemail: dict[str, Any], timezone: str, file_name: str, media_url: str, call_started: float | None
+) -> dict[str, Any]:
     """voicemail_to_email and voicemail_full: the box, the message, its recording."""
     length = max(0, int(voicemail.get("length") or 0))
     mailbox, limit = str(voicemail.get("mailbox") or ""), int(voicemail.get("max_messages") or 0)
     return {
         "box_id": voicemail.get("box_id", ""), "mailbox": mailbox, "box_name": voicemail.get("box_name", ""),
         "message_id": voicemail.get("message_id", ""), "length": minutes_seconds(length),
-        "length_seconds": length, "date": _when(voicemail.get("timestamp"), timezone),
+        "length_seconds": length, "date": _when(voicemail.get("timestamp") or call_started, timezone),
         "new_count": int(voicemail.get("new_count") or 0), "saved_count": int(voicemail.get("saved_count") or 0),
         "max_messages": limit, "attached": bool(file_name), "file_name": file_name, "media_url": media_url,
         "box": mailbox, "max_message_count": limit,  # the names older templates used
@@ -78,5 +80,5 @@ def macros(
         "user": dict(user or {}),
         "system": {"hostname": socket.gethostname()},
         "databag": (job.get("data") or {}).get("databag", {}),
-        "voicemail": _voicemail(voicemail, timezone, file_name, media_url) if voicemail else {},
+        "voicemail": _voicemail(voicemail, timezone, file_name, media_url, call.get("started_at")) if voicemail else {},
     }
