@@ -2,6 +2,7 @@
 the recording attached when it can be read (checked part by part, byte for byte), linked when it
 cannot, and the email saying so when it is neither; the packaged templates' voicemail macros."""
 
+import dataclasses
 import email.utils
 import os
 import re
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 import redis
 
+from controller import config
+from controller.esl.server import OutboundServer
 from controller.notify.delivery import SmtpSender
 from controller.notify.job import job_errors, make_job
 from controller.notify.macros import macros, minutes_seconds
@@ -21,7 +24,7 @@ from controller.notify.queue import JobQueue
 from controller.notify.recording import Recordings
 from controller.notify.smtplog import SmtpLog
 from tests.mailserver import delivered, running_smtp
-from tests.office import ACCOUNT, load
+from tests.office import ACCOUNT, call, flow, load, node
 
 LEFT_AT = 1795440065.0  # 2026-11-23 13:21:05 UTC
 RECORDING = b"RIFF\x24\x08\x00\x00WAVEfmt " + bytes(range(256)) * 40  # binary, every byte value
@@ -195,3 +198,32 @@ def test_the_message_time_falls_back_to_the_call_start_and_follows_the_users_tim
     values = macros(job, {"id": ACCOUNT, "timezone": "UTC"}, {"timezone": "America/New_York"})
     assert values["voicemail"]["date"] == {"utc": "2026-11-23 13:20:35 UTC", "local": "2026-11-23 08:20:35 EST"}
     assert values["voicemail"]["length"] == "1:05" and values["voicemail"]["attached"] is False
+
+
+@pytest.fixture
+def settings(settings: config.Settings, tmp_path: Path) -> config.Settings:
+    """The test settings with FreeSWITCH's voicemail storage in a scratch folder."""
+    return dataclasses.replace(settings, voicemail_dir=str(tmp_path / "storage"))
+
+
+def test_a_message_left_on_a_call_arrives_with_its_recording(
+    rds: redis.Redis, esl_server: OutboundServer, smtp: tuple[int, Path], settings: config.Settings
+) -> None:
+    port, maildir = smtp
+    load(rds, flow("600", node("voicemail", {"id": "vm-bob"})))
+    record = call(esl_server, "600", caller_name="Carol", caller_number="+15557770000", record_seconds=0.05)
+    [path] = [args.split()[0] for args in record.args_of("record")]
+    assert path.startswith(settings.voicemail_dir)
+    Path(path).parent.mkdir(parents=True)
+    Path(path).write_bytes(RECORDING)  # what FreeSWITCH's record application leaves there
+    mailer = Mailer(rds, JobQueue(rds), SmtpSender(f"smtp://127.0.0.1:{port}"), "m", recordings=Recordings())
+    assert mailer.run(burst=True) == 1
+    message = only_message(maildir)
+    assert sorted(str(message["To"]).split(", ")) == ["bob@office.test", "desk@office.test"]
+    alternative, attachment = message.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert attachment.get_content_type() == "audio/wav" and attachment.get_content() == RECORDING
+    assert re.fullmatch(r"voicemail-Carol-\+15557770000-\d{8}-\d{6}\.wav", attachment.get_filename() or "")
+    text, _ = bodies(message)
+    assert "mailbox 1002 (Bob's voicemail)" in text and "1 new and 0 saved messages" in text
+    assert record.uuid in [e["call_id"] for e in SmtpLog(rds).entries(ACCOUNT)]
