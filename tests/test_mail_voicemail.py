@@ -96,14 +96,17 @@ def test_a_readable_recording_is_attached_beside_the_text_and_html(
                                      "content_type": "audio/wav", "size": len(RECORDING)}]
 
 
-def test_an_mp3_recording_is_sent_as_audio_mpeg(rds: redis.Redis, smtp: tuple[int, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "kind"), [("m-0001.MP3", "audio/mpeg"), ("m-0001.ogg", "audio/ogg")])
+def test_other_recording_formats_get_their_own_type(
+    rds: redis.Redis, smtp: tuple[int, Path], tmp_path: Path, name: str, kind: str
+) -> None:
     port, maildir = smtp
-    media = tmp_path / "m-0001.MP3"
+    media = tmp_path / name
     media.write_bytes(b"ID3" + RECORDING)
     deliver(rds, port, voicemail_job(str(media)))
     _, attachment = only_message(maildir).iter_parts()
-    assert attachment.get_content_type() == "audio/mpeg"
-    assert attachment.get_filename().endswith(".mp3")  # type: ignore[union-attr]
+    assert attachment.get_content_type() == kind
+    assert attachment.get_filename().endswith(name.lower()[-4:])  # type: ignore[union-attr]
     assert attachment.get_content() == b"ID3" + RECORDING
 
 

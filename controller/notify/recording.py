@@ -34,6 +34,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9+-]+")
 def _types() -> mimetypes.MimeTypes:
     types = mimetypes.MimeTypes()  # the built-in table only, not the host's /etc/mime.types
     types.add_type("audio/wav", ".wav")  # the registered name (the table says audio/x-wav)
+    for extension, kind in ((".ogg", "audio/ogg"), (".flac", "audio/flac"), (".m4a", "audio/mp4")):
+        types.add_type(kind, extension)  # formats FreeSWITCH can record that the table lacks
     return types
 
 
