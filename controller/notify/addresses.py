@@ -19,7 +19,9 @@ _ADDRESS = re.compile(r"[^@\s<>,;\"'()\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0
 
 
 def is_valid(address: str) -> bool:
-    return bool(_ADDRESS.fullmatch(address))
+    """A plain ASCII address: an internationalised one needs SMTPUTF8 end to end, which the
+    sender does not negotiate, so it is dropped (and logged) like any other unusable address."""
+    return address.isascii() and bool(_ADDRESS.fullmatch(address))
 
 
 def ids(recipient: dict[str, Any]) -> list[str]:
