@@ -22,7 +22,7 @@ from controller.commands.api import build_server
 from controller.commands.mailer import build_mailer
 from controller.config import Settings
 from controller.esl.lifecycle import CallLifecycle
-from controller.esl.server import OutboundServer
+from controller.esl.server import OutboundServer, settle_garbage_collector
 from controller.esl.watcher import Watcher
 from controller.executor import Executor
 from controller.localredis import LocalRedis, LocalRedisError
@@ -70,6 +70,7 @@ def _serve(settings: Settings, local: LocalRedis | None) -> int:
     watcher.start()
     api.start()
     delivering = gevent.spawn(mailer.run)
+    settle_garbage_collector()
     _announce(settings, local, esl.address, (api.server_host, api.server_port))
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -4,7 +4,6 @@ SIGTERM or SIGINT stops accepting and lets calls in progress finish up to `drain
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import signal
 from typing import Any
@@ -14,7 +13,7 @@ from gevent.event import Event
 
 from controller.config import Settings
 from controller.esl.lifecycle import CallLifecycle
-from controller.esl.server import OutboundServer
+from controller.esl.server import OutboundServer, settle_garbage_collector
 from controller.esl.watcher import Watcher
 from controller.executor import Executor
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
@@ -22,8 +21,6 @@ from controller.services import Services
 from controller.store.connection import connect
 
 log = logging.getLogger(__name__)
-
-GC_THRESHOLDS = (2_000, 50, 100)  # Python's defaults: 700, 10, 10
 
 
 def register(commands: Any) -> None:
@@ -37,13 +34,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS)
     server.start()
     watcher.start()
-    # What start-up built (modules, schemas, settings) lives as long as the process: kept out of
-    # the garbage collector's full collections, which then only walk the calls in progress. A
-    # finished call leaves no reference cycle (tests/test_call_garbage.py), so collections find
-    # little: they run less often than by default, full ones rarely (with 3,000 calls in
-    # progress a full collection takes 100-300 ms: the setup-latency tail under overload).
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    settle_garbage_collector()
     print(f"controller: outbound ESL server on {settings.esl_listen.host}:{server.address[1]}", flush=True)
     for endpoint in settings.freeswitch:
         print(f"controller: watching FreeSWITCH {endpoint}", flush=True)

@@ -10,6 +10,7 @@ On stop (SIGTERM) the server stops accepting and lets calls in progress finish u
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -25,6 +26,18 @@ from controller.config import Settings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[gsocket.socket, tuple[Any, ...]], None]
+GC_THRESHOLDS = (2_000, 50, 100)  # Python's defaults: 700, 10, 10
+
+
+def settle_garbage_collector() -> None:
+    """Call once start-up is done, in a process that serves calls. What start-up built (modules,
+    schemas, settings) lives as long as the process: frozen out of the garbage collector's full
+    collections, which then only walk the calls in progress. A finished call leaves no reference
+    cycle (tests/test_call_garbage.py), so collections find little: they run less often than by
+    default, full ones rarely (with 3,000 calls in progress a full collection takes 100-300 ms,
+    the setup-latency tail under overload)."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class OutboundServer:
