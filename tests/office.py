@@ -7,6 +7,7 @@ import redis
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import Scenario
 from controller.lab.simulator import CallRecord, run_call
+from controller.notify.queue import JobQueue
 from controller.store.bundle import load_bundle
 
 ACCOUNT = "acct-test"
@@ -60,3 +61,14 @@ def load(rds: redis.Redis, *callflows: dict[str, Any]) -> None:
 def call(server: OutboundServer, number: str, **scenario: Any) -> CallRecord:
     scenario.setdefault("account_id", ACCOUNT)
     return run_call(server.address, Scenario(destination=number, **scenario), timeout=15)
+
+
+def queued_jobs(rds: redis.Redis) -> list[dict[str, Any]]:
+    """Every job waiting in the queue, taken off it (a worker named `test` claims and completes
+    each one)."""
+    queue = JobQueue(rds)
+    found = []
+    while (claimed := queue.claim("test", timeout=0.1)) is not None:
+        found.append(claimed.doc)
+        queue.complete("test", claimed)
+    return found

@@ -2,16 +2,14 @@
 
 import json
 import time
-from typing import Any
 
 import redis
 
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import BridgeOutcome
 from controller.notify.job import job_errors
-from controller.notify.queue import JobQueue
 from controller.store import keys
-from tests.office import ACCOUNT, call, flow, load, node
+from tests.office import ACCOUNT, call, flow, load, node, queued_jobs
 
 RECIPIENTS = [{"type": "user", "id": "u-ann"}, {"type": "email", "id": ["desk@office.test"]}]
 
@@ -27,20 +25,11 @@ def office_main(rds: redis.Redis) -> None:
     )
 
 
-def jobs(rds: redis.Redis) -> list[dict[str, Any]]:
-    queue = JobQueue(rds)
-    found = []
-    while (claimed := queue.claim("test", timeout=0.1)) is not None:
-        found.append(claimed.doc)
-        queue.complete("test", claimed)
-    return found
-
-
 def test_unanswered_inbound_call_enqueues_one_alert(rds: redis.Redis, esl_server: OutboundServer) -> None:
     office_main(rds)
     record = call(esl_server, "+15554441111", caller_name="Carol", caller_number="+15557770000",
                   bridges=(BridgeOutcome("no_answer", timeout=0.05),))
-    [job] = jobs(rds)
+    [job] = queued_jobs(rds)
     assert job_errors(job) == []
     assert (job["type"], job["template_id"], job["account_id"]) == ("missed_call", "missed_call", ACCOUNT)
     assert job["recipients"] == RECIPIENTS
@@ -55,32 +44,32 @@ def test_unanswered_inbound_call_enqueues_one_alert(rds: redis.Redis, esl_server
 def test_caller_hanging_up_while_phones_ring_is_a_missed_call(rds: redis.Redis, esl_server: OutboundServer) -> None:
     office_main(rds)
     call(esl_server, "+15554441111", hangup_after=0.1, bridges=(BridgeOutcome("no_answer", timeout=5),))
-    [job] = jobs(rds)
+    [job] = queued_jobs(rds)
     assert job["call"]["hangup_cause"] == "NORMAL_CLEARING"
 
 
 def test_answered_call_sends_nothing(rds: redis.Redis, esl_server: OutboundServer) -> None:
     office_main(rds)
     call(esl_server, "+15554441111", bridges=(BridgeOutcome("answered", talk=0.05),))
-    assert jobs(rds) == []
+    assert queued_jobs(rds) == []
 
 
 def test_call_between_the_accounts_devices_sends_nothing(rds: redis.Redis, esl_server: OutboundServer) -> None:
     office_main(rds)
     call(esl_server, "+15554441111", internal_user="1002", bridges=(BridgeOutcome("no_answer", timeout=0.05),))
-    assert jobs(rds) == []
+    assert queued_jobs(rds) == []
 
 
 def test_skip_module_sends_nothing(rds: redis.Redis, esl_server: OutboundServer) -> None:
     office_main(rds)
     call(esl_server, "+15554442222", bridges=(BridgeOutcome("no_answer", timeout=0.05),))
-    assert jobs(rds) == []
+    assert queued_jobs(rds) == []
 
 
 def test_each_missed_call_alerts_once(rds: redis.Redis, esl_server: OutboundServer) -> None:
     office_main(rds)
     records = [call(esl_server, "+15554441111", bridges=(BridgeOutcome("busy"),)) for _ in range(3)]
-    assert sorted(j["call"]["call_id"] for j in jobs(rds)) == sorted(r.uuid for r in records)
+    assert sorted(j["call"]["call_id"] for j in queued_jobs(rds)) == sorted(r.uuid for r in records)
 
 
 def test_notification_at_callflow_exec_is_queued_before_the_call_ends(
@@ -91,7 +80,7 @@ def test_notification_at_callflow_exec_is_queued_before_the_call_ends(
     load(rds, flow("400", node("notification", data, _=node("sleep", {"duration": 300, "unit": "ms"}))))
     call(esl_server, "400")
     ended = time.time()
-    [job] = jobs(rds)
+    [job] = queued_jobs(rds)
     assert (job["type"], job["template_id"], job["media"], job["comments"]) == (
         "cf_notification", "vip_caller", ["email", "sms"], "VIP line")
     assert ended - job["created_at"] >= 0.25  # made before the 0.3 s sleep, not at the end
@@ -102,7 +91,7 @@ def test_notification_at_channel_destroy_carries_the_outcome(rds: redis.Redis, e
     load(rds, flow("401", node("notification", {"template_id": "after_call", "recipients": []},
                                _=node("user", {"id": "u-bob", "timeout": 1}))))
     call(esl_server, "401", bridges=(BridgeOutcome("answered", talk=0.05),))
-    [job] = jobs(rds)
+    [job] = queued_jobs(rds)
     assert job["call"]["bridged"] is True  # no gating: the flags travel in the job
     assert job["call"]["hangup_cause"] == "NORMAL_CLEARING"
 

@@ -1,28 +1,17 @@
 """voicemail compose and check through the real server, the simulator as the caller."""
 
-from typing import Any
 
 import redis
 
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import BridgeOutcome, Keypress
 from controller.notify.job import job_errors
-from controller.notify.queue import JobQueue
 from controller.store.documents import Documents
 from controller.store.voicemail import VoicemailMessages
-from tests.office import ACCOUNT, call, flow, load, node
+from tests.office import ACCOUNT, call, flow, load, node, queued_jobs
 
 FAST = 0.05
 VM_DIR = "/var/lib/freeswitch/storage/voicemail"
-
-
-def jobs(rds: redis.Redis) -> list[dict[str, Any]]:
-    queue = JobQueue(rds)
-    found = []
-    while (claimed := queue.claim("test", timeout=0.1)) is not None:
-        found.append(claimed.doc)
-        queue.complete("test", claimed)
-    return found
 
 
 def keys(*entries: str) -> tuple[Keypress, ...]:
@@ -51,7 +40,7 @@ def test_a_message_is_recorded_stored_and_mailed_to_the_owner(rds: redis.Redis, 
     assert message["media_path"] == path and message["folder"] == "new"
     assert (message["caller_id_name"], message["caller_id_number"], message["call_id"]) == (
         "Carol", "+15557770000", record.uuid)
-    [job] = jobs(rds)
+    [job] = queued_jobs(rds)
     assert job_errors(job) == []
     assert job["type"] == "voicemail_to_email" and job["call"]["message_left"] is True
     assert job["recipients"] == [{"type": "user", "id": "u-bob"}, {"type": "email", "id": ["desk@office.test"]}]
@@ -77,7 +66,7 @@ def test_a_short_message_is_discarded_yet_the_call_is_not_missed(rds: redis.Redi
     record = call(esl_server, "602", record_seconds=0.05, bridges=(BridgeOutcome("no_answer", timeout=0.02),))
     assert "record" in record.app_names()
     assert VoicemailMessages(rds).all(ACCOUNT, "vm-ann") == []  # shorter than vm-ann's 3 s minimum
-    assert jobs(rds) == []  # no voicemail email, and no missed-call alert: voicemail was reached
+    assert queued_jobs(rds) == []  # no voicemail email, and no missed-call alert: voicemail was reached
 
 
 def test_a_full_box_plays_a_notice_and_tells_the_owner(rds: redis.Redis, esl_server: OutboundServer) -> None:
@@ -85,7 +74,7 @@ def test_a_full_box_plays_a_notice_and_tells_the_owner(rds: redis.Redis, esl_ser
     leave(rds, "vm-bob", 100.0, 200.0)  # vm-bob keeps at most 2
     record = call(esl_server, "603")
     assert record.apps == [("answer", ""), ("playback", "voicemail/vm-mailbox_full.wav"), ("hangup", "NORMAL_CLEARING")]
-    [job] = jobs(rds)
+    [job] = queued_jobs(rds)
     assert job["type"] == "voicemail_full"
     assert job["data"]["voicemail"]["max_messages"] == 2 and job["data"]["voicemail"]["new_count"] == 2
 

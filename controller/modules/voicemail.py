@@ -18,44 +18,24 @@ kept in Redis (`store/voicemail.py`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
 from controller.flow import DEFAULT_CHILD, Next
-from controller.modules import bridging, voicemail_check, voicemail_compose
+from controller.modules import voicemail_boxes as boxes
+from controller.modules import voicemail_check, voicemail_compose
 
 log = logging.getLogger(__name__)
 
 
-def find_box(call: Call, data: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The box the node names, or the one whose mailbox number the callflow pattern captured."""
-    if data.get("id"):
-        return call.services.vmboxes.find(call.account_id, str(data["id"]))
-    if call.capture_group:
-        return box_by_mailbox(call, call.capture_group)
-    return None
-
-
-def box_by_mailbox(call: Call, mailbox: str) -> dict[str, Any] | None:
-    return next((b for b in call.services.vmboxes.all(call.account_id) if b.get("mailbox") == mailbox), None)
-
-
-def caller_owner(call: Call) -> str | None:
-    """The user who owns the device placing the call (None for inbound callers)."""
-    username = bridging.calling_username(call)
-    device = call.services.calling_device(call.account_id, username) if username else None
-    return str(device["owner_id"]) if device and device.get("owner_id") else None
-
-
 def handle(data: dict[str, Any], call: Call) -> Next:
-    box = find_box(call, data)
+    box = boxes.find_box(call, data)
     if data.get("action") == "check":
         return voicemail_check.check(call, data, box)
     if box is None:
         log.warning("call %s: voicemail box %r not found", call.uuid, data.get("id") or call.capture_group)
         return DEFAULT_CHILD
-    owner = caller_owner(call)
+    owner = boxes.caller_owner(call)
     if owner and owner == box.get("owner_id") and box.get("check_if_owner", True) is not False:
         log.info("call %s: the owner of box %s calls it: logging in", call.uuid, box["id"])
         return voicemail_check.check(call, data, box)

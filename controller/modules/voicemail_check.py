@@ -20,7 +20,7 @@ from typing import Any
 
 from controller.call import Call
 from controller.flow import Next
-from controller.modules import bridging
+from controller.modules import voicemail_boxes as boxes
 from controller.modules.prompts import Collect, Prompt, collect, play
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def digits(data: Mapping[str, Any]) -> Collect:
 
 def check(call: Call, data: Mapping[str, Any], box: dict[str, Any] | None) -> Next:
     call.channel.execute("answer")
-    owner = _caller_owner(call)
+    owner = boxes.caller_owner(call)
     box = box or _preselected(call, data, owner)
     box = login(call, data, box, owner)
     if box is None:
@@ -57,16 +57,10 @@ def check(call: Call, data: Mapping[str, Any], box: dict[str, Any] | None) -> Ne
     return None
 
 
-def _caller_owner(call: Call) -> str | None:
-    username = bridging.calling_username(call)
-    device = call.services.calling_device(call.account_id, username) if username else None
-    return str(device["owner_id"]) if device and device.get("owner_id") else None
-
-
 def _preselected(call: Call, data: Mapping[str, Any], owner: str | None) -> dict[str, Any] | None:
     if owner is None or not (data.get("callerid_match_login") or data.get("single_mailbox_login")):
         return None
-    owned = [b for b in call.services.vmboxes.all(call.account_id) if b.get("owner_id") == owner]
+    owned = boxes.boxes_of(call, owner)
     return owned[0] if len(owned) == 1 or (owned and data.get("callerid_match_login")) else None
 
 
@@ -78,7 +72,7 @@ def login(call: Call, data: Mapping[str, Any], box: dict[str, Any] | None, owner
         chosen = box
         if chosen is None:
             mailbox = collect(call, ENTER_ID, digits(data), "vm_mailbox")
-            chosen = next((b for b in call.services.vmboxes.all(call.account_id) if b.get("mailbox") == mailbox), None)
+            chosen = boxes.box_by_mailbox(call, mailbox)
         pin = collect(call, ENTER_PIN, digits(data), "vm_pin")
         if chosen is not None and pin and pin == str(chosen.get("pin", "")):
             return chosen
