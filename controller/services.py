@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import redis
 
@@ -13,11 +14,13 @@ from controller.callstate import CallStates
 from controller.config import Settings
 from controller.metrics import Metrics
 from controller.notify.queue import JobQueue
-from controller.store import codec
+from controller.store import codec, keys
 from controller.store.cache import AccountCache, CallViews, Views, group_texts, ringing_texts
 from controller.store.callflows import Callflows
-from controller.store.documents import Accounts, Documents, device_by_sip_user, group_context, ringing_context
+from controller.store.documents import Accounts, Documents, device_by_sip_user
 from controller.store.voicemail import VoicemailMessages
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,16 +42,21 @@ class Services:
     # This process's Prometheus metrics (controller/metrics.py); None counts nothing.
     metrics: Metrics | None = None
 
+    def _texts(self, aid: str, key: Hashable, load: Callable[[], T]) -> T:
+        """What `load` reads from the account, from the cache under the account's revision
+        when there is one (store/cache.py), else from Redis."""
+        return load() if self.cache is None else self.cache.view(aid).get(key, load)
+
+    def account(self, aid: str) -> dict[str, Any]:
+        """The account document ({} when there is none)."""
+        return codec.load(self._texts(aid, ("account",), lambda: self.rds.get(keys.account(aid)))) or {}
+
     def ringing_context(
         self, aid: str, user_id: str
     ) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
         """The account, the user and the account's devices: one Redis round trip (the
         account's revision, when they are cached)."""
-        if self.cache is None:
-            return ringing_context(self.rds, aid, user_id)
-        account, user, devices = self.cache.view(aid).get(
-            ("ringing", user_id), lambda: ringing_texts(self.rds, aid, user_id)
-        )
+        account, user, devices = self._texts(aid, ("ringing", user_id), lambda: ringing_texts(self.rds, aid, user_id))
         ordered = sorted((codec.load(d) for d in devices), key=lambda d: str(d.get("id")))
         return codec.load(account) or {}, codec.load(user), ordered
 
@@ -61,14 +69,8 @@ class Services:
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
         """The account and its users, devices and groups by id, in one Redis round trip (what a
         ring group needs; the account's revision only, when they are cached)."""
-        if self.cache is None:
-            return group_context(self.rds, aid)
-        account, users, devices, groups = self.cache.view(aid).get(("group",), lambda: group_texts(self.rds, aid))
-
-        def by_id(found: dict[str, str]) -> dict[str, dict[str, Any]]:
-            return {str(k): codec.load(found[k]) for k in sorted(found)}
-
-        return codec.load(account) or {}, by_id(users), by_id(devices), by_id(groups)
+        account, users, devices, groups = self._texts(aid, ("group",), lambda: group_texts(self.rds, aid))
+        return codec.load(account) or {}, _by_id(users), _by_id(devices), _by_id(groups)
 
     def for_call(self) -> Services:
         """The services one call uses: its account's revision is read once at its start (and
@@ -95,3 +97,8 @@ class Services:
             cache=cache,
             metrics=metrics,
         )
+
+
+def _by_id(found: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Stored documents by id, parsed, in id order."""
+    return {str(k): codec.load(found[k]) for k in sorted(found)}

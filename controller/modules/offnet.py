@@ -27,7 +27,6 @@ from typing import Any
 from controller.call import Call
 from controller.callflows.patterns import PatternError, compile_pattern
 from controller.config import Carrier
-from controller.errors import NotFoundError
 from controller.esl.safety import multiset, one_line
 from controller.flow import Next
 from controller.modules import bridging
@@ -57,10 +56,7 @@ def target(carrier: Carrier, number: str) -> str:
 def channel_variables(data: Mapping[str, Any], call: Call) -> dict[str, str]:
     variables: dict[str, str] = {}
     if call.is_internal:
-        try:
-            caller_ids = call.services.accounts.get(call.account_id).get("caller_id") or {}
-        except NotFoundError:
-            caller_ids = {}
+        caller_ids = call.services.account(call.account_id).get("caller_id") or {}
         chosen = caller_ids.get(str(data.get("caller_id_type", "external"))) or caller_ids.get("external") or {}
         if chosen.get("number"):
             variables["effective_caller_id_number"] = str(chosen["number"])

@@ -15,7 +15,6 @@ import zoneinfo
 from typing import Any
 
 from controller.call import Call
-from controller.errors import NotFoundError
 from controller.flow import DEFAULT_CHILD, Next
 from controller.modules.schedules import matches
 
@@ -25,10 +24,7 @@ log = logging.getLogger(__name__)
 def timezone(data: dict[str, Any], call: Call) -> zoneinfo.ZoneInfo:
     name = data.get("timezone")
     if not name:
-        try:
-            name = call.services.accounts.get(call.account_id).get("timezone")
-        except NotFoundError:
-            name = None
+        name = call.services.account(call.account_id).get("timezone")
     try:
         return zoneinfo.ZoneInfo(str(name or "UTC"))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

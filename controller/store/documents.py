@@ -232,33 +232,3 @@ def device_by_sip_user(rds: redis.Redis, aid: str, username: str) -> dict[str, A
     if device_id is None:
         return None
     return Documents(rds, "devices").find(aid, str(device_id))
-
-
-def ringing_context(
-    rds: redis.Redis, aid: str, user_id: str
-) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
-    """The account, a user and every device of the account, in one round trip (what ringing a
-    user needs)."""
-    pipe = rds.pipeline(transaction=False)
-    pipe.get(keys.account(aid))
-    pipe.hget(keys.docs(aid, "users"), user_id)
-    pipe.hvals(keys.docs(aid, "devices"))
-    account, user, devices = pipe.execute()
-    ordered = sorted((codec.load(d) for d in devices), key=lambda d: str(d.get("id")))
-    return codec.load(account) or {}, codec.load(user), ordered
-
-
-def group_context(
-    rds: redis.Redis, aid: str
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """The account and its users, devices and groups (each by id), in one round trip."""
-    pipe = rds.pipeline(transaction=False)
-    pipe.get(keys.account(aid))
-    for kind in ("users", "devices", "groups"):
-        pipe.hgetall(keys.docs(aid, kind))
-    account, users, devices, groups = pipe.execute()
-
-    def by_id(found: dict[str, str]) -> dict[str, dict[str, Any]]:
-        return {str(k): codec.load(found[k]) for k in sorted(found)}
-
-    return codec.load(account) or {}, by_id(users), by_id(devices), by_id(groups)
