@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from controller.callflows.patterns import PatternError, compile_pattern
 from controller.errors import ConfigError
 
 PREFIX = "CONTROLLER_"
@@ -54,6 +55,12 @@ class Carrier:
     strip_plus: bool = False  # send 15551234567 rather than +15551234567
     patterns: tuple[str, ...] = ()  # RE2 patterns of the E.164 numbers this carrier takes (none: all)
     flags: tuple[str, ...] = ()  # what the carrier offers (e.g. fax, emergency): offnet's outbound_flags pick carriers
+    # The patterns compiled once, at load (an invalid one refuses the settings).
+    regexes: tuple[Any, ...] = dataclasses.field(default=(), repr=False, compare=False)
+
+    def takes(self, number: str) -> bool:
+        """Whether this carrier takes an E.164 number (a carrier without patterns takes all)."""
+        return not self.regexes or any(regex.search(number) for regex in self.regexes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +152,7 @@ def _esl_endpoints(value: str | list[str]) -> tuple[EslEndpoint, ...]:
 
 
 _GATEWAY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_CARRIER_KEYS = frozenset(f.name for f in dataclasses.fields(Carrier))
+_CARRIER_KEYS = frozenset(f.name for f in dataclasses.fields(Carrier)) - {"regexes"}
 
 
 def _carriers(value: str | list[Any]) -> tuple[Carrier, ...]:
@@ -160,9 +167,13 @@ def _carriers(value: str | list[Any]) -> tuple[Carrier, ...]:
         if not _GATEWAY_NAME.fullmatch(gateway) or not (prefix.isdigit() or not prefix):
             raise ValueError(f"carrier {item!r}: gateway must be a sofia gateway name, prefix digits")
         patterns = tuple(str(p) for p in item.get("patterns", ()))
+        try:
+            regexes = tuple(compile_pattern(p) for p in patterns)
+        except PatternError as exc:
+            raise ValueError(f"carrier {gateway!r}: a pattern is {exc}") from exc
         flags = tuple(str(f) for f in item.get("flags", ()))
         name, strip = str(item.get("name", gateway)), item.get("strip_plus") is True
-        carriers.append(Carrier(gateway, name, prefix, strip, patterns, flags))
+        carriers.append(Carrier(gateway, name, prefix, strip, patterns, flags, regexes))
     return tuple(carriers)
 
 

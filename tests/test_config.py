@@ -57,3 +57,15 @@ def test_redis_urls_of_every_supported_kind_are_accepted() -> None:
 def test_sentinels_are_parsed() -> None:
     settings = config.load({"CONTROLLER_REDIS_SENTINELS": "10.0.0.1:26379, 10.0.0.2:26379"})
     assert settings.redis_sentinels == (("10.0.0.1", 26379), ("10.0.0.2", 26379))
+
+
+def test_carriers_are_compiled_at_load_and_a_bad_pattern_is_refused(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[[carriers]]\ngateway = "a"\npatterns = [\'^\\+1\']\n\n[[carriers]]\ngateway = "b"\n')
+    first, second = config.load({"CONTROLLER_CONFIG": str(good)}).carriers
+    assert first.takes("+15551234567") and not first.takes("+442071234567")
+    assert second.takes("+442071234567")  # no patterns: every number
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[carriers]]\ngateway = "a"\npatterns = ["(unclosed"]\n')
+    with pytest.raises(ConfigError, match="CONTROLLER_CARRIERS"):
+        config.load({"CONTROLLER_CONFIG": str(bad)})

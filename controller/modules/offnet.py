@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.call import Call
-from controller.callflows.patterns import PatternError, compile_pattern
 from controller.config import Carrier
 from controller.esl.safety import multiset, one_line
 from controller.flow import Next
@@ -37,15 +36,7 @@ log = logging.getLogger(__name__)
 
 def usable(carriers: Sequence[Carrier], number: str, flags: Sequence[str]) -> list[Carrier]:
     """The carriers that take this number and have every flag asked for, in their order."""
-    return [c for c in carriers if set(flags) <= set(c.flags) and _takes(c, number)]
-
-
-def _takes(carrier: Carrier, number: str) -> bool:
-    try:
-        return not carrier.patterns or any(compile_pattern(p).search(number) for p in carrier.patterns)
-    except PatternError:
-        log.warning("carrier %s has an invalid pattern: not used", carrier.name)
-        return False
+    return [c for c in carriers if set(flags) <= set(c.flags) and c.takes(number)]
 
 
 def target(carrier: Carrier, number: str) -> str:
