@@ -9,7 +9,6 @@ watcher connections) are read when Prometheus scrapes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -51,22 +50,6 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class Timer:
-    """`with Timer(histogram):` observes the block's duration."""
-
-    def __init__(self, histogram: Histogram | None) -> None:
-        self.histogram = histogram
-        self.started = 0.0
-
-    def __enter__(self) -> Timer:
-        self.started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.histogram is not None:
-            self.histogram.observe(time.perf_counter() - self.started)
 
 
 class _QueueCollector(Collector):

@@ -17,6 +17,7 @@ hands the rest of the batch back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import socket
@@ -27,7 +28,6 @@ from typing import Any, Protocol
 import gevent
 from gevent.event import Event
 
-from controller.metrics import Timer
 from controller.notify import addresses
 from controller.notify.context import Context, ContextReader
 from controller.notify.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
@@ -237,7 +237,7 @@ class Mailer:
         job, message, rendered = prepared.claimed.doc, prepared.message, prepared.rendered
         assert message is not None and rendered is not None
         metrics = self.queue.metrics
-        with Timer(metrics.smtp_seconds if metrics is not None else None):
+        with metrics.smtp_seconds.time() if metrics is not None else contextlib.nullcontext():
             receipt = self.sender.send(message, rendered.recipients, prepared.data)
         if metrics is not None:
             metrics.jobs_delivered.labels("email").inc()
