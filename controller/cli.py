@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 def with_private_redis(settings: config.Settings) -> config.Settings:
     """With no Redis configured, the private Redis of a running `controller run` (its socket in
     data_dir) is the one every command uses."""
-    if "redis_url" in config.given() or settings.redis_sentinels:
+    if not localredis.is_wanted(settings):
         return settings
     sock = localredis.socket_in(settings.data_dir)
     return dataclasses.replace(settings, redis_url=localredis.url_for(sock)) if sock.exists() else settings

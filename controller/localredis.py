@@ -17,6 +17,9 @@ import gevent
 from gevent import socket as gsocket
 from gevent import subprocess
 
+from controller import config
+from controller.config import Settings
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
@@ -24,6 +27,12 @@ START_TIMEOUT = 10.0
 
 class LocalRedisError(RuntimeError):
     """The private Redis cannot be started."""
+
+
+def is_wanted(settings: Settings) -> bool:
+    """No Redis configured (no `redis_url` in the TOML file or the environment, no Sentinels):
+    the private one is used."""
+    return "redis_url" not in config.given() and not settings.redis_sentinels
 
 
 def socket_in(data_dir: str | Path) -> Path:

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import gevent
-from gevent.event import Event
 from gevent.pywsgi import WSGIServer
 
 from controller.api.app import create_app
 from controller.api.ops import OpsApp
 from controller.api.server import ApiServer
+from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
 from controller.metrics import Metrics
 from controller.services import Services
@@ -44,11 +42,8 @@ def build_server(
 def run_api(args: argparse.Namespace, settings: Settings) -> int:
     services = Services.build(settings, connect(settings))
     server = build_server(settings, services)
-    stop = Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stop.set)
     server.start()
     print(f"controller: API listening on http://{server.server_host}:{server.server_port}/v2/", flush=True)
-    stop.wait()
+    wait_for_stop_signal()
     server.stop(timeout=settings.drain_seconds)
     return 0

@@ -10,24 +10,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import signal
 from pathlib import Path
 from typing import Any
 
 import gevent
-from gevent.event import Event
 
-from controller import config
+from controller import localredis
 from controller.commands.api import build_server
 from controller.commands.mailer import build_mailer
+from controller.commands.serve import build_call_side
+from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
-from controller.esl.lifecycle import CallLifecycle
-from controller.esl.server import OutboundServer, settle_garbage_collector
-from controller.esl.watcher import Watcher
-from controller.executor import Executor
+from controller.esl.server import settle_garbage_collector
 from controller.localredis import LocalRedis, LocalRedisError
 from controller.metrics import Metrics
-from controller.modules import REGISTRY, TERMINATION_HANDLERS
 from controller.services import Services
 from controller.store.connection import connect
 
@@ -41,7 +37,7 @@ def register(commands: Any) -> None:
 
 def run_all(args: argparse.Namespace, settings: Settings) -> int:
     local = None
-    if "redis_url" not in config.given() and not settings.redis_sentinels:
+    if localredis.is_wanted(settings):
         local = LocalRedis(Path(settings.data_dir) / "redis")
         try:
             local.start()
@@ -59,11 +55,7 @@ def run_all(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(settings: Settings, local: LocalRedis | None) -> int:
     metrics = Metrics()
     services = Services.build(settings, connect(settings), metrics)
-    esl = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)),
-                         on_refused=metrics.calls.labels("refused").inc)
-    watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS)
-    metrics.count_calls_active(lambda: esl.active_calls)
-    metrics.watch_freeswitch(lambda: watcher.connected)
+    esl, watcher = build_call_side(settings, services)
     api = build_server(settings, services, (lambda: watcher.connected) if settings.freeswitch else None)
     mailer = build_mailer(settings, name=None, metrics=metrics)
     esl.start()
@@ -72,10 +64,7 @@ def _serve(settings: Settings, local: LocalRedis | None) -> int:
     delivering = gevent.spawn(mailer.run)
     settle_garbage_collector()
     _announce(settings, local, esl.address, (api.server_host, api.server_port))
-    stopping = Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stopping.set)
-    stopping.wait()
+    wait_for_stop_signal()
     log.info("stopping: no new calls, %d in progress", esl.active_calls)
     mailer.stopping.set()
     api.stop(timeout=settings.drain_seconds)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 from typing import Any
 
-import gevent
-from gevent.event import Event
-
+from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
 from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer, settle_garbage_collector
@@ -28,20 +25,28 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run_serve)
 
 
-def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    services = Services.build(settings, connect(settings))
-    server = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)))
+def build_call_side(settings: Settings, services: Services) -> tuple[OutboundServer, Watcher]:
+    """The outbound ESL server running callflows and the inbound watcher, for these services
+    (refused calls and calls in progress counted in their metrics, when they have some)."""
+    metrics = services.metrics
+    refused = metrics.calls.labels("refused").inc if metrics is not None else None
+    server = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)), on_refused=refused)
     watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS)
+    if metrics is not None:
+        metrics.count_calls_active(lambda: server.active_calls)
+        metrics.watch_freeswitch(lambda: watcher.connected)
+    return server, watcher
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    server, watcher = build_call_side(settings, Services.build(settings, connect(settings)))
     server.start()
     watcher.start()
     settle_garbage_collector()
     print(f"controller: outbound ESL server on {settings.esl_listen.host}:{server.address[1]}", flush=True)
     for endpoint in settings.freeswitch:
         print(f"controller: watching FreeSWITCH {endpoint}", flush=True)
-    stopping = Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stopping.set)
-    stopping.wait()
+    wait_for_stop_signal()
     log.info("stopping: no new calls, %d in progress", server.active_calls)
     server.stop()
     watcher.stop()
