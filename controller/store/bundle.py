@@ -22,7 +22,7 @@ from controller.callflows.validate import Report, check_callflow
 from controller.errors import DocumentError
 from controller.store import codec, keys
 from controller.store.callflows import Callflows, describe, numbers_of, stage_write
-from controller.store.documents import Accounts, Documents
+from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_username
 
 KINDS = ("users", "devices", "vmboxes", "groups", "callflows")
 # Callflow modules whose data.id names a document of the bundle.
@@ -175,11 +175,11 @@ def _replace(pipe: Pipeline, doc: dict[str, Any]) -> None:
         pipe.sadd(keys.children(aid), *children)
     if account.get("parent_id"):
         pipe.sadd(keys.children(account["parent_id"]), aid)
-    for kind in ("users", "devices", "vmboxes", "groups"):
+    for kind in SCHEMA_OF:
         for item in doc.get(kind) or []:
             pipe.hset(keys.docs(aid, kind), item["id"], codec.dump(item))
     for device in doc.get("devices") or []:
-        username = (device.get("sip") or {}).get("username")
+        username = sip_username(device)
         if username:
             pipe.hset(keys.sip_users(aid), username, device["id"])
     for callflow in doc.get("callflows") or []:
@@ -190,7 +190,7 @@ def _replace(pipe: Pipeline, doc: dict[str, Any]) -> None:
 def export_bundle(rds: redis.Redis, aid: str) -> dict[str, Any]:
     """An account and its documents as a bundle that `load_bundle` accepts back."""
     bundle: dict[str, Any] = {"account": Accounts(rds).get(aid)}
-    for kind in ("users", "devices", "vmboxes", "groups"):
+    for kind in SCHEMA_OF:
         bundle[kind] = Documents(rds, kind).all(aid)
     bundle["callflows"] = Callflows(rds).all(aid)
     return bundle

@@ -188,7 +188,7 @@ class Documents:
 
     def _save_in(self, pipe: Pipeline, aid: str, doc: dict[str, Any]) -> None:
         old = codec.load(pipe.hget(keys.docs(aid, self.kind), doc["id"])) or {}
-        old_user, new_user = _sip_username(old), _sip_username(doc)
+        old_user, new_user = sip_username(old), sip_username(doc)
         if self.kind == "devices" and new_user:
             holder = pipe.hget(keys.sip_users(aid), new_user)
             if holder is not None and holder != doc["id"]:
@@ -208,7 +208,7 @@ class Documents:
             doc = codec.load(pipe.hget(keys.docs(aid, self.kind), doc_id))
             if doc is None:
                 raise NotFoundError(self.kind, doc_id)
-            username = _sip_username(doc)
+            username = sip_username(doc)
             pipe.multi()
             if self.kind == "devices" and username:
                 pipe.hdel(keys.sip_users(aid), username)
@@ -220,7 +220,7 @@ class Documents:
         self._rds.transaction(remove, *self._watched(aid))
 
 
-def _sip_username(doc: dict[str, Any]) -> str | None:
+def sip_username(doc: dict[str, Any]) -> str | None:
     sip = doc.get("sip")
     name = sip.get("username") if isinstance(sip, dict) else None
     return str(name) if name else None
