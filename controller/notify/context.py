@@ -18,7 +18,7 @@ from typing import Any
 import redis
 
 from controller.notify import addresses
-from controller.notify.templates import SYSTEM, Template, packaged
+from controller.notify.templates import SYSTEM, Template, first_stored
 from controller.store import codec, keys
 from controller.store.documents import Accounts
 
@@ -45,15 +45,6 @@ def _wants_admins(template: Template | None) -> bool:
 
 def _users(docs: Iterable[str | None]) -> dict[str, dict[str, Any]]:
     return {str(user.get("id")): user for user in map(codec.load, docs) if user}
-
-
-def _first(owners: list[str], template_id: str, stored: list[str | None]) -> Template | None:
-    """The first stored copy among the owners' (in order), else the packaged default."""
-    for owner, raw in zip(owners, stored, strict=True):
-        doc = codec.load(raw)
-        if doc is not None:
-            return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
-    return packaged(template_id)
 
 
 class ContextReader:
@@ -105,7 +96,7 @@ class ContextReader:
         for owners, template_id in wanted:
             pipe.mget([keys.template(owner, template_id) for owner in owners])
         found = zip(wanted, pipe.execute(), strict=True)
-        return [_first(owners, template_id, stored) for (owners, template_id), stored in found]
+        return [first_stored(owners, template_id, stored) for (owners, template_id), stored in found]
 
     def _admins(self, accounts: set[str]) -> dict[str, dict[str, dict[str, Any]]]:
         """Every user of these accounts (the `admins` rule looks for them)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,24 @@ def packaged(template_id: str) -> Template | None:
     return Template(template_id, SYSTEM, fields, text, html)
 
 
+def stored_template(owner: str, template_id: str, raw: str | bytes | None) -> Template | None:
+    """A template as Redis stores it (None when there is none)."""
+    doc = codec.load(raw)
+    if doc is None:
+        return None
+    return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
+
+
+def first_stored(owners: list[str], template_id: str, stored: Sequence[str | bytes | None]) -> Template | None:
+    """The first stored copy among the owners' (nearest first), else the packaged default: the
+    cascade account -> parents -> system -> packaged, once the copies are read."""
+    for owner, raw in zip(owners, stored, strict=True):
+        template = stored_template(owner, template_id, raw)
+        if template is not None:
+            return template
+    return packaged(template_id)
+
+
 class Templates:
     """Template lookup and storage."""
 
@@ -63,20 +82,13 @@ class Templates:
             account = codec.load(self._rds.get(keys.account(aid))) or {"id": aid}
         owners = [aid, *Accounts(self._rds).parents_of(account), SYSTEM]
         stored = self._rds.mget([keys.template(owner, template_id) for owner in owners])
-        for owner, raw in zip(owners, stored, strict=True):
-            doc = codec.load(raw)
-            if doc is not None:
-                return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
-        return packaged(template_id)
+        return first_stored(owners, template_id, stored)
 
     # --- writes and listings used by the HTTP API ---------------------------------------------------
 
     def own(self, owner: str, template_id: str) -> Template | None:
         """The owner's own copy (no cascade)."""
-        doc = codec.load(self._rds.get(keys.template(owner, template_id)))
-        if doc is None:
-            return None
-        return Template(template_id, owner, doc["fields"], doc.get("text", ""), doc.get("html", ""))
+        return stored_template(owner, template_id, self._rds.get(keys.template(owner, template_id)))
 
     def ids(self, owner: str) -> list[str]:
         """Ids of the templates an owner defines (those written with `put`)."""
