@@ -15,7 +15,9 @@ from controller.esl.watcher import Watcher
 from controller.executor import Executor
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
 from controller.services import Services
+from controller.store.cache import AccountCache
 from controller.store.connection import connect
+from controller.store.revisions import RevisionWatch
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,13 @@ def register(commands: Any) -> None:
 
 def build_call_side(settings: Settings, services: Services) -> tuple[OutboundServer, Watcher]:
     """The outbound ESL server running callflows and the inbound watcher, for these services
-    (refused calls and calls in progress counted in their metrics, when they have some)."""
+    (refused calls and calls in progress counted in their metrics, when they have some). The
+    account cache starts following revision notices, so that calls to an account that has not
+    changed read nothing from Redis to know it."""
+    if isinstance(services.cache, AccountCache):
+        watch = RevisionWatch(services.rds)
+        services.cache.follow(watch)
+        watch.start()
     metrics = services.metrics
     refused = metrics.calls.labels("refused").inc if metrics is not None else None
     server = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)), on_refused=refused)

@@ -20,7 +20,7 @@ from redis.client import Pipeline
 from controller.callflows import schema
 from controller.callflows.validate import Report, check_callflow
 from controller.errors import DocumentError
-from controller.store import codec, keys
+from controller.store import codec, keys, revisions
 from controller.store.callflows import Callflows, describe, numbers_of, stage_write
 from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_username
 
@@ -184,7 +184,7 @@ def _replace(pipe: Pipeline, doc: dict[str, Any]) -> None:
             pipe.hset(keys.sip_users(aid), username, device["id"])
     for callflow in doc.get("callflows") or []:
         stage_write(pipe, aid, callflow, None)
-    pipe.incr(keys.revision(aid))
+    revisions.bump(pipe, aid)
 
 
 def export_bundle(rds: redis.Redis, aid: str) -> dict[str, Any]:

@@ -2,12 +2,15 @@
 kept in this process for as long as the account's revision stays the same.
 
 Every write to an account's callflows, documents or the account itself bumps
-`account:{aid}:revision` in the same transaction (store/callflows.py, store/documents.py,
-store/bundle.py). A call reads the revision first (one GET) and only then anything else, so a
-value cached under revision R was read after R was current: it is at least as new as R, and any
-later change moves the revision and empties the account's entries. A change is therefore seen by
-the next call, in this process and in every other controller sharing the Redis. (The revision is
-never deleted nor lowered: deleting an account bumps it too.)
+`account:{aid}:revision` and publishes a notice in the same transaction (store/revisions.py,
+used by store/callflows.py, store/documents.py, store/bundle.py). A call reads the revision
+first (one GET) and only then anything else, so a value cached under revision R was read after
+R was current: it is at least as new as R, and any later change moves the revision and empties
+the account's entries. A change is therefore seen by the next call, in this process and in
+every other controller sharing the Redis. (The revision is never deleted nor lowered: deleting
+an account bumps it too.) A process serving calls also follows the notices (RevisionWatch):
+while it does, an account with no notice since its revision was read is served without the
+GET, and a notice sends the next call back to Redis.
 
 Values are kept as the JSON text Redis holds and parsed again for each call, so a module that
 changes what it was given cannot change what the next call reads.
@@ -23,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 import redis
 
 from controller.store import keys
+from controller.store.revisions import RevisionWatch, Stamp
 
 T = TypeVar("T")
 _MISSING = object()
@@ -33,10 +37,11 @@ CALL_REFRESH_SECONDS = 1.0
 class AccountView:
     """The cached values of one account at one revision."""
 
-    __slots__ = ("_limit", "_values", "revision")
+    __slots__ = ("_limit", "_values", "revision", "stamp")
 
-    def __init__(self, revision: int, limit: int) -> None:
+    def __init__(self, revision: int, limit: int, stamp: Stamp | None = None) -> None:
         self.revision = revision
+        self.stamp = stamp  # the revision watch's stamp taken before the revision was read
         self._values: dict[Hashable, Any] = {}
         self._limit = limit
 
@@ -59,21 +64,36 @@ class AccountCache:
         self._views: collections.OrderedDict[str, AccountView] = collections.OrderedDict()
         self._max_accounts = max_accounts
         self._max_entries = max_entries
+        self._watch: RevisionWatch | None = None
+
+    def follow(self, watch: RevisionWatch) -> None:
+        """Trust views the watch vouches for (no revision read while no notice came)."""
+        self._watch = watch
 
     def view(self, aid: str) -> AccountView:
-        """The account's view at its current revision (one Redis round trip)."""
-        return self.view_at(aid, int(self._rds.get(keys.revision(aid)) or 0))
+        """The account's view at its current revision: without a Redis round trip when the
+        revision watch vouches that nothing changed since the view's revision was read, else
+        after reading the revision (one round trip)."""
+        stamp = self._watch.stamp(aid) if self._watch is not None else None
+        if stamp is not None:
+            current = self._views.get(aid)
+            if current is not None and current.stamp == stamp:
+                self._views.move_to_end(aid)
+                return current
+        return self.view_at(aid, int(self._rds.get(keys.revision(aid)) or 0), stamp)
 
-    def view_at(self, aid: str, revision: int) -> AccountView:
-        """The account's view at a revision just read from Redis; a view for another revision
-        is dropped (a call that read an older revision while a newer one was being cached only
-        costs the next call a reload: what it caches was read after its own revision)."""
+    def view_at(self, aid: str, revision: int, stamp: Stamp | None = None) -> AccountView:
+        """The account's view at a revision just read from Redis (`stamp`: the watch's, taken
+        before the read); a view for another revision is dropped (a call that read an older
+        revision while a newer one was being cached only costs the next call a reload: what
+        it caches was read after its own revision)."""
         views = self._views
         current = views.get(aid)
         if current is not None and current.revision == revision:
+            current.stamp = stamp
             views.move_to_end(aid)
             return current
-        view = views[aid] = AccountView(revision, self._max_entries)
+        view = views[aid] = AccountView(revision, self._max_entries, stamp)
         views.move_to_end(aid)
         while len(views) > self._max_accounts:
             views.popitem(last=False)

@@ -18,7 +18,7 @@ from redis.client import Pipeline
 
 from controller.callflows.validate import require_valid
 from controller.errors import ConflictError, NotFoundError
-from controller.store import codec, keys
+from controller.store import codec, keys, revisions
 
 
 def describe(doc: dict[str, Any]) -> str:
@@ -122,7 +122,7 @@ class Callflows:
         self._check_numbers(pipe, aid, doc)
         pipe.multi()
         stage_write(pipe, aid, doc, old)
-        pipe.incr(keys.revision(aid))
+        revisions.bump(pipe, aid)
 
     def _check_numbers(self, pipe: Pipeline, aid: str, doc: dict[str, Any]) -> None:
         wanted = numbers_of(doc)
@@ -140,7 +140,7 @@ class Callflows:
                 raise NotFoundError("callflow", cid)
             pipe.multi()
             stage_delete(pipe, aid, doc)
-            pipe.incr(keys.revision(aid))
+            revisions.bump(pipe, aid)
 
         self._rds.transaction(remove, keys.numbers(aid), keys.docs(aid, "callflows"))
 
@@ -154,6 +154,6 @@ class Callflows:
             count += 1
             if count % chunk == 0:
                 pipe.execute()
-        pipe.incr(keys.revision(aid))
+        revisions.bump(pipe, aid)
         pipe.execute()
         return count

@@ -12,7 +12,7 @@ from redis.client import Pipeline
 
 from controller.callflows import schema
 from controller.errors import ConflictError, DocumentError, NotFoundError
-from controller.store import codec, keys
+from controller.store import codec, keys, revisions
 
 SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json"}
 
@@ -105,7 +105,7 @@ class Accounts:
                 pipe.sadd(keys.children(parent), aid)
             pipe.set(keys.account(aid), codec.dump(doc))
             pipe.sadd(keys.ACCOUNTS, aid)
-            pipe.incr(keys.revision(aid))
+            revisions.bump(pipe, aid)
 
         self._rds.transaction(write, keys.account(aid))
         return doc
@@ -134,7 +134,7 @@ class Accounts:
                 pipe.delete(keys.template(aid, str(template_id)))
             pipe.delete(*keys.all_of_account(aid), keys.templates(aid), keys.smtplog(aid))
             pipe.srem(keys.ACCOUNTS, aid)
-            pipe.incr(keys.revision(aid))
+            revisions.bump(pipe, aid)
 
         self._rds.transaction(remove, keys.account(aid), keys.children(aid), keys.numbers(aid))
 
@@ -199,7 +199,7 @@ class Documents:
         if self.kind == "devices" and new_user:
             pipe.hset(keys.sip_users(aid), new_user, doc["id"])
         pipe.hset(keys.docs(aid, self.kind), doc["id"], codec.dump(doc))
-        pipe.incr(keys.revision(aid))
+        revisions.bump(pipe, aid)
 
     def delete(self, aid: str, doc_id: str) -> None:
         """Remove one document (a device's SIP username, a box's messages with it)."""
@@ -215,7 +215,7 @@ class Documents:
             if self.kind == "vmboxes":
                 pipe.delete(keys.vm_messages(aid, doc_id), keys.vm_order(aid, doc_id))
             pipe.hdel(keys.docs(aid, self.kind), doc_id)
-            pipe.incr(keys.revision(aid))
+            revisions.bump(pipe, aid)
 
         self._rds.transaction(remove, *self._watched(aid))
 
