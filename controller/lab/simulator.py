@@ -393,13 +393,20 @@ def app_headers(app: str, arg: str, event_uuid: str, response: str | None = None
 
 
 def run_call(
-    address: tuple[str, int], scenario: Scenario, timeout: float = 30.0, inbound: InboundServer | None = None
+    address: tuple[str, int],
+    scenario: Scenario,
+    timeout: float = 30.0,
+    inbound: InboundServer | None = None,
+    tap: Callable[[gsocket.socket], gsocket.socket] | None = None,
 ) -> CallRecord:
     """Dial the controller and play one call until the socket closes (or `timeout` s); returns
     what happened. With `inbound`, every event of the call (both legs, CHANNEL_CREATE and
-    CHANNEL_DESTROY included) is also published there."""
+    CHANNEL_DESTROY included) is also published there. `tap` wraps the connected socket (a
+    recorder of the wire exchange: controller/lab/recording.py); without it nothing changes."""
     sock = _dial(address, timeout)
     sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)  # as mod_event_socket does
+    if tap is not None:
+        sock = tap(sock)
     return SimulatedCall(sock, scenario, inbound).run(timeout)
 
 
