@@ -195,3 +195,27 @@ def test_variables_from_callers_are_inert(session_server: Any) -> None:
     multiset = record.args_of("multiset")[0]
     assert "${" not in multiset and "\n" not in multiset
     assert "effective_caller_id_name={system(rm -rf /)}  X: y" in multiset
+
+
+def test_setup_takes_the_unread_events_off_and_survives_a_refused_nixevent(session_server: Any) -> None:
+    """connect, myevents, nixevent and linger leave in one write; an -ERR to nixevent (a
+    FreeSWITCH that would not have it) still gives the call its channel data."""
+    address, outcome = session_server(lambda s: s.connect_and_subscribe(1)["Unique-ID"])
+    sock = gsocket.create_connection(address)
+    received = b""
+    with gevent.Timeout(5):
+        while received.count(b"\n\n") < 4:
+            received += sock.recv(65536)
+    lines = [block.split(b"\n")[0].decode() for block in received.split(b"\n\n") if block]
+    assert [line.split()[0] for line in lines] == ["connect", "myevents", "nixevent", "linger"]
+    nixed = set(lines[2].split()[1:])
+    assert nixed >= {"CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_UNPARK"}
+    assert not nixed & {"CHANNEL_ANSWER", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP_COMPLETE", "DTMF"}
+    sock.sendall(
+        CONNECT_REPLY
+        + b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n"
+        + b"Content-Type: command/reply\nReply-Text: -ERR command not found\n\n"
+        + b"Content-Type: command/reply\nReply-Text: +OK will linger 1 seconds\n\n"
+    )
+    assert outcome.get(timeout=5) == "u-1"
+    sock.close()

@@ -14,7 +14,8 @@ def test_answer_then_the_flow_ends_with_a_hangup(rds: redis.Redis, esl_server: O
     record = call(esl_server, "100")
     assert record.app_names() == ["answer", "hangup"]
     assert record.args_of("hangup") == ["NORMAL_CLEARING"]
-    assert [c for c, _ in record.commands[:3]] == ["connect", "myevents", "linger 1"]
+    assert [c.split()[0] for c, _ in record.commands[:4]] == ["connect", "myevents", "nixevent", "linger"]
+    assert "CHANNEL_EXECUTE" not in record.events and "CHANNEL_EXECUTE_COMPLETE" in record.events
 
 
 def test_play_answers_first_unless_told_not_to(rds: redis.Redis, esl_server: OutboundServer) -> None:

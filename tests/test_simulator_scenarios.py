@@ -131,6 +131,30 @@ def test_no_event_reaches_the_socket_before_a_subscription() -> None:
         assert peer.names()[:2] == ["CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"]
 
 
+def test_myevents_selects_the_channel_events_and_nixevent_takes_some_off() -> None:
+    with call(Scenario(time_scale=FAST, record_seconds=0.01)) as (peer, _):
+        peer.connect()
+        assert peer.command(MYEVENTS).reply_text == "+OK Events Enabled"
+        nix = wire.command("nixevent", "CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_UNPARK")
+        assert peer.command(nix).reply_text == "+OK events nixed"
+        peer.execute("answer")
+        peer.execute("record", "/tmp/x.wav 5")
+        assert peer.command(MYEVENTS).reply_text == "-ERR aready enabled."
+        peer.command(wire.sendmsg("hangup", ""))
+        peer.rest()
+        names = set(peer.names())
+        assert {"CHANNEL_ANSWER", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"} <= names
+        assert not names & {"CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_UNPARK", "RECORD_START", "RECORD_STOP"}
+
+
+def test_nixevent_after_all_keeps_every_other_event() -> None:
+    with call(Scenario(time_scale=FAST)) as (peer, _):
+        peer.connect(wire.command("event", "plain", "ALL"), wire.command("nixevent", "CHANNEL_EXECUTE"))
+        peer.execute("answer")
+        assert "CHANNEL_EXECUTE" not in peer.names() and "CHANNEL_ANSWER" in peer.names()
+        assert peer.command(wire.command("nixevent")).reply_text == "-ERR no keywords supplied"
+
+
 def test_event_plain_alone_delivers_only_the_named_events() -> None:
     with call(Scenario(time_scale=FAST)) as (peer, _):
         peer.connect(wire.command("event", "plain", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE"))
@@ -236,7 +260,8 @@ def test_a_missing_file_and_a_caller_hanging_up_mid_playback() -> None:
 def test_record_stops_when_the_caller_hangs_up_and_reports_its_length() -> None:
     scenario = Scenario(record_seconds=30, hangup_during=("record", 0.1))
     with call(scenario) as (peer, simulated):
-        peer.connect(MYEVENTS, wire.command("linger"))
+        # RECORD_* are not among myevents' events: they come with `event plain`.
+        peer.connect(MYEVENTS, wire.command("event", "plain", "RECORD_START", "RECORD_STOP"), wire.command("linger"))
         peer.execute("answer")
         complete = peer.execute("record", "/tmp/vm/msg.wav 120 200 3")
         names = peer.names()

@@ -1,7 +1,8 @@
 """mod_event_socket's side of an outbound connection: each command the controller sends and the
 reply FreeSWITCH gives, as the captures show (README items 2, 4, 10, 11, 13):
 
-- `connect` -> the channel data block (no Content-Length), `myevents` -> `+OK Events Enabled`,
+- `connect` -> the channel data block (no Content-Length), `myevents` -> `+OK Events Enabled`
+  (controller/lab/subscriptions.py: which events it and `event`, `nixevent`, `noevents` select),
   `linger` -> `+OK will linger`, `linger 3` -> `+OK will linger 3 seconds`,
   `event plain ...` -> `+OK event listener enabled plain`, `getvar x` -> the value itself;
 - `api ...` -> `api/response` with a body (`uptime`, `uuid_getvar` — `-ERR No such channel!` once
@@ -42,7 +43,8 @@ def _connect(call: SimulatedCall, command: Command) -> bytes:
 
 
 def _myevents(call: SimulatedCall, command: Command) -> bytes:
-    call.myevents = True
+    if not call.subscriptions.myevents():
+        return render.reply("-ERR aready enabled.")  # (sic)
     return render.reply("+OK Events Enabled")
 
 
@@ -51,18 +53,21 @@ def _event(call: SimulatedCall, command: Command) -> bytes:
     words = command.arg.split()
     if not words or words[0] != "plain":
         return render.reply("-ERR the simulator speaks event plain only")
-    call.subscriptions.update(words[1:] or ["ALL"])
+    call.subscriptions.add(words[1:] or ["ALL"])
     return render.reply("+OK event listener enabled plain")
 
 
 def _noevents(call: SimulatedCall, command: Command) -> bytes:
-    call.myevents = False
     call.subscriptions.clear()
     return render.reply("+OK no longer listening for events")
 
 
 def _nixevent(call: SimulatedCall, command: Command) -> bytes:
-    call.subscriptions.difference_update(command.arg.split())
+    """`nixevent NAME ...` takes names off the event list, those `myevents` put there too."""
+    names = command.arg.split()
+    if not names:
+        return render.reply("-ERR no keywords supplied")
+    call.subscriptions.nix(names)
     return render.reply("+OK events nixed")
 
 

@@ -31,6 +31,7 @@ from controller.lab.channel import Channel
 from controller.lab.inbound import InboundServer
 from controller.lab.keypad import HANGUP, Keypad
 from controller.lab.scenario import BridgeOutcome, Scenario
+from controller.lab.subscriptions import Subscriptions
 
 SOCKET_DATA = "127.0.0.1:8084 async full"
 # switch_channel_cause_q850: the Q.850 causes themselves; FreeSWITCH's own (ALLOTTED_TIMEOUT,
@@ -85,8 +86,7 @@ class SimulatedCall:
         self.hungup = Event()
         self.closed = Event()
         self.keypad = Keypad(scenario.presses, self.emit, self.hungup)
-        self.myevents = False
-        self.subscriptions: set[str] = set()
+        self.subscriptions = Subscriptions()
         self.linger: int | None = None  # None: no linger; -1: linger until the server closes
         self.linger_notice_sent = False
         self.answered = False
@@ -151,7 +151,7 @@ class SimulatedCall:
 
     def wants(self, event: str) -> bool:
         """Whether the outbound socket receives this event (README item 4 of the captures)."""
-        return self.myevents or event in self.subscriptions or "ALL" in self.subscriptions
+        return self.subscriptions.wants(event)
 
     def emit(self, event: str, extra: tuple[tuple[str, str], ...] = (), **overrides: str) -> None:
         """An event of this channel: to the controller if subscribed (never CHANNEL_DESTROY),
