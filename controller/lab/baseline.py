@@ -24,6 +24,8 @@ from gevent import socket as gsocket
 from gevent.server import StreamServer
 from greenswitch import esl
 
+from controller.esl.session import UNREAD_EVENTS
+
 MEDIA = "tone_stream://%(100,0,440)"
 DIAL = "{leg_timeout=1}user/1001@bench.example.com"
 
@@ -85,11 +87,11 @@ def sendmsg(app: str, arg: str, event_uuid: str) -> bytes:
 def floor_call(sock: gsocket.socket, address: object) -> None:
     """The controller's commands for the benchmark call, on a raw socket."""
     received = frames(sock)
-    sock.sendall(b"connect\n\nmyevents\n\nlinger 1\n\n")
+    sock.sendall(SETUP)
     replies = 0
     for head, _ in received:
         replies += b"command/reply" in head
-        if replies == 3:
+        if replies == 4:
             break
     for steps in FLOOR_STEPS:
         last = str(uuid.uuid4())
@@ -104,6 +106,7 @@ def floor_call(sock: gsocket.socket, address: object) -> None:
     sock.close()
 
 
+SETUP = b"connect\n\nmyevents\n\nnixevent %s\n\nlinger 1\n\n" % " ".join(UNREAD_EVENTS).encode()
 FLOOR_STEPS = (
     (("answer", ""), ("multiset", "^^\x1fplayback_terminators=none"), ("playback", MEDIA)),
     (("multiset", "^^\x1fcontinue_on_fail=true\x1fhangup_after_bridge=true\x1fcall_timeout=1"), ("bridge", DIAL)),
