@@ -1,15 +1,21 @@
 """`controller lab bench`: the controller against a bare greenswitch application, same load.
 
-Each server runs as its own process on this machine, against the same simulator (this
-process): first a raw gevent server doing only the ESL dialogue (the floor: what a call costs
-gevent and the kernel here, and the latency the simulator and the machine add by themselves),
-then the bare greenswitch application, then the controller. Each simulated call goes answer ->
-play -> bridge (no answer) -> hangup. Printed for each: sustained calls/s, p50/p99 call-setup
-latency (TCP connect -> first application executed), peak concurrent calls, and the CPU time per
-call of the server, of the simulator and of a local Redis, with each one's share of a core (the
-side near 100% is what limits the run); then the controller's memory per concurrent call (RSS
-growth while N calls are held open, divided by N) and the ratio of the controller's rate to
-greenswitch's.
+Each server runs as its own process on this machine, under the same load: first a raw gevent
+server doing only the ESL dialogue (the floor: what a call costs gevent and the kernel here, and
+the latency the load generator and the machine add by themselves), then the bare greenswitch
+application, then the controller. Each call goes answer -> play -> bridge (no answer) ->
+hangup. Printed for each: sustained calls/s, p50/p99 call-setup latency (TCP connect -> first
+application executed), peak concurrent calls, and the CPU time per call of the server, of the
+load generator and of a local Redis, with each one's share of a core (the side near 100% is what
+limits the run); then the controller's memory per concurrent call (RSS growth while N calls are
+held open, divided by N) and the ratio of the controller's rate to greenswitch's.
+
+The load: by default one call is played by the FreeSWITCH simulator against each server and
+recorded, then replayed many times by controller/lab/replay.py in a process of its own (the
+simulator's ~2 ms of CPU per call would cap the offered load near 450 calls/s on this machine;
+the replay sends the same bytes for a fraction of that). `driver="simulator"` keeps the
+simulator for every call, in this process. Holding calls open for the memory figure always uses
+the simulator.
 """
 
 from __future__ import annotations
@@ -21,15 +27,17 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gevent
 import redis
 
 from controller.config import Settings
-from controller.lab.load import LoadResult, drive
+from controller.lab import recording, replay
+from controller.lab.load import Figures, drive
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
 from controller.store.bundle import load_bundle
@@ -61,6 +69,13 @@ class Options:
     hold: int = 10000
     chart: Path | None = None
     rates: tuple[float, ...] = (250.0, 500.0, 750.0, 1000.0, 1250.0, 1500.0)
+    driver: str = "replay"  # or "simulator"
+
+
+DRIVERS = ("replay", "simulator")
+CALL_TIMEOUT = 60.0
+# Places `calls` calls at `rate` per second against one server and returns what was measured.
+Load = Callable[[int, float], Figures]
 
 
 def free_port() -> int:
@@ -125,6 +140,36 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def simulated(port: int) -> Load:
+    """Every call played by the simulator, in this process (its CPU time is this process's)."""
+
+    def load(calls: int, rate: float) -> Figures:
+        before = own_cpu_seconds()
+        figures = drive(("127.0.0.1", port), CALL, calls, rate, timeout=CALL_TIMEOUT).figures()
+        return dataclasses.replace(figures, load_cpu=own_cpu_seconds() - before)
+
+    return load
+
+
+def replayed(port: int, workdir: Path) -> Load:
+    """One call recorded with the simulator against this server (three, which must agree), then
+    replayed in a process of its own (`python -m controller.lab.replay`), which measures itself.
+    Raises recording.NotReplayableError when the recorded calls disagree."""
+    script = workdir / f"call-{port}.pickle"
+    recording.record(("127.0.0.1", port), CALL, timeout=CALL_TIMEOUT).save(script)
+
+    def load(calls: int, rate: float) -> Figures:
+        data = replay.run_process(script, ("127.0.0.1", port), calls, rate, timeout=CALL_TIMEOUT)
+        return Figures(
+            offered_rate=data["offered_rate"], completed=data["completed"], failures=data["failures"],
+            elapsed=data["elapsed"], peak_concurrent=data["peak_concurrent"],
+            setup_latencies=data["setup_latencies"], load_cpu=data["cpu_seconds"],
+            first_failure=data["first_failure"],
+        )
+
+    return load
+
+
 def redis_pid(rds: redis.Redis) -> int | None:
     """The Redis server's pid when it runs on this machine (its CPU time is then reported)."""
     try:
@@ -139,29 +184,31 @@ class Cost:
     """CPU seconds per completed call of each process in a run, and the run's length."""
 
     server: float
-    simulator: float
+    load: float  # the load generator's: the simulator's or the replay's
     redis: float | None
     elapsed: float
+    driver: str = "replay"
 
     def busy(self, per_call: float, calls: int) -> float:
         """The share of one core a process used during the run."""
         return per_call * calls / self.elapsed if self.elapsed else 0.0
 
 
-def measured(name: str, pid: int, port: int, options: Options, rds_pid: int | None = None) -> tuple[LoadResult, Cost]:
+def measured(name: str, pid: int, load: Load, options: Options, rds_pid: int | None = None) -> tuple[Figures, Cost]:
     """One measured run; prints rate, setup latency, peak concurrency, each side's CPU time per
     call (the server's bounds its rate on one core, whatever the load generator can offer) and
     which side was the busier: a side near 100% of a core is what limits the run."""
-    drive(("127.0.0.1", port), CALL, min(500, options.calls), options.rate)  # warm-up
-    before = (cpu_seconds(pid), own_cpu_seconds(), cpu_seconds(rds_pid) if rds_pid else 0.0)
-    result = drive(("127.0.0.1", port), CALL, options.calls, options.rate)
-    after = (cpu_seconds(pid), own_cpu_seconds(), cpu_seconds(rds_pid) if rds_pid else 0.0)
+    load(min(500, options.calls), options.rate)  # warm-up
+    before = (cpu_seconds(pid), cpu_seconds(rds_pid) if rds_pid else 0.0)
+    result = load(options.calls, options.rate)
+    after = (cpu_seconds(pid), cpu_seconds(rds_pid) if rds_pid else 0.0)
     calls = max(1, result.completed)
     cost = Cost(
         server=(after[0] - before[0]) / calls,
-        simulator=(after[1] - before[1]) / calls,
-        redis=(after[2] - before[2]) / calls if rds_pid else None,
+        load=(result.load_cpu or 0.0) / calls,
+        redis=(after[1] - before[1]) / calls if rds_pid else None,
         elapsed=result.elapsed,
+        driver=options.driver,
     )
     print(
         f"{name:<12} {result.completed:6d} calls {result.calls_per_second:6.0f} calls/s  "
@@ -170,12 +217,14 @@ def measured(name: str, pid: int, port: int, options: Options, rds_pid: int | No
         f"cpu {cost.server * 1000:.2f} ms/call (= {1 / cost.server if cost.server else 0:.0f} calls/s per core)"
     )
     print(f"{'':<12} {busy_line(cost, result.completed)}")
+    if result.first_failure:
+        print(f"{'':<12} first failure: {result.first_failure}")
     return result, cost
 
 
 def busy_line(cost: Cost, calls: int) -> str:
     """Each side's CPU per call and share of a core, and who limited the run."""
-    sides = {"server": cost.server, "simulator": cost.simulator}
+    sides = {"server": cost.server, cost.driver: cost.load}
     if cost.redis is not None:
         sides["redis"] = cost.redis
     shares = {side: cost.busy(per_call, calls) for side, per_call in sides.items()}
@@ -219,37 +268,44 @@ def _quiet_call(port: int, scenario: Scenario) -> None:
 
 def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
     load_bundle(rds, BUNDLE, "benchmark bundle")
-    print(f"load: {options.calls} calls at {options.rate:.0f}/s: answer -> play -> bridge (no answer) -> hangup")
+    how = "replayed (one simulator call recorded per server)" if options.driver == "replay" else "simulated"
+    print(f"load: {options.calls} calls at {options.rate:.0f}/s, {how}: answer -> play -> bridge (no answer) -> hangup")
     load1, load5, _ = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load1:.2f} (1 min) {load5:.2f} (5 min) before the run")
     rds_pid = redis_pid(rds)
-    port = free_port()
-    with server_process(baseline_argv(port, floor=True), port, {}) as proc:
-        measured("raw gevent", proc.pid, port, options, rds_pid)
-    port = free_port()
-    with server_process(baseline_argv(port), port, {}) as proc:
-        theirs, their_cost = measured("greenswitch", proc.pid, port, options, rds_pid)
-    port = free_port()
-    argv, env = controller_argv(settings, port)
-    with server_process(argv, port, env) as proc:
-        ours, our_cost = measured("controller", proc.pid, port, options, rds_pid)
-        their_cpu, our_cpu = their_cost.server, our_cost.server
-        if theirs.calls_per_second:
-            print(
-                f"ratio        {ours.calls_per_second / theirs.calls_per_second:.2f}x the bare greenswitch rate, "
-                f"{their_cpu / our_cpu if our_cpu else 0:.2f}x less CPU per call"
-            )
-        curve = []
-        if options.chart:
-            curve = [drive(("127.0.0.1", port), CALL, int(rate * 2), rate) for rate in options.rates]
-        if options.hold:
-            per_call = hold_memory(port, proc.pid, options.hold)
-            print(f"memory       {per_call:.1f} KiB per concurrent call ({options.hold} calls held open)")
+    with tempfile.TemporaryDirectory(prefix="controller-bench-") as workdir:
+
+        def load_for(port: int) -> Load:
+            return replayed(port, Path(workdir)) if options.driver == "replay" else simulated(port)
+
+        port = free_port()
+        with server_process(baseline_argv(port, floor=True), port, {}) as proc:
+            measured("raw gevent", proc.pid, load_for(port), options, rds_pid)
+        port = free_port()
+        with server_process(baseline_argv(port), port, {}) as proc:
+            theirs, their_cost = measured("greenswitch", proc.pid, load_for(port), options, rds_pid)
+        port = free_port()
+        argv, env = controller_argv(settings, port)
+        with server_process(argv, port, env) as proc:
+            load = load_for(port)
+            ours, our_cost = measured("controller", proc.pid, load, options, rds_pid)
+            their_cpu, our_cpu = their_cost.server, our_cost.server
+            if theirs.calls_per_second:
+                print(
+                    f"ratio        {ours.calls_per_second / theirs.calls_per_second:.2f}x the bare greenswitch rate, "
+                    f"{their_cpu / our_cpu if our_cpu else 0:.2f}x less CPU per call"
+                )
+            curve = []
+            if options.chart:
+                curve = [load(int(rate * 2), rate) for rate in options.rates]
+            if options.hold:
+                per_call = hold_memory(port, proc.pid, options.hold)
+                print(f"memory       {per_call:.1f} KiB per concurrent call ({options.hold} calls held open)")
     if options.chart and curve:
         draw(options.chart, curve)
 
 
-def draw(path: Path, curve: list[LoadResult]) -> None:
+def draw(path: Path, curve: list[Figures]) -> None:
     try:
         import matplotlib  # noqa: PLC0415  (optional: only for the chart)
 

@@ -15,6 +15,34 @@ from controller.lab.simulator import CallRecord, run_call
 
 
 @dataclasses.dataclass(frozen=True)
+class Figures:
+    """What a load run measured, whoever generated the load (the simulator here, or the replay
+    of a recorded call: controller/lab/replay.py). `load_cpu`: the load generator's CPU seconds
+    over the run, when it measured them; `first_failure`: what went wrong first, if anything."""
+
+    offered_rate: float
+    completed: int
+    failures: int
+    elapsed: float
+    peak_concurrent: int
+    setup_latencies: list[float]  # sorted, seconds from the TCP connect to the first application
+    load_cpu: float | None = None
+    first_failure: str = ""
+
+    @property
+    def calls_per_second(self) -> float:
+        return self.completed / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        values = self.setup_latencies
+        if not values:
+            return float("nan")
+        if fraction == 0.5:
+            return statistics.median(values)
+        return values[min(len(values) - 1, int(len(values) * fraction))]
+
+
+@dataclasses.dataclass(frozen=True)
 class LoadResult:
     offered_rate: float
     records: list[CallRecord]
@@ -36,12 +64,11 @@ class LoadResult:
         return sorted(r.first_execute_at - r.connected_at for r in self.records if r.first_execute_at)
 
     def percentile(self, fraction: float) -> float:
-        values = self.setup_latencies
-        if not values:
-            return float("nan")
-        if fraction == 0.5:
-            return statistics.median(values)
-        return values[min(len(values) - 1, int(len(values) * fraction))]
+        return self.figures().percentile(fraction)
+
+    def figures(self) -> Figures:
+        return Figures(self.offered_rate, self.completed, self.failures, self.elapsed, self.peak_concurrent,
+                       self.setup_latencies)
 
 
 def drive(
