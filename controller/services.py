@@ -15,9 +15,9 @@ from controller.config import Settings
 from controller.metrics import Metrics
 from controller.notify.queue import JobQueue
 from controller.store import codec, keys
-from controller.store.cache import AccountCache, CallViews, Views, group_texts, ringing_texts
+from controller.store.cache import AccountCache, CallViews, Views, device_text, group_texts, ringing_texts
 from controller.store.callflows import Callflows
-from controller.store.documents import Accounts, Documents, device_by_sip_user
+from controller.store.documents import Accounts, Documents
 from controller.store.voicemail import VoicemailMessages
 
 T = TypeVar("T")
@@ -61,8 +61,9 @@ class Services:
         return codec.load(account) or {}, codec.load(user), ordered
 
     def calling_device(self, aid: str, username: str) -> dict[str, Any] | None:
-        """The account's device registered with this SIP username."""
-        return device_by_sip_user(self.rds, aid, username)
+        """The account's device registered with this SIP username (how internal callers are
+        known: every call from a phone asks, so the answer is cached like the rest)."""
+        return codec.load(self._texts(aid, ("sip-user", username), lambda: device_text(self.rds, aid, username)))
 
     def group_context(
         self, aid: str
@@ -74,10 +75,14 @@ class Services:
 
     def for_call(self) -> Services:
         """The services one call uses: its account's revision is read once at its start (and
-        again after a second), not before every lookup (store/cache.py: CallViews)."""
+        again after a second), not before every lookup (store/cache.py: CallViews). A copy
+        with the call's views (dataclasses.replace would look at every field for each call)."""
         if not isinstance(self.cache, AccountCache):
             return self
-        return dataclasses.replace(self, cache=CallViews(self.cache))
+        copy = object.__new__(Services)
+        copy.__dict__.update(self.__dict__)
+        object.__setattr__(copy, "cache", CallViews(self.cache))
+        return copy
 
     @classmethod
     def build(cls, settings: Settings, rds: redis.Redis, metrics: Metrics | None = None) -> Services:

@@ -66,3 +66,18 @@ def test_what_a_module_changes_does_not_reach_the_next_call(services: Services, 
     devices[0]["sip"]["username"] = "changed"
     account, _, devices = services.ringing_context(ACCOUNT, "u1")
     assert account["realm"] == "cached.example.com" and devices[0]["sip"]["username"] == "1001"
+
+
+def test_an_internal_caller_is_known_from_the_cache_and_a_changed_device_at_once(
+    services: Services, rds: redis.Redis
+) -> None:
+    load_bundle(rds, BUNDLE, "test")
+    views = services.for_call()
+    assert views.calling_device(ACCOUNT, "1001") == {"id": "d1", "owner_id": "u1", "sip": {"username": "1001"}}
+    before = int(rds.info("stats")["total_commands_processed"])
+    assert views.calling_device(ACCOUNT, "1001") is not None and views.calling_device(ACCOUNT, "9999") is None
+    assert int(rds.info("stats")["total_commands_processed"]) - before == 2  # the HGET of 9999's index, INFO
+    load_bundle(rds, {**BUNDLE, "devices": [{"id": "d1", "owner_id": "u1", "sip": {"username": "1002"}}]}, "test")
+    fresh = services.for_call()
+    assert fresh.calling_device(ACCOUNT, "1001") is None
+    assert fresh.calling_device(ACCOUNT, "1002") is not None

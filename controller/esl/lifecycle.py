@@ -21,7 +21,6 @@ from controller.esl.session import Session
 from controller.executor import Executor, run_call_flow
 from controller.logcontext import bind_call
 from controller.services import Services
-from controller.store.documents import device_by_sip_user
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def is_internal_caller(services: Services, account_id: str, data: Mapping[str, s
     if data.get("variable_sip_authorized") != "true":
         return False
     username = data.get("variable_sip_auth_username") or data.get("variable_sip_from_user")
-    return bool(username) and device_by_sip_user(services.rds, account_id, str(username)) is not None
+    return bool(username) and services.calling_device(account_id, str(username)) is not None
 
 
 class CallLifecycle:

@@ -144,6 +144,13 @@ def ringing_texts(rds: redis.Redis, aid: str, user_id: str) -> RingingTexts:
     return account, user, list(devices)
 
 
+def device_text(rds: redis.Redis, aid: str, username: str) -> str | None:
+    """The stored device registered with this SIP username (the index, then the device)."""
+    device_id = rds.hget(keys.sip_users(aid), username)
+    device = None if device_id is None else rds.hget(keys.docs(aid, "devices"), str(device_id))
+    return None if device is None else str(device)
+
+
 def group_texts(rds: redis.Redis, aid: str) -> GroupTexts:
     """The account and its users, devices and groups by id, as stored, in one round trip."""
     pipe = rds.pipeline(transaction=False)
