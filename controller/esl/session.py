@@ -62,25 +62,59 @@ UNREAD_EVENTS = (
 
 
 class Replies:
-    """The replies to commands written together, awaited as one: `done` holds them all, in
-    order, or the first failure (a `-ERR` to a command not in `optional`, the socket closing)."""
+    """The replies to commands written together. `done` receives them all, in order, or the
+    first failure: a `-ERR` to a command not in `optional`, the socket closing, or no reply
+    within the deadline. With `into` (the completion an application waits for) the replies
+    are not awaited themselves: only a failure goes there, so a command costs its caller one
+    wait. `observe` is given the seconds the write took to be answered (metrics)."""
 
-    __slots__ = ("done", "expected", "optional", "received")
+    __slots__ = ("_deadline", "_seconds", "_settles", "done", "names", "observe", "optional", "received", "started")
 
-    def __init__(self, expected: int, optional: frozenset[int] = frozenset()) -> None:
-        self.expected = expected
+    def __init__(
+        self,
+        names: list[str],
+        optional: frozenset[int] = frozenset(),
+        into: AsyncResult | None = None,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
+        self.names = names
         self.optional = optional  # positions whose -ERR is a reply like any other
         self.received: list[tuple[str, Mapping[str, str]]] = []
-        self.done: AsyncResult = AsyncResult()
+        self.done: AsyncResult = AsyncResult() if into is None else into
+        self._settles = into is None
+        self.observe = observe
+        self.started = time.perf_counter()
+        self._deadline: Any = None
+        self._seconds = 0.0
+
+    def arm(self, seconds: float) -> None:
+        """Fail unless every reply is in within `seconds` (a timer of the loop: no greenlet)."""
+        if len(self.received) < len(self.names) and not self.done.ready():
+            self._seconds = seconds
+            self._deadline = gevent.get_hub().loop.timer(seconds)
+            self._deadline.start(self._late)
 
     def add(self, reply: tuple[str, Mapping[str, str]]) -> None:
         self.received.append(reply)
-        if len(self.received) == self.expected and not self.done.ready():
-            self.done.set(self.received)
+        if len(self.received) == len(self.names):
+            self._disarm()
+            if self.observe is not None:
+                self.observe(time.perf_counter() - self.started)
+            if self._settles and not self.done.ready():
+                self.done.set(self.received)
 
     def fail(self, error: Exception) -> None:
+        self._disarm()
         if not self.done.ready():
             self.done.set_exception(error)
+
+    def _late(self) -> None:
+        self.fail(CommandError(self.names[len(self.received)], f"no reply within {self._seconds:g} s"))
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.close()
+            self._deadline = None
 
 
 class Session(esl.OutboundSession):
@@ -205,21 +239,21 @@ class Session(esl.OutboundSession):
         """Write several commands at once (one syscall) and wait for all their replies (one
         wait, at most `command_timeout`); the first `-ERR` raises CommandError, except to the
         commands at the `optional` positions."""
+        answered: list[tuple[str, Mapping[str, str]]] = self._write(raws, optional).done.get()
+        return answered
+
+    def _write(
+        self, raws: list[bytes], optional: frozenset[int] = frozenset(), into: AsyncResult | None = None
+    ) -> Replies:
+        """Write commands in one syscall; their replies are expected within `command_timeout`."""
         if not self.connected:
             raise ChannelGoneError("socket closed")
         names = [raw.split(b"\n", 1)[0].decode("ascii", "replace") for raw in raws]
-        replies = Replies(len(raws), optional)
+        replies = Replies(names, optional, into, self.observe_reply)
         self._replies.extend((name, replies) for name in names)
-        started = time.perf_counter()
         wire.write(self.sock, b"".join(raws))
-        try:
-            answered = replies.done.get(timeout=self.command_timeout)
-            if self.observe_reply is not None:
-                self.observe_reply(time.perf_counter() - started)
-            return answered
-        except gevent.Timeout as exc:
-            name = names[len(replies.received)]
-            raise CommandError(name, f"no reply within {self.command_timeout:g} s") from exc
+        replies.arm(self.command_timeout)
+        return replies
 
     def connect(self) -> Mapping[str, str]:
         """`connect`: the reply is the whole channel data block."""
@@ -267,8 +301,11 @@ class Session(esl.OutboundSession):
         done: AsyncResult = AsyncResult()
         self._completions[uuids[-1]] = done
         try:
-            self._send_all([wire.sendmsg(app, arg, event_uuid=u) for (app, arg), u in zip(steps, uuids, strict=True)])
-            return done.get(timeout=timeout)
+            # One wait: for the completion, which a -ERR or a missing reply fails as well.
+            commands = [wire.sendmsg(app, arg, event_uuid=u) for (app, arg), u in zip(steps, uuids, strict=True)]
+            self._write(commands, into=done)
+            completed: Mapping[str, str] = done.get(timeout=timeout)
+            return completed
         except gevent.Timeout as exc:
             raise CommandError(steps[-1][0], f"not complete within {timeout:g} s") from exc
         finally:
