@@ -184,18 +184,16 @@ class Call:
     """One replayed call: its socket, what it has received and sent so far, its times."""
 
     __slots__ = (
-        "arrivals", "buffer", "connected_at", "deadline", "ended_at", "first_execute_at", "index", "learned",
-        "next_chunk", "out", "slots", "sock", "started_at", "timer_due", "values", "writable",
+        "arrivals", "buffer", "connected_at", "deadline", "first_execute_at", "index", "learned", "next_chunk", "out",
+        "slots", "sock", "timer_due", "values", "writable",
     )
 
     def __init__(self, index: int, sock: socket.socket, script: Script, now: float, timeout: float) -> None:
         self.index = index
         self.sock = sock
-        self.started_at = now
         self.deadline = now + timeout
         self.connected_at = 0.0
         self.first_execute_at = 0.0
-        self.ended_at = 0.0
         self.buffer = bytearray()
         self.arrivals: list[float] = []
         fresh = [str(uuid.uuid4()).encode() for _ in range(script.generated)]
@@ -460,9 +458,11 @@ class Replayer:
         while deadlines and (deadlines[0].deadline <= now or deadlines[0].sock.fileno() < 0):
             call = deadlines.popleft()
             if call.sock.fileno() >= 0:
-                received = len(call.arrivals)
-                self._fail(call, "timeout", f"call {call.index}: timed out after {received} of "
-                           f"{len(self.script.commands)} commands ({self.timeout:g} s)")
+                where = (
+                    f"after {len(call.arrivals)} of {len(self.script.commands)} commands"
+                    if call.connected_at else "still connecting"
+                )
+                self._fail(call, "timeout", f"call {call.index}: timed out {where} ({self.timeout:g} s)")
 
     # --- the end ------------------------------------------------------------------------------
 
