@@ -237,3 +237,24 @@ def test_commands_are_read_as_freeswitch_reads_them() -> None:
     assert commands[2].headers == {"call-command": "execute", "execute-app-name": "playback", "event-uuid": "e1"}
     assert commands[3].body == b"hello\nworld"
     assert (commands[4].name, commands[4].arg) == ("api", "uuid_getvar u1 x")
+
+
+def test_an_event_header_block_is_read_alike_by_the_short_path_and_the_general_one() -> None:
+    body = b"Event-Name: CHANNEL_ANSWER\nUnique-ID: u1\n\n"
+    usual = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
+    unusual = b"Content-Length: %d\nX-Extra: 1\nContent-Type: text/event-plain\n\n" % len(body) + body
+    reader = wire.FrameReader(None)
+    reader.feed(usual + unusual)
+    frames = list(reader)
+    assert [f.content_type for f in frames] == ["text/event-plain", "text/event-plain"]
+    assert [f.body for f in frames] == [body, body]
+    assert frames[1].headers["X-Extra"] == "1"
+    assert wire.parse_event(frames[0]).name == "CHANNEL_ANSWER"
+
+
+def test_application_uuid_is_the_last_line_of_its_name() -> None:
+    block = b"Event-Name: CHANNEL_EXECUTE_COMPLETE\nvariable_x: Application-UUID%3A%20forged\nApplication-UUID: real\n"
+    event = wire.Event(block)
+    assert event.last("Application-UUID") == "real" == event["Application-UUID"]
+    assert wire.Event(b"Event-Name: X\nApplication-UUID: only\nOther: 1").last("Application-UUID") == "only"
+    assert wire.Event(b"Event-Name: X\n").last("Application-UUID") is None

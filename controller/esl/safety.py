@@ -15,8 +15,12 @@ _BREAKS = str.maketrans({"\r": " ", "\n": " ", "\x00": "", "\x1f": ""})
 
 
 def one_line(text: object) -> str:
-    """Operator-controlled text: line breaks become spaces, NUL is dropped."""
-    return str(text).translate(_BREAKS)
+    """Operator-controlled text: line breaks become spaces, NUL is dropped. (Four scans of
+    a clean string cost less than one translate, which looks up every character.)"""
+    value = str(text)
+    if "\n" in value or "\r" in value or "\x00" in value or "\x1f" in value:
+        return value.translate(_BREAKS)
+    return value
 
 
 def inert(text: object) -> str:

@@ -28,8 +28,8 @@ import collections
 import contextlib
 import itertools
 import logging
+import random
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -122,8 +122,19 @@ class Session(esl.OutboundSession):
 
     def __init__(self, sock: gsocket.socket, address: tuple[Any, ...], command_timeout: float) -> None:
         # greenswitch's __init__ would wrap the socket in a buffered file and start two
-        # greenlets (reader + queue poller); the protocol base is initialised directly instead.
-        esl.ESLProtocol.__init__(self)
+        # greenlets (reader + queue poller); its protocol base would also make the queue that
+        # poller reads and the event inbound authentication waits on. Neither is used here:
+        # the base's attributes are set directly.
+        self._run = True
+        self._EOL = "\n"
+        self._commands_sent: list[Any] = []
+        self._auth_request_event = None
+        self._receive_events_greenlet = None
+        self._process_events_greenlet = None
+        self.event_handlers: dict[str, Any] = {}
+        self._esl_event_queue = None
+        self._process_esl_event_queue = False
+        self._lingering = False
         # Commands are small writes answered at once: without TCP_NODELAY, Nagle's algorithm
         # and the peer's delayed ACK add tens of milliseconds to each round trip.
         with contextlib.suppress(OSError):
@@ -143,8 +154,9 @@ class Session(esl.OutboundSession):
         self._gone = Event()
         self._complete = Event()  # CHANNEL_HANGUP_COMPLETE seen (or the socket closed)
         # Event-UUIDs: one random prefix per session and a counter (a UUID's shape, unique per
-        # application, without an os.urandom call for each).
-        self._uuid_prefix = str(uuid.uuid4())[:-4]
+        # application, without an os.urandom call for each: they only need to be unique).
+        bits = f"{random.getrandbits(112):028x}"
+        self._uuid_prefix = f"{bits[:8]}-{bits[8:12]}-{bits[12:16]}-{bits[16:20]}-{bits[20:]}"
         self._uuid_count = itertools.count(1)
         self.start_event_handlers()
 
@@ -170,8 +182,9 @@ class Session(esl.OutboundSession):
         if kind in ("command/reply", "api/response"):
             self._reply(frame)
         elif kind == "text/event-plain":
-            if wire.event_name(frame) in WATCHED_EVENTS:  # (the others are not parsed at all)
-                self._event(wire.parse_event(frame))
+            name = wire.event_name(frame)
+            if name in WATCHED_EVENTS:  # (the others are not parsed at all)
+                self._event(wire.parse_event(frame, name))
         elif kind == "text/disconnect-notice":
             if frame.headers.get("Content-Disposition") == "linger":
                 self._lingering = True
@@ -201,7 +214,7 @@ class Session(esl.OutboundSession):
             except Exception:
                 log.exception("call %s: event listener failed on %s", self.uuid, name)
         if name == "CHANNEL_EXECUTE_COMPLETE":
-            waiting = self._completions.pop(event.get("Application-UUID", ""), None)
+            waiting = self._completions.pop(event.last("Application-UUID") or "", None)
             if waiting is not None:
                 waiting.set(event)
         elif name in GONE_EVENTS:
