@@ -10,6 +10,8 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
+import redis
+
 from controller import config, localredis, logcontext
 from controller.commands import api, flows, jobs, lab, mailer, run, serve, tokens
 from controller.errors import ConfigError
@@ -47,4 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings = with_private_redis(settings)
     logcontext.configure(settings.log_level, settings.log_format)
-    return int(args.run(args, settings) or 0)
+    try:
+        return int(args.run(args, settings) or 0)
+    except redis.ConnectionError as exc:
+        print(
+            f"controller: cannot reach Redis at {settings.redis_url}: {exc} "
+            "(start `controller run`, which brings its own, or set CONTROLLER_REDIS_URL)",
+            file=sys.stderr,
+        )
+        return 1

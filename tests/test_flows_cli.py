@@ -85,3 +85,10 @@ def test_example_bundle_loads_exports_and_matches(tmp_path: Path, redis_url: str
     matched = controller("flows", "match", "+15554441111", redis_url=redis_url)
     assert matched.returncode == 0, matched.stderr
     assert "exact number '+15554441111'" in matched.stdout
+
+
+def test_an_unreachable_redis_is_one_clear_line_not_a_traceback() -> None:
+    result = controller("flows", "match", "+15554441111", redis_url="redis://127.0.0.1:1/0")
+    assert result.returncode == 1
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in result.stderr
+    assert "Traceback" not in result.stderr
