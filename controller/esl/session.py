@@ -53,7 +53,7 @@ WATCHED_EVENTS = frozenset(
 )
 # What `myevents` subscribes to (mod_event_socket's list) that a call never reads: taken off at
 # setup with `nixevent`, so FreeSWITCH neither serialises nor sends them. Six CHANNEL_EXECUTE of
-# 5 KB each, two CHANNEL_STATE and a CHANNEL_UNPARK for a short call: about 40% of its bytes.
+# 5 KB each, two CHANNEL_STATE and a CHANNEL_UNPARK for a short call: about a third of its bytes.
 UNREAD_EVENTS = (
     "CHANNEL_APPLICATION", "CHANNEL_CREATE", "CHANNEL_DATA", "CHANNEL_DESTROY", "CHANNEL_EXECUTE",
     "CHANNEL_ORIGINATE", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_STATE", "CHANNEL_UNPARK", "CHANNEL_UUID",
