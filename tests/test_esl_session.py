@@ -1,6 +1,7 @@
 """Each greenswitch defect the session fixes, reproduced over real TCP: a scripted FreeSWITCH
 peer (raw bytes) or the simulator dials a server that runs our Session."""
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -219,3 +220,26 @@ def test_setup_takes_the_unread_events_off_and_survives_a_refused_nixevent(sessi
     )
     assert outcome.get(timeout=5) == "u-1"
     sock.close()
+
+
+def test_a_close_after_the_channel_is_gone_fails_what_still_waits_for_a_reply(session_server: Any) -> None:
+    """Gone first (CHANNEL_HANGUP_COMPLETE), closed later: a command written in between fails
+    with the close, not after its reply timeout."""
+
+    def script(session: Session) -> tuple[float, str]:
+        session.session_data = {"Unique-ID": "u-1"}
+        session.wait_gone(5)
+        started = time.monotonic()
+        try:
+            session.send("api uptime")
+        except ChannelGoneError as exc:
+            return time.monotonic() - started, str(exc)
+        return -1.0, "answered"
+
+    address, outcome = session_server(script)
+    body = b"Event-Name: CHANNEL_HANGUP_COMPLETE\nUnique-ID: u-1\n\n"
+    sock = peer(address, b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body, read_first=False)
+    sock.recv(65536)  # the api command
+    sock.close()
+    waited, why = outcome.get(timeout=5)
+    assert why == "socket closed" and 0 <= waited < 0.4  # (the reply timeout is 0.5 s)

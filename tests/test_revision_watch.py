@@ -59,8 +59,10 @@ def commands_processed(rds: redis.Redis) -> int:
     return int(rds.info("stats")["total_commands_processed"])
 
 
-def test_an_unchanged_account_costs_no_redis_read(rds: redis.Redis, matcher: Matcher) -> None:
+def test_an_unchanged_account_costs_no_redis_read(rds: redis.Redis, watch: RevisionWatch, matcher: Matcher) -> None:
+    before_load = watch.stamp(ACCOUNT)
     load_bundle(rds, BUNDLE, "test")
+    assert until(lambda: watch.stamp(ACCOUNT) != before_load), "the load's notice never arrived"
     assert module_of(matcher) == "answer"
     before = commands_processed(rds)
     for _ in range(5):
@@ -117,3 +119,14 @@ def test_a_silent_redis_stops_the_watch_vouching(rds: redis.Redis, watch: Revisi
     finally:
         rds.execute_command("CLIENT", "UNPAUSE")
     assert until(lambda: watch.live, 5.0)
+
+
+def test_a_notice_the_watch_cannot_read_makes_it_lapse_not_die(rds: redis.Redis, watch: RevisionWatch) -> None:
+    vouched = watch.stamp(ACCOUNT)
+    rds.publish(CHANNEL, b"\xff\xfe")  # not UTF-8: the client's decoding fails
+    assert until(lambda: watch.stamp(ACCOUNT) != vouched), "the watch kept vouching"
+    assert until(lambda: watch.live, 5.0), "the watch did not come back"
+    again = watch.stamp(ACCOUNT)
+    rds.publish(CHANNEL, ACCOUNT)
+    assert until(lambda: watch.stamp(ACCOUNT) != again), "notices are no longer followed"
+

@@ -101,8 +101,8 @@ class CallLifecycle:
             log.warning("call %s to %r: %s", data.get("Unique-ID"), destination, why)
             session.hangup(NO_ROUTE_CAUSE)
             return None
-        internal = is_internal_caller(self.services, account_id, data)
-        return Call(session, data, account_id, internal, self.services.for_call())
+        services = self.services.for_call()
+        return Call(session, data, account_id, is_internal_caller(services, account_id, data), services)
 
     def _run(self, session: Session, call: Call) -> None:
         services = call.services

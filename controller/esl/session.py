@@ -98,10 +98,13 @@ class Replies:
         self.received.append(reply)
         if len(self.received) == len(self.names):
             self._disarm()
-            if self.observe is not None:
-                self.observe(time.perf_counter() - self.started)
             if self._settles and not self.done.ready():
                 self.done.set(self.received)
+            if self.observe is not None:
+                try:
+                    self.observe(time.perf_counter() - self.started)
+                except Exception:  # (a metric must not cost the reader its call)
+                    log.exception("observing an ESL reply time failed")
 
     def fail(self, error: Exception) -> None:
         self._disarm()
@@ -153,6 +156,7 @@ class Session(esl.OutboundSession):
         self._completions: dict[str, AsyncResult] = {}
         self._gone = Event()
         self._complete = Event()  # CHANNEL_HANGUP_COMPLETE seen (or the socket closed)
+        self._socket_closed = False
         # Event-UUIDs: one random prefix per session and a counter (a UUID's shape, unique per
         # application, without an os.urandom call for each: they only need to be unique).
         bits = f"{random.getrandbits(112):028x}"
@@ -222,20 +226,23 @@ class Session(esl.OutboundSession):
             self._mark_gone(name)
 
     def _mark_gone(self, why: str) -> None:
-        if self._gone.is_set():
-            return
-        log.debug("call %s: channel gone (%s)", self.uuid, why)
-        self._outbound_connected = False
-        self._gone.set()
-        gone = ChannelGoneError(why)
-        for waiting in self._completions.values():
-            waiting.set_exception(gone)
-        self._completions.clear()
-        if why == "socket closed":
+        if not self._gone.is_set():
+            log.debug("call %s: channel gone (%s)", self.uuid, why)
+            self._outbound_connected = False
+            self._gone.set()
+            gone = ChannelGoneError(why)
+            for waiting in self._completions.values():
+                waiting.set_exception(gone)
+            self._completions.clear()
+        if why == "socket closed" and not self._socket_closed:
+            # Also once the channel was already gone (a disconnect notice, HANGUP_COMPLETE):
+            # nothing more can come, so nobody waits for it.
+            self._socket_closed = True
             self._complete.set()
             self.connected = False
+            closed = ChannelGoneError(why)
             while self._replies:
-                self._replies.popleft()[1].fail(gone)
+                self._replies.popleft()[1].fail(closed)
 
     # --- commands (fixes 3, 4, 6) -------------------------------------------------------------
 
@@ -252,7 +259,11 @@ class Session(esl.OutboundSession):
         """Write several commands at once (one syscall) and wait for all their replies (one
         wait, at most `command_timeout`); the first `-ERR` raises CommandError, except to the
         commands at the `optional` positions."""
-        answered: list[tuple[str, Mapping[str, str]]] = self._write(raws, optional).done.get()
+        replies = self._write(raws, optional)
+        try:  # (the loop timer fails `done` first; this bound only guards against its loss)
+            answered: list[tuple[str, Mapping[str, str]]] = replies.done.get(timeout=self.command_timeout + 1)
+        except gevent.Timeout as exc:
+            raise CommandError(replies.names[len(replies.received)], "no reply") from exc
         return answered
 
     def _write(

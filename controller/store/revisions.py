@@ -72,8 +72,10 @@ class RevisionWatch:
             self._greenlet = None
 
     def _lapse(self) -> None:
+        """Vouch for nothing seen so far: a new generation (notices may have been lost)."""
         self._live_until = 0.0
         self._generation += 1
+        self._changes.clear()
 
     def _run(self) -> None:
         while True:
@@ -81,7 +83,10 @@ class RevisionWatch:
                 self._follow()
             except (redis.RedisError, OSError) as exc:
                 log.warning("account revision notices interrupted (%s); calls read revisions from Redis", exc)
-            self._lapse()
+            except Exception:  # (whatever it is, the watch must lapse and come back, not die)
+                log.exception("account revision notices interrupted; calls read revisions from Redis")
+            finally:
+                self._lapse()
             gevent.sleep(RETRY_SECONDS)
 
     def _follow(self) -> None:
@@ -106,9 +111,11 @@ class RevisionWatch:
         kind = message.get("type")
         if kind == "message":
             aid = message.get("data")
-            aid = aid.decode() if isinstance(aid, bytes) else str(aid)
+            aid = aid.decode("utf-8", "replace") if isinstance(aid, bytes) else str(aid)
             self._changes[aid] = self._changes.get(aid, 0) + 1
-        elif kind == "subscribe" and not self._live_until:
-            self._generation += 1  # (a fresh subscription: nothing cached before it is vouched for)
+        elif kind == "subscribe":
+            # Every confirmation, even one redis-py got by reconnecting on its own: notices
+            # published before it may have been lost, so nothing cached before it is vouched for.
+            self._lapse()
             log.info("following account revision notices")
         self._live_until = now + 3 * self._ping
