@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import redis
 
 from controller.config import Settings
 from controller.lab import recording, replay
+from controller.lab.cpu import cpu_seconds, own_cpu_seconds
 from controller.lab.load import Figures, drive
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
@@ -127,17 +127,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    """This process's CPU time: the simulator's (and the load driver's)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def simulated(port: int) -> Load:

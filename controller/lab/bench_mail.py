@@ -33,6 +33,7 @@ import redis
 
 from controller.config import Settings
 from controller.lab.bench import free_port, server_process, wait_listening
+from controller.lab.cpu import cpu_seconds
 from controller.lab.load import drive
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.notify.delivery import SmtpSender
@@ -69,12 +70,6 @@ def _smtp(kind: str, port: int, sink: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
     wait_listening(port, proc)
     return proc
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _job(n: int, tag: str) -> dict[str, Any]:

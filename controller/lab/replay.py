@@ -39,6 +39,8 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
+from controller.lab.cpu import own_cpu_seconds
+
 # A delay shorter than this is the simulator's own processing time, not a time of the scenario:
 # the chunk goes out as soon as its command has arrived.
 IMMEDIATE = 0.0005
@@ -260,7 +262,7 @@ class Replayer:
 
     def run(self, calls: int, rate: float) -> Outcome:
         self.outcome = outcome = Outcome(rate, calls)
-        cpu = _cpu_seconds()
+        cpu = own_cpu_seconds()
         started = time.monotonic()
         self.first_start = started
         placed = 0
@@ -287,7 +289,7 @@ class Replayer:
             for call in list(self.live.values()):
                 self._close(call)
             self.poll.close()
-        outcome.cpu_seconds = _cpu_seconds() - cpu
+        outcome.cpu_seconds = own_cpu_seconds() - cpu
         outcome.elapsed = self.last_end - self.first_start if outcome.completed else 0.0
         outcome.setup_latencies.sort()
         return outcome
@@ -492,11 +494,6 @@ class Replayer:
             return
         self.live.pop(fd, None)
         call.sock.close()  # (which takes it out of the epoll set: one system call less per call)
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _raise_file_limit() -> None:
