@@ -22,7 +22,7 @@ from controller.callflows.validate import Report, check_callflow
 from controller.errors import DocumentError
 from controller.store import codec, keys, revisions
 from controller.store.callflows import Callflows, describe, numbers_of, stage_write
-from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_username
+from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_username, stage_unlink
 
 KINDS = ("users", "devices", "vmboxes", "groups", "callflows")
 # Callflow modules whose data.id names a document of the bundle.
@@ -164,11 +164,7 @@ def _replace(pipe: Pipeline, doc: dict[str, Any]) -> None:
     old_numbers = pipe.hkeys(keys.numbers(aid))
     children = pipe.smembers(keys.children(aid))
     pipe.multi()
-    for number in old_numbers:
-        pipe.srem(keys.number_accounts(str(number)), aid)
-    if old.get("parent_id"):
-        pipe.srem(keys.children(old["parent_id"]), aid)
-    pipe.delete(*keys.all_of_account(aid))
+    stage_unlink(pipe, aid, old.get("parent_id"), old_numbers)
     pipe.set(keys.account(aid), codec.dump(account))
     pipe.sadd(keys.ACCOUNTS, aid)
     if children:

@@ -4,6 +4,7 @@ because they carry the number and pattern index."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -124,15 +125,12 @@ class Accounts:
             boxes = pipe.hkeys(keys.docs(aid, "vmboxes"))
             templates = pipe.smembers(keys.templates(aid))
             pipe.multi()
-            for number in numbers:
-                pipe.srem(keys.number_accounts(str(number)), aid)
-            if doc.get("parent_id"):
-                pipe.srem(keys.children(doc["parent_id"]), aid)
+            stage_unlink(pipe, aid, doc.get("parent_id"), numbers)
             for box in boxes:
                 pipe.delete(keys.vm_messages(aid, str(box)), keys.vm_order(aid, str(box)))
             for template_id in templates:
                 pipe.delete(keys.template(aid, str(template_id)))
-            pipe.delete(*keys.all_of_account(aid), keys.templates(aid), keys.smtplog(aid))
+            pipe.delete(keys.templates(aid), keys.smtplog(aid))
             pipe.srem(keys.ACCOUNTS, aid)
             revisions.bump(pipe, aid)
 
@@ -224,6 +222,16 @@ def sip_username(doc: dict[str, Any]) -> str | None:
     sip = doc.get("sip")
     name = sip.get("username") if isinstance(sip, dict) else None
     return str(name) if name else None
+
+
+def stage_unlink(pipe: Pipeline, aid: str, parent_id: str | None, numbers: Iterable[object]) -> None:
+    """Stage taking an account out of the shared indexes (its numbers, its parent's children)
+    and deleting its own keys: what deleting or replacing an account starts with."""
+    for number in numbers:
+        pipe.srem(keys.number_accounts(str(number)), aid)
+    if parent_id:
+        pipe.srem(keys.children(parent_id), aid)
+    pipe.delete(*keys.all_of_account(aid))
 
 
 def device_by_sip_user(rds: redis.Redis, aid: str, username: str) -> dict[str, Any] | None:
