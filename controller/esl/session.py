@@ -259,11 +259,7 @@ class Session(esl.OutboundSession):
         """Write several commands at once (one syscall) and wait for all their replies (one
         wait, at most `command_timeout`); the first `-ERR` raises CommandError, except to the
         commands at the `optional` positions."""
-        replies = self._write(raws, optional)
-        try:  # (the loop timer fails `done` first; this bound only guards against its loss)
-            answered: list[tuple[str, Mapping[str, str]]] = replies.done.get(timeout=self.command_timeout + 1)
-        except gevent.Timeout as exc:
-            raise CommandError(replies.names[len(replies.received)], "no reply") from exc
+        answered: list[tuple[str, Mapping[str, str]]] = self._write(raws, optional).done.get()
         return answered
 
     def _write(
