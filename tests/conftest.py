@@ -98,3 +98,15 @@ def esl_server(services: Services) -> Iterator[OutboundServer]:
     server.start()
     yield server
     server.stop(drain_seconds=2)
+
+
+# The real-FreeSWITCH suite (tests/test_freeswitch_*.py): its fixtures, and one line saying so
+# when it cannot run here.
+from tests.freeswitch_harness import freeswitch, fs, is_required, missing_reason, sipp  # noqa: F401
+
+
+def pytest_report_header() -> str | None:
+    reason = missing_reason()
+    if reason is None:
+        return None
+    return f"freeswitch: {reason} ({'they fail: required' if is_required() else 'those tests skip'})"

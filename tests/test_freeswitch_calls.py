@@ -1,0 +1,115 @@
+"""Calls through a real FreeSWITCH, end to end: SIPp dials a DID on the carriers' (external)
+profile, FreeSWITCH runs the project's dialplan and hands the call to the controller's real
+outbound ESL server, the callflow rings SIPp phones registered on the internal profile, and the
+real mail sender delivers what the call left to a real SMTP server. Each test asserts on the
+mailbox: what an office would see.
+
+The account is flows/office.json with one callflow on its main number +15554441111, the DID
+that conf/freeswitch/dialplan/controller.xml tags with the account's id. Ben Carter (user with one
+device, 1002) is the callee; Alice Moreno gets the missed-call alerts.
+"""
+
+import json
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from controller import config
+from controller.commands.mailer import build_mailer
+from controller.esl.server import OutboundServer
+from controller.store.bundle import load_bundle
+from tests.freeswitch_harness import ROOT, FreeSwitch, Sipp, SippRun
+from tests.mailserver import delivered, running_smtp
+
+pytestmark = [pytest.mark.freeswitch, pytest.mark.timeout(40)]
+
+OFFICE: dict[str, Any] = json.loads((ROOT / "flows" / "office.json").read_text())
+DID = "+15554441111"
+CALLER = "+15557770000"
+ALICE = next(u for u in OFFICE["users"] if u["first_name"] == "Alice")
+BEN = next(u for u in OFFICE["users"] if u["first_name"] == "Ben")
+BEN_BOX = next(b for b in OFFICE["vmboxes"] if b.get("owner_id") == BEN["id"])
+ALERT_ALICE = {"recipients": [{"type": "user", "id": ALICE["id"]}]}
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    yield from running_smtp(tmp_path)
+
+
+@pytest.fixture
+def settings(redis_url: str, freeswitch: FreeSwitch, mailbox: tuple[int, Path]) -> config.Settings:
+    """The controller as a lab box runs it: its outbound socket where the dialplan connects,
+    static routes through the external profile, FreeSWITCH's voicemail folder, real SMTP."""
+    return config.load({
+        "CONTROLLER_CONFIG": str(ROOT / "tests" / "controller-test.toml"),
+        "CONTROLLER_REDIS_URL": redis_url,
+        "CONTROLLER_ESL_LISTEN": f"127.0.0.1:{freeswitch.ports.controller_esl}",
+        "CONTROLLER_API_LISTEN": "127.0.0.1:0",
+        "CONTROLLER_ROUTE_PROFILE": "external",
+        "CONTROLLER_VOICEMAIL_DIR": str(freeswitch.voicemail_dir),
+        "CONTROLLER_SMTP_URL": f"smtp://127.0.0.1:{mailbox[0]}",
+    })
+
+
+@pytest.fixture
+def office(rds: redis.Redis, esl_server: OutboundServer) -> OutboundServer:
+    """The example office loaded, the controller listening: ready for calls."""
+    return esl_server
+
+
+def node(module: str, data: dict[str, Any] | None = None, **children: dict[str, Any]) -> dict[str, Any]:
+    return {"module": module, "data": data or {}, "children": children}
+
+
+def main_number(rds: redis.Redis, flow: dict[str, Any], number: str = DID) -> None:
+    """The office bundle with one callflow, on `number`."""
+    callflow = {"id": "fs-test-main", "numbers": [number], "flow": flow}
+    load_bundle(rds, {**OFFICE, "callflows": [callflow]}, "flows/office.json for the FreeSWITCH tests")
+
+
+def ring_ben(timeout: int, **after: dict[str, Any]) -> dict[str, Any]:
+    """missed_call_alert (to Alice), then Ben's phone for `timeout` seconds, then `after`."""
+    return node("missed_call_alert", ALERT_ALICE, _=node("user", {"id": BEN["id"], "timeout": timeout}, **after))
+
+
+def finish(fs: FreeSwitch, *callers: SippRun) -> None:
+    """Until the calls are over on every side: SIPp done, FreeSWITCH without a channel (it
+    destroys one only after the controller ran the call's handlers and closed its socket)."""
+    for caller in callers:
+        assert caller.wait() == 0, caller.report()
+    fs.wait_idle()
+
+
+def mail(settings: config.Settings, maildir: Path) -> list[EmailMessage]:
+    """Every job the calls left, delivered by the real mail sender; what reached the mailbox."""
+    build_mailer(settings, "fs-test").run(burst=True)
+    return delivered(maildir)
+
+
+def missed_calls(messages: list[EmailMessage]) -> list[EmailMessage]:
+    return [m for m in messages if str(m["Subject"]).startswith("Missed call")]
+
+
+def assert_one_missed_call_to_alice(messages: list[EmailMessage]) -> None:
+    [message] = messages
+    assert message["To"] == ALICE["email"]
+    assert message["Subject"] == f"Missed call from SIPp ({CALLER})"
+
+
+def test_an_inbound_call_nobody_answers_sends_one_missed_call_email(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
+    mailbox: tuple[int, Path],
+) -> None:
+    main_number(rds, ring_ben(2))
+    mark = fs.mark()
+    phone = sipp.phone("1002", "uas_ring_forever.xml")
+    caller = sipp.call(DID)
+    finish(fs, caller, phone)
+    assert caller.received()[-1].startswith("SIP/2.0 480")
+    assert_one_missed_call_to_alice(mail(settings, mailbox[1]))
+    assert fs.errors_since(mark) == []
