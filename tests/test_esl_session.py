@@ -194,8 +194,9 @@ def test_variables_from_callers_are_inert(session_server: Any) -> None:
     record = run_call(address, Scenario(), timeout=5)
     outcome.get(timeout=5)
     multiset = record.args_of("multiset")[0]
-    assert "${" not in multiset and "\n" not in multiset
-    assert "effective_caller_id_name={system(rm -rf /)}  X: y" in multiset
+    assert "$" not in multiset and "\n" not in multiset
+    assert "effective_caller_id_name=\uff04{system(rm -rf /)}  X: y" in multiset
+    assert record.api_calls == []
 
 
 def test_setup_takes_the_unread_events_off_and_survives_a_refused_nixevent(session_server: Any) -> None:

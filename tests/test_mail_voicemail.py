@@ -217,15 +217,14 @@ def test_a_message_left_on_a_call_arrives_with_its_recording(
     record = call(esl_server, "600", caller_name="Carol", caller_number="+15557770000", record_seconds=0.05)
     [path] = [args.split()[0] for args in record.args_of("record")]
     assert path.startswith(settings.voicemail_dir)
-    Path(path).parent.mkdir(parents=True)
-    Path(path).write_bytes(RECORDING)  # what FreeSWITCH's record application leaves there
     mailer = Mailer(rds, JobQueue(rds), SmtpSender(f"smtp://127.0.0.1:{port}"), "m", recordings=Recordings())
     assert mailer.run(burst=True) == 1
     message = only_message(maildir)
     assert sorted(str(message["To"]).split(", ")) == ["bob@office.test", "desk@office.test"]
     alternative, attachment = message.iter_parts()
     assert alternative.get_content_type() == "multipart/alternative"
-    assert attachment.get_content_type() == "audio/wav" and attachment.get_content() == RECORDING
+    # the WAV the simulator's record wrote, as FreeSWITCH's record leaves it
+    assert attachment.get_content_type() == "audio/wav" and attachment.get_content() == Path(path).read_bytes()
     assert re.fullmatch(r"voicemail-Carol-\+15557770000-\d{8}-\d{6}\.wav", attachment.get_filename() or "")
     text, _ = bodies(message)
     assert "mailbox 1002 (Bob's voicemail)" in text and "1 new and 0 saved messages" in text

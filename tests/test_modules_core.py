@@ -47,10 +47,11 @@ def test_sleep_set_variables_and_cid_modules(rds: redis.Redis, esl_server: Outbo
     multisets = record.args_of("multiset")
     assert "team=sales" in multisets[0] and "vip=true" in multisets[0]
     assert "effective_caller_id_name=Sales Line" in multisets[1]
-    # prepend_cid (apply_to original) prefixes the caller's own name, made inert: no `${` left
-    # for FreeSWITCH's second expansion in multiset to run.
-    assert "effective_caller_id_name=Sales: {system(reboot)}" in multisets[2]
-    assert all("${" not in arg for _, arg in record.apps)
+    # prepend_cid (apply_to original) prefixes the caller's own name, made inert: no `$` left
+    # for FreeSWITCH's expansions (the argument's, then multiset's own) to act on.
+    assert "effective_caller_id_name=Sales: \uff04{system(reboot)}" in multisets[2]
+    assert all("$" not in arg for _, arg in record.apps)
+    assert record.api_calls == []
 
 
 def test_response_sends_a_sip_code_with_early_media(rds: redis.Redis, esl_server: OutboundServer) -> None:

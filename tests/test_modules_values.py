@@ -8,6 +8,7 @@ import pytest
 from controller.modules import hangup, play, prepend_cid, response, set_cid, set_variables, sleep
 
 NAME, NUMBER = "effective_caller_id_name", "effective_caller_id_number"
+DOLLAR = "\uff04"  # what a caller's or tenant's `$` becomes (controller/esl/safety.py)
 OWN = {NAME: "${system(reboot)}", NUMBER: "+15550001111"}
 
 
@@ -28,7 +29,7 @@ def test_sleep_converts_its_unit_to_milliseconds_within_a_day(data: dict[str, An
 
 def test_set_cid_sets_the_effective_caller_id_on_one_line_without_expansions() -> None:
     data = {"caller_id_name": "Front\r\ndesk ${system(x)}", "caller_id_number": "+15554441111"}
-    assert set_cid.variables(data) == {NAME: "Front  desk {system(x)}", NUMBER: "+15554441111"}
+    assert set_cid.variables(data) == {NAME: f"Front  desk {DOLLAR}{{system(x)}}", NUMBER: "+15554441111"}
 
 
 def test_set_cid_keeps_a_field_that_is_absent_or_empty() -> None:
@@ -39,13 +40,14 @@ def test_set_cid_keeps_a_field_that_is_absent_or_empty() -> None:
 def test_prepend_cid_prefixes_the_callers_own_id_by_default() -> None:
     data = {"caller_id_name_prefix": "Sales: ", "caller_id_number_prefix": "9"}
     current = {NAME: "Set Earlier", NUMBER: "100"}
-    assert prepend_cid.values(data, OWN, current) == {NAME: "Sales: {system(reboot)}", NUMBER: "9+15550001111"}
+    assert prepend_cid.values(data, OWN, current) == {NAME: f"Sales: {DOLLAR}{{system(reboot)}}",
+                                                      NUMBER: "9+15550001111"}
 
 
 def test_prepend_cid_never_leaves_caller_text_for_freeswitch_to_expand() -> None:
     tricky = {NAME: "$${system(x)}", NUMBER: "$${y}"}
     found = prepend_cid.values({"caller_id_name_prefix": "A${b}", "caller_id_number_prefix": "1"}, tricky, tricky)
-    assert found and all("${" not in str(value) and "\n" not in str(value) for value in found.values())
+    assert found and all("$" not in str(value) and "\n" not in str(value) for value in found.values())
 
 
 def test_prepend_cid_applied_to_current_builds_on_what_is_presented() -> None:
@@ -64,7 +66,7 @@ def test_set_variables_writes_booleans_and_numbers_as_freeswitch_reads_them() ->
 
 def test_set_variables_values_lose_line_breaks_and_expansions_and_bad_names_are_dropped() -> None:
     data = {"custom_channel_vars": {"note": "a\r\nX-Evil: 1 ${system(x)}", "bad name": "v", "a=b": "v"}}
-    assert set_variables.variables(data) == {"note": "a  X-Evil: 1 {system(x)}"}
+    assert set_variables.variables(data) == {"note": f"a  X-Evil: 1 {DOLLAR}{{system(x)}}"}
 
 
 def test_play_answers_sets_terminators_then_plays() -> None:

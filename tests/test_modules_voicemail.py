@@ -1,9 +1,17 @@
 """voicemail compose and check through the real server, the simulator as the caller."""
 
+import dataclasses
+import wave
+from pathlib import Path
 
 import redis
 
+from controller.config import Settings
+from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer
+from controller.executor import Executor
+from controller.modules import REGISTRY
+from controller.services import Services
 from controller.lab.scenario import BridgeOutcome, Keypress
 from controller.notify.job import job_errors
 from controller.store.documents import Documents
@@ -26,16 +34,21 @@ def leave(rds: redis.Redis, box: str, *timestamps: float) -> None:
                                  "media_path": f"{VM_DIR}/{ACCOUNT}/{box}/m{n}.wav", "caller_id_number": "+1555"})
 
 
-def test_a_message_is_recorded_stored_and_mailed_to_the_owner(rds: redis.Redis, esl_server: OutboundServer) -> None:
+def test_a_message_is_recorded_stored_and_mailed_to_the_owner(rds: redis.Redis, esl_server: OutboundServer,
+                                                               settings: Settings) -> None:
     load(rds, flow("600", node("voicemail", {"id": "vm-bob", "max_message_length": 120})))
     record = call(esl_server, "600", caller_name="Carol", caller_number="+15557770000", record_seconds=0.05)
     names = record.app_names()
     assert names[:3] == ["answer", "playback", "multiset"]
     assert record.apps[1] == ("playback", "/media/bob-away.wav")  # the box's greeting, no instructions
     assert record.args_of("playback")[1] == "tone_stream://%(500,0,800)"
+    folder = f"{settings.voicemail_dir}/{ACCOUNT}/vm-bob"
+    assert record.args_of("mkdir") == [folder]  # FreeSWITCH's record does not create it
     [recording] = record.args_of("record")
     path, limit = recording.split()[:2]
-    assert path.startswith(f"{VM_DIR}/{ACCOUNT}/vm-bob/") and path.endswith(".wav") and limit == "120"
+    assert path.startswith(folder + "/") and path.endswith(".wav") and limit == "120"
+    with wave.open(path) as recorded:  # written by the simulator, as FreeSWITCH would
+        assert recorded.getnframes() > 0
     [message] = VoicemailMessages(rds).all(ACCOUNT, "vm-bob")
     assert message["media_path"] == path and message["folder"] == "new"
     assert (message["caller_id_name"], message["caller_id_number"], message["call_id"]) == (
@@ -79,10 +92,11 @@ def test_a_full_box_plays_a_notice_and_tells_the_owner(rds: redis.Redis, esl_ser
     assert job["data"]["voicemail"]["max_messages"] == 2 and job["data"]["voicemail"]["new_count"] == 2
 
 
-def test_the_box_can_come_from_the_pattern_capture(rds: redis.Redis, esl_server: OutboundServer) -> None:
+def test_the_box_can_come_from_the_pattern_capture(rds: redis.Redis, esl_server: OutboundServer,
+                                                   settings: Settings) -> None:
     load(rds, {"id": "cf-vm", "patterns": [r"^\*97(\d+)$"], "flow": node("voicemail", {})})
     record = call(esl_server, "*971002", record_seconds=0.02)
-    assert record.args_of("record")[0].startswith(f"{VM_DIR}/{ACCOUNT}/vm-bob/")
+    assert record.args_of("record")[0].startswith(f"{settings.voicemail_dir}/{ACCOUNT}/vm-bob/")
     missing = call(esl_server, "*979999")
     assert "record" not in missing.app_names()
 
@@ -137,11 +151,11 @@ def test_callerid_match_login_finds_the_callers_box(rds: redis.Redis, esl_server
     assert record.args_of("say")[:2] == ["en NUMBER PRONOUNCED 0", "en NUMBER PRONOUNCED 0"]
 
 
-def test_recording_a_new_greeting(rds: redis.Redis, esl_server: OutboundServer) -> None:
+def test_recording_a_new_greeting(rds: redis.Redis, esl_server: OutboundServer, settings: Settings) -> None:
     load(rds, flow("609", node("voicemail", {"id": "vm-ann", "action": "check"})),
          flow("610", node("voicemail", {"id": "vm-ann"})))
     record = call(esl_server, "609", keypresses=keys("1234#", "5", "#"), record_seconds=1.1, time_scale=0.1)
-    path = f"{VM_DIR}/{ACCOUNT}/vm-ann/unavailable.wav"
+    path = f"{settings.voicemail_dir}/{ACCOUNT}/vm-ann/unavailable.wav"
     assert record.args_of("record") == [f"{path} 60 200 3"]
     assert Documents(rds, "vmboxes").get(ACCOUNT, "vm-ann")["media"] == {"unavailable": path}
     again = call(esl_server, "609", keypresses=keys("1234#", "#"), time_scale=FAST)
@@ -159,3 +173,23 @@ def test_single_mailbox_login_opens_the_callers_only_box(rds: redis.Redis, esl_s
     prompts = [a.split()[5] for a in asked.args_of("play_and_get_digits")]
     assert prompts == ["voicemail/vm-enter_id.wav", "voicemail/vm-enter_pass.wav", "voicemail/vm-main_menu.wav"]
     assert asked.args_of("play_and_get_digits")[0].split()[-1] == "700"
+
+
+def test_a_message_freeswitch_cannot_record_leaves_the_missed_call_alert_due(
+        rds: redis.Redis, services: Services, tmp_path: Path) -> None:
+    """FreeSWITCH's record cannot open a file in a folder it could not create: nothing was left,
+    the caller is hung up (DESTINATION_OUT_OF_ORDER) and the call is a missed call."""
+    (tmp_path / "not-a-folder").write_text("")
+    broken = dataclasses.replace(services.settings, voicemail_dir=str(tmp_path / "not-a-folder" / "vm"))
+    server = OutboundServer(broken, CallLifecycle(Services.build(broken, services.rds), Executor(REGISTRY)))
+    server.start()
+    try:
+        alert = {"recipients": [{"type": "user", "id": "u-bob"}]}
+        load(rds, flow("611", node("missed_call_alert", alert, _=node("voicemail", {"id": "vm-bob"}))))
+        record = call(server, "611", record_seconds=0.5)
+    finally:
+        server.stop(drain_seconds=2)
+    assert "record" in record.app_names() and record.recordings == []
+    assert record.hangup_cause == "DESTINATION_OUT_OF_ORDER"
+    assert VoicemailMessages(rds).all(ACCOUNT, "vm-bob") == []
+    assert [job["type"] for job in queued_jobs(rds)] == ["missed_call"]

@@ -4,7 +4,9 @@ linger and the end of the socket, many calls at a rate."""
 
 import contextlib
 import time
+import wave
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -257,20 +259,36 @@ def test_a_missing_file_and_a_caller_hanging_up_mid_playback() -> None:
         assert simulated.get(timeout=5).closed_by == "freeswitch"
 
 
-def test_record_stops_when_the_caller_hangs_up_and_reports_its_length() -> None:
+def test_record_stops_when_the_caller_hangs_up_and_reports_its_length(tmp_path: Path) -> None:
     scenario = Scenario(record_seconds=30, hangup_during=("record", 0.1))
+    target = str(tmp_path / "vm" / "msg.wav")
     with call(scenario) as (peer, simulated):
         # RECORD_* are not among myevents' events: they come with `event plain`.
         peer.connect(MYEVENTS, wire.command("event", "plain", "RECORD_START", "RECORD_STOP"), wire.command("linger"))
         peer.execute("answer")
-        complete = peer.execute("record", "/tmp/vm/msg.wav 120 200 3")
+        peer.execute("mkdir", str(tmp_path / "vm"))
+        complete = peer.execute("record", f"{target} 120 200 3")
         names = peer.names()
         assert names.index("RECORD_START") < names.index("CHANNEL_HANGUP") < names.index("RECORD_STOP")
-        assert peer.until("RECORD_STOP")["Record-File-Path"] == "/tmp/vm/msg.wav"
+        assert peer.until("RECORD_STOP")["Record-File-Path"] == target
         assert 50 <= int(complete["variable_record_ms"]) < 5000
         peer.sock.close()
         path, seconds = simulated.get(timeout=5).recordings[0]
-        assert path == "/tmp/vm/msg.wav" and 0.05 <= seconds < 5
+        assert path == target and 0.05 <= seconds < 5
+    with wave.open(target) as recorded:
+        assert abs(recorded.getnframes() / recorded.getframerate() - seconds) < 0.01
+
+
+def test_record_into_a_missing_folder_records_nothing_and_hangs_up_as_freeswitch_does(tmp_path: Path) -> None:
+    with call(Scenario(record_seconds=1)) as (peer, simulated):
+        peer.connect(MYEVENTS, wire.command("event", "plain", "RECORD_START", "RECORD_STOP"), wire.command("linger"))
+        peer.execute("answer")
+        complete = peer.execute("record", f"{tmp_path}/missing/msg.wav 120 200 3")
+        assert "variable_record_ms" not in complete
+        assert "RECORD_START" not in peer.names()
+        peer.sock.close()
+        record = simulated.get(timeout=5)
+        assert record.hangup_cause == "DESTINATION_OUT_OF_ORDER" and record.recordings == []
 
 
 @pytest.mark.parametrize(

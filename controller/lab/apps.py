@@ -7,12 +7,16 @@ caller_hangup capture) and the simulator completes it right after CHANNEL_HANGUP
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
+import wave
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller.lab import bridge as bridging
+from controller.lab.expand import expand
 from controller.lab.keypad import BREAK
 
 if TYPE_CHECKING:
@@ -93,13 +97,26 @@ def sleep(call: SimulatedCall, arg: str) -> str:
 
 
 def set_variable(call: SimulatedCall, arg: str) -> str:
-    """`set name=value` (`export` too); an empty value unsets the variable, as in FreeSWITCH."""
+    """`set name=value` (`export` too); an empty value unsets the variable, as in FreeSWITCH.
+    The value is expanded a second time here (mod_dptools' base_set), after the argument's
+    own expansion: what a caller's text must survive."""
     name, _, value = arg.removeprefix("nolocal:").partition("=")
     name = name.strip()
     if name and value:
-        call.channel.set_variable(name, value)
+        call.channel.set_variable(name, expansion(call, value))
     elif name:
         call.channel.unset_variable(name)
+    return "_none_"
+
+
+def export(call: SimulatedCall, arg: str) -> str:
+    """`export name=value`: set (and hand to later legs) without a second expansion
+    (switch_channel_export_variable_var_check takes the value as it is)."""
+    name, _, value = arg.removeprefix("nolocal:").partition("=")
+    if name.strip() and value:
+        call.channel.set_variable(name.strip(), value)
+    elif name.strip():
+        call.channel.unset_variable(name.strip())
     return "_none_"
 
 
@@ -207,9 +224,15 @@ def respond(call: SimulatedCall, arg: str) -> str:
 
 def record(call: SimulatedCall, arg: str) -> str:
     """`record PATH [LIMIT_SECS ...]`: RECORD_START, then the caller talks `record_seconds`
-    (cut by the limit, a terminator or the hangup), record_ms / record_seconds set, RECORD_STOP."""
+    (cut by the limit, a terminator or the hangup), record_ms / record_seconds set, RECORD_STOP,
+    and PATH written as a WAV of that length. As FreeSWITCH (switch_ivr_record_file): a folder
+    that does not exist is not created; the file cannot be opened, so nothing is recorded, no
+    RECORD_* event or record_ms is set, and the caller is hung up with DESTINATION_OUT_OF_ORDER."""
     words = arg.split()
     path = words[0] if words else ""
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        call.hangup("DESTINATION_OUT_OF_ORDER")
+        return "_none_"
     limit = call.scenario.scaled(float(words[1])) if len(words) > 1 and words[1].isdigit() else float("inf")
     call.emit("RECORD_START", (("Record-File-Path", path),))
     started = time.monotonic()
@@ -218,7 +241,25 @@ def record(call: SimulatedCall, arg: str) -> str:
     call.channel.set_variable("record_seconds", str(int(seconds)))
     call.channel.set_variable("record_ms", str(int(seconds * 1000)))
     call.record.recordings.append((path, seconds))
+    _write_silence(path, seconds)
     call.emit("RECORD_STOP", (("Record-File-Path", path),))
+    return "_none_"
+
+
+def _write_silence(path: str, seconds: float, rate: int = 8000) -> None:
+    """What FreeSWITCH leaves for a caller who said nothing: 16-bit mono PCM at the call's rate."""
+    with wave.open(path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(seconds * rate))
+
+
+def mkdir(call: SimulatedCall, arg: str) -> str:
+    """mod_dptools' `mkdir PATH`: the folder and its parents (switch_dir_make_recursive)."""
+    if arg.strip():
+        with contextlib.suppress(OSError):  # FreeSWITCH only logs it; `record` then fails
+            os.makedirs(arg.strip(), exist_ok=True)
     return "_none_"
 
 
@@ -229,11 +270,18 @@ def generic(call: SimulatedCall, arg: str) -> str:
 
 APPS: dict[str, App] = {
     "answer": answer, "pre_answer": pre_answer, "playback": playback, "speak": prompt, "say": prompt,
-    "gentones": prompt, "sleep": sleep, "set": set_variable, "export": set_variable, "unset": unset,
+    "gentones": prompt, "sleep": sleep, "set": set_variable, "export": export, "unset": unset,
     "multiset": multiset, "play_and_get_digits": play_and_get_digits, "read": read,
-    "bridge": bridging.bridge, "hangup": hangup, "respond": respond, "record": record,
+    "bridge": bridging.bridge, "hangup": hangup, "respond": respond, "record": record, "mkdir": mkdir,
 }
 
 
+def expansion(call: SimulatedCall, text: str) -> str:
+    """FreeSWITCH's variable expansion on this channel; API commands it would run are recorded
+    (and answer nothing)."""
+    return expand(text, call.channel.lookup, call.record.api_called)
+
+
 def run(call: SimulatedCall, app: str, arg: str) -> str:
-    return APPS.get(app, generic)(call, arg)
+    """The application with its argument expanded first, as switch_core_session_exec does."""
+    return APPS.get(app, generic)(call, expansion(call, arg))

@@ -52,6 +52,8 @@ class CallRecord:
     events: list[str] = dataclasses.field(default_factory=list)
     timeline: list[tuple[float, str, str]] = dataclasses.field(default_factory=list)
     recordings: list[tuple[str, float]] = dataclasses.field(default_factory=list)
+    api_calls: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # run by expansion
+    variables: dict[str, str] = dataclasses.field(default_factory=dict)  # the channel's, at the end
     hangup_cause: str | None = None  # None: the socket closed while the channel was up
     closed_by: str = ""  # "server" (the controller closed), "freeswitch", or "timeout"
     resumed: bool = False  # `resume` was sent: FreeSWITCH's dialplan continues after the close
@@ -68,6 +70,11 @@ class CallRecord:
 
     def command_lines(self) -> list[str]:
         return [line for line, _ in self.commands]
+
+    def api_called(self, command: str, argument: str) -> str:
+        """An API command that FreeSWITCH's expander would have run (`${system(...)}`)."""
+        self.api_calls.append((command, argument))
+        return ""
 
     def note(self, kind: str, what: str) -> None:
         self.timeline.append((time.monotonic() - self.connected_at, kind, what))
@@ -197,6 +204,8 @@ class SimulatedCall:
         self.record.closed_at = time.monotonic()
         self._destroy()
         self.record.ended_at = time.monotonic()
+        self.record.variables = {name.removeprefix("variable_"): value
+                                 for name, value in self.channel.variables.items()}
         return self.record
 
     def _stop(self) -> None:

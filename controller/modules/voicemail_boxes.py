@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
+from controller.esl.safety import multiset, one_line
 from controller.modules import bridging
 
 
@@ -32,3 +33,32 @@ def caller_owner(call: Call) -> str | None:
     username = bridging.calling_username(call)
     device = call.services.calling_device(call.account_id, username) if username else None
     return str(device["owner_id"]) if device and device.get("owner_id") else None
+
+
+def folder(call: Call, box: Mapping[str, Any]) -> str:
+    """Where FreeSWITCH writes the box's recordings: `<voicemail_dir>/<account>/<box>` (both ids
+    are letters, digits, `_` and `-` by their schemas)."""
+    return f"{call.services.settings.voicemail_dir}/{call.account_id}/{box['id']}"
+
+
+def recording(folder: str, path: str, seconds: int, silence: tuple[str, str]) -> list[tuple[str, str]]:
+    """The steps that record `path`: FreeSWITCH's `record` does not create missing folders (it
+    fails with "Error Opening File", hangs the caller up with DESTINATION_OUT_OF_ORDER and sets
+    no record_ms), so its own `mkdir` makes the box's folder first, wherever FreeSWITCH runs and
+    with its permissions; record_ms is cleared so that `recorded_ms` never reads an earlier
+    recording's."""
+    return [
+        multiset({"record_ms": "", "record_seconds": ""}),
+        ("mkdir", one_line(folder)),
+        ("record", f"{one_line(path)} {seconds} {silence[0]} {silence[1]}"),
+    ]
+
+
+def recorded_ms(event: Mapping[str, str]) -> int | None:
+    """The recording's length from the `record` app's completion (record_ms, else
+    record_seconds), or None when FreeSWITCH recorded nothing (the file could not be opened)."""
+    for name, scale in (("variable_record_ms", 1), ("variable_record_seconds", 1000)):
+        value = event.get(name, "")
+        if value.isdigit():
+            return int(value) * scale
+    return None

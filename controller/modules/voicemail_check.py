@@ -130,11 +130,13 @@ def listen(call: Call, box: Mapping[str, Any], folder: str) -> None:
 
 def record_greeting(call: Call, box: dict[str, Any]) -> None:
     """Record the greeting callers hear (`media.unavailable` of the box)."""
-    path = f"{call.services.settings.voicemail_dir}/{call.account_id}/{box['id']}/unavailable.wav"
+    where = boxes.folder(call, box)
+    path = f"{where}/unavailable.wav"
     event = call.channel.execute_all([
-        ("playback", RECORD_GREETING.file), ("playback", "tone_stream://%(500,0,800)"), ("record", f"{path} 60 200 3"),
+        ("playback", RECORD_GREETING.file), ("playback", "tone_stream://%(500,0,800)"),
+        *boxes.recording(where, path, 60, ("200", "3")),
     ])
-    if event.get("variable_record_ms", "0").isdigit() and int(event.get("variable_record_ms", "0")) >= 1000:
+    if (boxes.recorded_ms(event) or 0) >= 1000:
         box["media"] = {**(box.get("media") or {}), "unavailable": path}
         call.services.vmboxes.save(call.account_id, box)
         play(call, SAVED)

@@ -6,11 +6,13 @@ A full box (`max_message_count` new and saved messages, 0: no limit) plays a not
 with `skip_greeting`), the instructions (none with `skip_instructions`), a beep, then `record`
 up to the maximum length (`#` or 5 s of silence end it).
 
-Whatever happens next, the call counts as *voicemail left* (no missed-call alert), even when
-the message is discarded for being shorter than `min_message_length` — as Kazoo does: the caller
-reached voicemail. A kept message is stored and a `voicemail_to_email` job is enqueued for the
-owner (and the box's `notify_email_addresses`) before anything else is sent to FreeSWITCH, so a
-caller hanging up right after recording loses nothing.
+Once FreeSWITCH has recorded, the call counts as *voicemail left* (no missed-call alert), even
+when the message is discarded for being shorter than `min_message_length` — as Kazoo does: the
+caller reached voicemail. When FreeSWITCH could not record at all (it could not open the file:
+no record_ms on the completion), nothing was left and the missed-call alert stays due. A kept
+message is stored and a `voicemail_to_email` job is enqueued for the owner (and the box's
+`notify_email_addresses`) before anything else is sent to FreeSWITCH, so a caller hanging up
+right after recording loses nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from controller.call import Call
 from controller.esl.safety import multiset
 from controller.flow import Next
 from controller.modules import prompts
+from controller.modules import voicemail_boxes as boxes
 from controller.notify.calldata import call_data, instance_of
 from controller.notify.job import make_job
 
@@ -50,15 +53,21 @@ def compose(call: Call, data: Mapping[str, Any], box: dict[str, Any]) -> Next:
         return None
     call.channel.execute_all([("answer", ""), *greeting(box)])
     media_id = uuid.uuid4().hex
-    path = f"{call.services.settings.voicemail_dir}/{call.account_id}/{box['id']}/{media_id}.wav"
+    where = boxes.folder(call, box)
+    path = f"{where}/{media_id}.wav"
     maximum = int(data.get("max_message_length") or box.get("max_message_length", 500))
     event = call.channel.execute_all([
         multiset({"playback_terminators": "#"}),
         ("playback", BEEP),
-        ("record", f"{path} {maximum} {SILENCE[0]} {SILENCE[1]}"),
+        *boxes.recording(where, path, maximum, SILENCE),
     ])
+    milliseconds = boxes.recorded_ms(event)
+    if milliseconds is None:
+        log.error("call %s: voicemail for box %s not recorded: FreeSWITCH could not write %s "
+                  "(the caller is treated as not having reached voicemail)", call.uuid, box["id"], path)
+        return None
     call.mark_voicemail_left()
-    seconds = recorded_seconds(event)
+    seconds = milliseconds / 1000
     if seconds < int(box.get("min_message_length", 3)):
         log.info("call %s: %.1f s message discarded (shorter than the minimum)", call.uuid, seconds)
         return None
@@ -79,15 +88,6 @@ def greeting(box: Mapping[str, Any]) -> list[tuple[str, str]]:
     if box.get("skip_instructions") is not True:
         steps.append(("playback", INSTRUCTIONS))
     return steps
-
-
-def recorded_seconds(event: Mapping[str, str]) -> float:
-    """The message's length from the record app's completion (record_ms, else record_seconds)."""
-    for name, scale in (("variable_record_ms", 1000.0), ("variable_record_seconds", 1.0)):
-        value = event.get(name, "")
-        if value.isdigit():
-            return int(value) / scale
-    return 0.0
 
 
 def keep(call: Call, box: dict[str, Any], recording: dict[str, Any]) -> None:
