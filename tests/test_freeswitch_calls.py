@@ -21,6 +21,7 @@ import redis
 from controller import config
 from controller.commands.mailer import build_mailer
 from controller.esl.server import OutboundServer
+from controller.store import keys
 from controller.store.bundle import load_bundle
 from tests.freeswitch_harness import ROOT, FreeSwitch, Sipp, SippRun
 from tests.mailserver import delivered, running_smtp
@@ -87,8 +88,18 @@ def finish(fs: FreeSwitch, *callers: SippRun) -> None:
 
 def mail(settings: config.Settings, maildir: Path) -> list[EmailMessage]:
     """Every job the calls left, delivered by the real mail sender; what reached the mailbox."""
-    build_mailer(settings, "fs-test").run(burst=True)
+    mailer = build_mailer(settings, "fs-test")
+    try:
+        mailer.run(burst=True)
+    finally:
+        mailer.rds.connection_pool.disconnect()
     return delivered(maildir)
+
+
+def queued_calls(rds: redis.Redis) -> list[dict[str, Any]]:
+    """The call data of each job waiting in the queue (left there for the mail sender)."""
+    return [json.loads(rds.hget(keys.queue_job(job_id), "doc"))["call"]  # type: ignore[arg-type]
+            for job_id in rds.lrange(keys.QUEUE_READY, 0, -1)]
 
 
 def missed_calls(messages: list[EmailMessage]) -> list[EmailMessage]:
@@ -111,5 +122,58 @@ def test_an_inbound_call_nobody_answers_sends_one_missed_call_email(
     caller = sipp.call(DID)
     finish(fs, caller, phone)
     assert caller.received()[-1].startswith("SIP/2.0 480")
+    [left] = queued_calls(rds)
+    assert left["hangup_cause"] == "NO_ANSWER"  # the leg_timeout expired: not ALLOTTED_TIMEOUT
+    assert_one_missed_call_to_alice(mail(settings, mailbox[1]))
+    assert fs.errors_since(mark) == []
+
+
+def test_a_caller_giving_up_while_the_phone_rings_sends_one_missed_call_email(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
+    mailbox: tuple[int, Path],
+) -> None:
+    main_number(rds, ring_ben(20))
+    mark = fs.mark()
+    phone = sipp.phone("1002", "uas_ring_forever.xml")
+    caller = sipp.call(DID, "-d", "2000", scenario="uac_cancel.xml")
+    finish(fs, caller, phone)
+    assert caller.received()[-1].startswith("SIP/2.0 487")
+    [left] = queued_calls(rds)
+    assert left["hangup_cause"] == "ORIGINATOR_CANCEL"
+    assert [line.split()[0] for line in phone.received()] == ["INVITE", "CANCEL", "ACK"]  # FreeSWITCH cancelled
+    assert_one_missed_call_to_alice(mail(settings, mailbox[1]))
+    assert fs.errors_since(mark) == []
+
+
+def test_an_answered_and_bridged_call_sends_no_email(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
+    mailbox: tuple[int, Path],
+) -> None:
+    main_number(rds, ring_ben(20))
+    mark = fs.mark()
+    phone = sipp.phone("1002", "uas_answer.xml", "-d", "500")
+    caller = sipp.call(DID, "-d", "1500")
+    finish(fs, caller, phone)
+    assert "SIP/2.0 200 OK" in caller.received()
+    assert phone.received()[-1].startswith("BYE ")  # the caller hung up; the bridge hung up the phone
+    assert mail(settings, mailbox[1]) == []
+    assert fs.errors_since(mark) == []
+
+
+@pytest.mark.parametrize(("scenario", "cause", "refusal"), [
+    ("uas_busy.xml", "USER_BUSY", "SIP/2.0 486 Busy Here"),
+    ("uas_unavailable.xml", "NORMAL_TEMPORARY_FAILURE", "SIP/2.0 503 Service Unavailable"),
+])
+def test_a_phone_that_refuses_the_call_sends_one_missed_call_email(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
+    mailbox: tuple[int, Path], scenario: str, cause: str, refusal: str,
+) -> None:
+    main_number(rds, ring_ben(20))
+    mark = fs.mark()
+    phone = sipp.phone("1002", scenario)
+    caller = sipp.call(DID)
+    finish(fs, caller, phone)
+    assert caller.received() == ["SIP/2.0 100 Trying", refusal]  # the flow ends with the bridge's cause
+    assert [left["hangup_cause"] for left in queued_calls(rds)] == [cause]
     assert_one_missed_call_to_alice(mail(settings, mailbox[1]))
     assert fs.errors_since(mark) == []
