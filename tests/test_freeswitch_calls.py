@@ -10,8 +10,10 @@ device, 1002) is the callee; Alice Moreno gets the missed-call alerts.
 """
 
 import json
+import wave
 from collections.abc import Iterator
 from email.message import EmailMessage
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,65 @@ def test_a_phone_that_refuses_the_call_sends_one_missed_call_email(
     assert [left["hangup_cause"] for left in queued_calls(rds)] == [cause]
     assert_one_missed_call_to_alice(mail(settings, mailbox[1]))
     assert fs.errors_since(mark) == []
+
+
+def test_a_voicemail_left_sends_one_voicemail_email_with_the_recording_and_no_missed_call_email(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
+    mailbox: tuple[int, Path],
+) -> None:
+    main_number(rds, ring_ben(2, _=node("voicemail", {"id": BEN_BOX["id"]})))
+    mark = fs.mark()
+    caller = sipp.call(DID, "-d", "6000", "-set", "audio", "yes")  # Ben's phone is not registered
+    finish(fs, caller)
+    messages = mail(settings, mailbox[1])
+    assert missed_calls(messages) == []
+    [message] = messages
+    assert message["To"] == BEN["email"]
+    assert str(message["Subject"]).startswith(f"New voicemail from SIPp ({CALLER})")
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "audio/wav"
+    with wave.open(BytesIO(attachment.get_content())) as recording:
+        seconds = recording.getnframes() / recording.getframerate()
+    assert 4.0 < seconds < 6.5, seconds  # 6 s on the line, less the greeting's beep
+    assert fs.errors_since(mark) == []
+
+
+def test_a_call_from_the_offices_own_phone_sends_no_missed_call_email(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
+    mailbox: tuple[int, Path],
+) -> None:
+    main_number(rds, ring_ben(2), number="1002")
+    mark = fs.mark()
+    phone = sipp.phone("1002", "uas_ring_forever.xml")
+    caller = sipp.internal_call("1001", "1002")  # Alice's desk phone, authenticated on the internal profile
+    finish(fs, caller, phone)
+    assert "SIP/2.0 407 Proxy Authentication Required" in caller.received()  # challenged, then admitted
+    assert caller.received()[-1].startswith("SIP/2.0 480")
+    assert queued_calls(rds) == []
+    assert mail(settings, mailbox[1]) == []
+    assert fs.errors_since(mark) == []
+
+
+# FreeSWITCH's expander drops the escape \' (so $\'{ becomes ${) and `set`/`multiset` expand
+# their argument a second time: caller ID names that would run system(...) on the second pass.
+# sofia keeps a quoted display name as sent (backslash included), but turns ${ into %{ itself.
+HOSTILE_NAMES = {
+    "dollar-brace": "${system(touch PWNED)}",
+    "escaped-quote": "$\\'{system(touch PWNED)}",
+}
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+def test_a_hostile_caller_id_name_through_prepend_cid_runs_nothing_on_the_freeswitch_host(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, tmp_path: Path, hostile: str,
+) -> None:
+    pwned = tmp_path / "pwned"
+    flow = node("prepend_cid", {"caller_id_name_prefix": "Sales "}, _=node("user", {"id": BEN["id"], "timeout": 1}))
+    main_number(rds, flow)
+    mark = fs.mark()
+    phone = sipp.phone("1002", "uas_ring_forever.xml")
+    caller = sipp.call(DID, "-set", "name", hostile.replace("PWNED", str(pwned)))
+    finish(fs, caller, phone)
+    assert not pwned.exists()
+    [shown] = [line for line in fs.log_since(mark) if "SET " in line and "[effective_caller_id_name]=" in line]
+    assert "[effective_caller_id_name]=[Sales " in shown and "${" not in shown
