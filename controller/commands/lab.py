@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.config import Settings
-from controller.lab import bench, bench_mail, bench_match, calls, recording
+from controller.lab import bench, bench_freeswitch, bench_mail, bench_match, calls, recording
+from controller.lab.freeswitch import FreeSwitchError, missing_reason
 from controller.store.connection import connect
 
 
@@ -38,6 +39,15 @@ def register(commands: Any) -> None:
     mail.add_argument("--repeat", type=int, default=3, help="throughput runs of each kind")
     mail.add_argument("--sink", choices=("fast", "aiosmtpd"), default="fast", help="the SMTP server measured against")
     mail.set_defaults(run=run_bench_mail)
+    real = sub.add_parser("bench-freeswitch",
+                          help="SIPp through a real FreeSWITCH into the raw floor, then the whole product")
+    real.add_argument("--calls", type=int, default=1000, help="calls per server")
+    real.add_argument("--rate", type=float, default=100.0, help="calls per second")
+    real.add_argument("--servers", default=",".join(bench_freeswitch.SERVERS),
+                      help="which servers, in order (floor, product)")
+    real.add_argument("--mail-wait", type=float, default=120.0, help="seconds to wait for the product's emails")
+    real.add_argument("--keep", type=Path, help="leave FreeSWITCH's, SIPp's and the servers' files in this new folder")
+    real.set_defaults(run=run_bench_freeswitch)
     call = sub.add_parser("call", help="place simulated calls against the running controller and summarise them")
     call.add_argument("--to", required=True, help="the number dialled")
     call.add_argument("--from", dest="caller", default="+15550001111", help="caller number (internal: SIP username)")
@@ -72,6 +82,26 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
 def run_bench_mail(args: argparse.Namespace, settings: Settings) -> int:
     options = bench_mail.Options(args.jobs, args.calls, args.rate, args.repeat, args.sink)
     bench_mail.run(settings, connect(settings), options)
+    return 0
+
+
+def run_bench_freeswitch(args: argparse.Namespace, settings: Settings) -> int:
+    reason = missing_reason()
+    if reason is not None:
+        print(f"controller lab bench-freeswitch: {reason}", file=sys.stderr)
+        return 1
+    servers = tuple(s.strip() for s in args.servers.split(",") if s.strip())
+    unknown = [s for s in servers if s not in bench_freeswitch.SERVERS]
+    if unknown or not servers:
+        print(f"controller lab bench-freeswitch: --servers takes {', '.join(bench_freeswitch.SERVERS)}",
+              file=sys.stderr)
+        return 2
+    options = bench_freeswitch.Options(args.calls, args.rate, servers, args.mail_wait, args.keep)
+    try:
+        bench_freeswitch.run(options)
+    except FreeSwitchError as exc:
+        print(f"controller lab bench-freeswitch: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,6 +7,8 @@ all are measured against the same simulator:
 - `--floor`: a raw gevent server speaking the same ESL dialogue with the least work possible
   (no parsing beyond the framing, no Redis, no callflow): what one call costs gevent and the
   kernel on this machine, and how much setup latency the simulator and the machine add anyway.
+  `--floor --dialogue tone` speaks the dialogue of `controller lab bench-freeswitch`'s callflow
+  instead (answer -> 200 ms tone -> hangup), against a real FreeSWITCH.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class BaselineApplication:
 
 
 Frame = tuple[bytes, bytes]
+Steps = tuple[tuple[str, str], ...]  # applications sent in one write
 
 
 def frames(sock: gsocket.socket) -> Iterator[Frame]:
@@ -84,7 +87,7 @@ def sendmsg(app: str, arg: str, event_uuid: str) -> bytes:
     ).encode()
 
 
-def floor_call(sock: gsocket.socket, address: object) -> None:
+def floor_call(sock: gsocket.socket, address: object, dialogue: tuple[Steps, ...] | None = None) -> None:
     """The controller's commands for the benchmark call, on a raw socket."""
     received = frames(sock)
     sock.sendall(SETUP)
@@ -93,7 +96,7 @@ def floor_call(sock: gsocket.socket, address: object) -> None:
         replies += b"command/reply" in head
         if replies == 4:
             break
-    for steps in FLOOR_STEPS:
+    for steps in dialogue or FLOOR_STEPS:
         last = str(uuid.uuid4())
         uuids = [str(uuid.uuid4()) for _ in steps[:-1]] + [last]
         sock.sendall(b"".join(sendmsg(app, arg, u) for (app, arg), u in zip(steps, uuids, strict=True)))
@@ -112,6 +115,15 @@ FLOOR_STEPS = (
     (("multiset", "^^\x1fcontinue_on_fail=true\x1fhangup_after_bridge=true\x1fcall_timeout=1"), ("bridge", DIAL)),
     (("hangup", "NO_ANSWER"),),
 )
+TONE = "tone_stream://%(200,0,440)"
+TONE_STEPS = (
+    (("answer", ""), ("multiset", "^^\x1fplayback_terminators=none"), ("playback", TONE)),
+    (("hangup", "NORMAL_CLEARING"),),
+)
+
+
+def tone_call(sock: gsocket.socket, address: object) -> None:
+    floor_call(sock, address, TONE_STEPS)
 
 
 def main() -> None:
@@ -119,10 +131,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--max-connections", type=int, default=100_000)
     parser.add_argument("--floor", action="store_true", help="the raw gevent server instead of greenswitch")
+    parser.add_argument("--dialogue", choices=("bench", "tone"), default="bench",
+                        help="the floor's calls: lab bench's, or answer -> tone -> hangup")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.floor:
-        StreamServer(("127.0.0.1", args.port), floor_call, backlog=4096).serve_forever()
+        handler = tone_call if args.dialogue == "tone" else floor_call
+        StreamServer(("127.0.0.1", args.port), handler, backlog=4096).serve_forever()
         return
     server = esl.OutboundESLServer(
         bind_address="127.0.0.1",

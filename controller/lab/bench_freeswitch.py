@@ -1,0 +1,273 @@
+"""`controller lab bench-freeswitch`: what the product costs a real FreeSWITCH, beside the floor.
+
+SIPp places calls at a given rate through a real FreeSWITCH (controller/lab/freeswitch.py, the
+project's own configuration) into, one after the other in the same run:
+
+- `floor`: the raw gevent server of controller/lab/baseline.py speaking the product's dialogue
+  for this callflow (answer -> 200 ms tone -> hangup) with no parsing, Redis or callflow: what a
+  call costs at the least;
+- `product`: `controller run` (its private Redis, the inbound watcher on FreeSWITCH's event
+  socket, the mail sender delivering to the lab SMTP sink), the callflow missed_call_alert ->
+  play a 200 ms tone (answering first) -> hangup, so every call is a missed call with one email.
+
+Printed for each: calls placed, success %, SIPp's INVITE -> 200 OK time (p50/p99), FreeSWITCH's
+CPU per call, the server's CPU per call (and its private Redis's), and for the product the emails
+delivered per missed call once the sink has them all (or the wait ran out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from controller.lab.cpu import cpu_seconds
+from controller.lab.freeswitch import (
+    ESL_PASSWORD,
+    ROOT,
+    FreeSwitch,
+    FreeSwitchError,
+    Ports,
+    binary_path,
+    free_port,
+    wait_until,
+)
+
+ACCOUNT = "benchfs0000000000000000000000000"
+NUMBER = "+15554449999"
+RECIPIENT = "alerts@bench.example.com"
+FLOW = {
+    "module": "missed_call_alert",
+    "data": {"recipients": [{"type": "email", "id": [RECIPIENT]}]},
+    "children": {"_": {
+        "module": "play", "data": {"id": "tone_stream://%(200,0,440)"},
+        "children": {"_": {"module": "hangup", "data": {}, "children": {}}},
+    }},
+}
+BUNDLE = {
+    "account": {"id": ACCOUNT, "name": "FreeSWITCH benchmark", "realm": "benchfs.example.com"},
+    "callflows": [{"id": "benchfs-flow", "numbers": [NUMBER], "flow": FLOW}],
+}
+SCENARIO = ROOT / "conf" / "sipp" / "uac_answered.xml"
+SERVERS = ("floor", "product")
+READY_SECONDS = 60.0
+LIMITS = (1000, 5000)  # FreeSWITCH's new sessions per second and sessions at once
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    calls: int = 1000
+    rate: float = 100.0
+    servers: tuple[str, ...] = SERVERS
+    mail_wait: float = 120.0
+    keep: Path | None = None  # leave every log, trace and configuration in this folder
+
+
+@dataclasses.dataclass
+class Result:
+    server: str
+    calls: int
+    succeeded: int
+    failed: int
+    invite_to_200_ms: list[float]
+    freeswitch_cpu: float
+    server_cpu: float
+    redis_cpu: float = 0.0
+    emails: int | None = None
+
+    @property
+    def success(self) -> float:
+        return 100.0 * self.succeeded / self.calls if self.calls else 0.0
+
+    def per_call(self, seconds: float) -> float:
+        return 1000.0 * seconds / self.calls if self.calls else 0.0
+
+    def line(self) -> str:
+        p50, p99 = percentile(self.invite_to_200_ms, 50), percentile(self.invite_to_200_ms, 99)
+        fs_ms, server_ms = self.per_call(self.freeswitch_cpu), self.per_call(self.server_cpu)
+        share = 100.0 * server_ms / fs_ms if fs_ms else 0.0
+        text = (f"{self.server:<8} {self.calls:>6} calls  success {self.success:5.1f}%  "
+                f"INVITE->200 p50 {p50:7.1f} ms p99 {p99:7.1f} ms  freeswitch {fs_ms:5.2f} ms/call  "
+                f"{self.server} {server_ms:5.2f} ms/call ({share:.0f}% of FreeSWITCH's)")
+        if self.redis_cpu:
+            text += f"  redis {self.per_call(self.redis_cpu):4.2f} ms/call"
+        if self.emails is not None:
+            missed = self.succeeded or 1
+            text += f"  emails {self.emails}/{self.succeeded} ({self.emails / missed:.2f} per missed call)"
+        return text
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100.0 * (len(ordered) - 1)))]
+
+
+def run(options: Options) -> list[Result]:
+    """Start FreeSWITCH and the SMTP sink, then measure each server in turn; print each line."""
+    with tempfile.TemporaryDirectory(prefix="bench-freeswitch-") as scratch:
+        root = options.keep or Path(scratch)
+        root.mkdir(parents=True, exist_ok=True)
+        freeswitch = FreeSwitch(root / "freeswitch", binary_path(), Ports.pick(rtp_span=8000), LIMITS)
+        (root / "freeswitch").mkdir()
+        freeswitch.start()
+        freeswitch.api("fsctl loglevel warning")  # a PBX in service does not log each call at debug
+        try:
+            results = []
+            for server in options.servers:
+                result = measure(server, freeswitch, root / server, options)
+                print(result.line(), flush=True)
+                results.append(result)
+            return results
+        finally:
+            freeswitch.stop()
+
+
+def measure(server: str, freeswitch: FreeSwitch, folder: Path, options: Options) -> Result:
+    folder.mkdir()
+    port = free_port()
+    starter = floor if server == "floor" else product
+    with starter(port, freeswitch, folder) as (pid, sink):
+        freeswitch.point_socket(port)
+        redis_pid = child_named(pid, "redis-server")
+        before = (cpu_seconds(freeswitch.pid), cpu_seconds(pid), cpu_seconds(redis_pid) if redis_pid else 0.0)
+        succeeded, failed, times = place_calls(freeswitch, folder, options)
+        freeswitch.wait_idle(timeout=60.0)
+        emails = wait_for_emails(sink, succeeded, options.mail_wait) if sink else None
+        after = (cpu_seconds(freeswitch.pid), cpu_seconds(pid), cpu_seconds(redis_pid) if redis_pid else 0.0)
+    return Result(server, options.calls, succeeded, failed, times, after[0] - before[0], after[1] - before[1],
+                  after[2] - before[2], emails)
+
+
+@contextlib.contextmanager
+def floor(port: int, freeswitch: FreeSwitch, folder: Path) -> Iterator[tuple[int, Path | None]]:
+    command = [sys.executable, "-m", "controller.lab.baseline", "--floor", "--dialogue", "tone", "--port", str(port)]
+    with process(command, folder / "floor.log") as proc:
+        wait_listening(port, proc)
+        yield proc.pid, None
+
+
+@contextlib.contextmanager
+def product(port: int, freeswitch: FreeSwitch, folder: Path) -> Iterator[tuple[int, Path | None]]:
+    """`controller run` with its private Redis in `folder`, mailing to a lab SMTP sink."""
+    sink_port, sink = free_port(), folder / "sink.log"
+    sink.touch()
+    env = {
+        **os.environ,
+        "CONTROLLER_CONFIG": str(folder / "none.toml"),
+        "CONTROLLER_ESL_LISTEN": f"127.0.0.1:{port}",
+        "CONTROLLER_API_LISTEN": f"127.0.0.1:{free_port()}",
+        "CONTROLLER_DATA_DIR": str(folder / "var"),
+        "CONTROLLER_SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
+        "CONTROLLER_FREESWITCH": f"esl://:{ESL_PASSWORD}@127.0.0.1:{freeswitch.ports.esl}",
+        "CONTROLLER_VOICEMAIL_DIR": str(folder / "voicemail"),
+        "CONTROLLER_LOG_LEVEL": "WARNING",
+    }
+    (folder / "none.toml").write_text("")
+    (folder / "bundle.json").write_text(json.dumps(BUNDLE))
+    sink_command = [sys.executable, "-m", "controller.lab.smtp_sink", f"127.0.0.1:{sink_port}", str(sink)]
+    controller = [sys.executable, "-m", "controller"]
+    with process(sink_command, folder / "sink.out") as sink_proc, \
+            process([*controller, "run"], folder / "controller.log", env) as proc:
+        wait_listening(sink_port, sink_proc)
+        wait_listening(port, proc)
+        loaded = subprocess.run([*controller, "flows", "load", str(folder / "bundle.json")], env=env,
+                                capture_output=True, text=True, timeout=60, check=False)
+        if loaded.returncode != 0:
+            raise FreeSwitchError(f"flows load: {loaded.stdout}{loaded.stderr}")
+        yield proc.pid, sink
+
+
+@contextlib.contextmanager
+def process(command: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process for the length of the block, ended with SIGTERM (SIGKILL if it lingers)."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    def is_up() -> bool:
+        if proc.poll() is not None:
+            raise FreeSwitchError(f"{proc.args!r} exited with {proc.returncode}")
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(is_up, READY_SECONDS, f"port {port} to listen", step=0.1)
+
+
+def child_named(pid: int, name: str) -> int | None:
+    """A direct child of `pid` running `name` (controller run's private redis-server)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in children:
+            with contextlib.suppress(OSError):
+                if name in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
+                    return int(child)
+    return None
+
+
+def place_calls(freeswitch: FreeSwitch, folder: Path, options: Options) -> tuple[int, int, list[float]]:
+    """SIPp's uac_answered scenario: `calls` calls at `rate`; (succeeded, failed, INVITE->200 ms)."""
+    sipp = shutil.which("sipp") or "/usr/bin/sipp"
+    command = [sipp, "-sf", str(SCENARIO), "-s", NUMBER, "-i", "127.0.0.1", "-p", str(free_port()),
+               "-mp", str(free_port()), "-r", f"{options.rate:g}", "-m", str(options.calls),
+               "-l", str(max(100, int(options.rate * 30))), "-nostdin",
+               "-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-fd", "1", "-timeout",
+               f"{int(options.calls / options.rate) + 120}s", f"127.0.0.1:{freeswitch.ports.external_sip}"]
+    with (folder / "sipp.out").open("wb") as out:
+        subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                       timeout=options.calls / options.rate + 300, check=False)
+    succeeded, failed = sipp_counts(folder)
+    return succeeded, failed, sipp_times(folder)
+
+
+def sipp_counts(folder: Path) -> tuple[int, int]:
+    """Successful and failed calls from the last line of SIPp's statistics file."""
+    [stats] = folder.glob("uac_answered_*_.csv")
+    rows = list(csv.reader(stats.read_text().splitlines(), delimiter=";"))
+    header, last = rows[0], rows[-1]
+    return int(last[header.index("SuccessfulCall(C)")]), int(last[header.index("FailedCall(C)")])
+
+
+def sipp_times(folder: Path) -> list[float]:
+    """Each call's INVITE -> 200 OK time (SIPp's response time 1), in milliseconds."""
+    times = []
+    for path in folder.glob("uac_answered_*_rtt.csv"):
+        for row in csv.reader(path.read_text().splitlines(), delimiter=";"):
+            with contextlib.suppress(ValueError, IndexError):
+                times.append(float(row[1]))
+    return times
+
+
+def wait_for_emails(sink: Path, expected: int, timeout: float) -> int:
+    """How many messages the SMTP sink holds once it has `expected` (or the wait ran out)."""
+    def count() -> int:
+        return sum(1 for _ in sink.open())
+
+    deadline = time.monotonic() + timeout
+    while count() < expected and time.monotonic() < deadline:
+        time.sleep(0.25)
+    time.sleep(1.0)  # a duplicate would arrive right after
+    return count()
