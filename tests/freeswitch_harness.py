@@ -181,8 +181,9 @@ def write_config(conf: Path, vanilla: Path, module_dir: Path, ports: Ports) -> N
 
 
 # As many descriptors as allowed (each call holds several; see the quirks in
-# ../shared/freeswitch/README.md), then `exec`: the process started is FreeSWITCH itself.
-RAISE_OPEN_FILES = ["/bin/sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"']
+# ../shared/freeswitch/README.md), then `exec`: the process started is FreeSWITCH itself, so
+# its PID is the one to signal. (A hard limit the shell cannot set leaves the soft one.)
+RAISE_OPEN_FILES = ["/bin/sh", "-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"']
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str, step: float = 0.05) -> None:
