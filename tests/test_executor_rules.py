@@ -98,7 +98,7 @@ def test_nothing_runs_after_the_caller_hangs_up(rds: redis.Redis, server: Outbou
     load(rds, flow("206", node("sleep", {"duration": 2}, _=play("too-late"))))
     record = call(server, "206", hangup_after=0.1)
     assert record.app_names() == ["sleep"]
-    assert record.hangup_cause == "NORMAL_CLEARING"
+    assert record.hangup_cause == "ORIGINATOR_CANCEL"  # hung up before any answer: a CANCEL
 
 
 def test_a_module_that_raises_hangs_up_and_handlers_still_run(rds: redis.Redis, server: OutboundServer) -> None:

@@ -79,7 +79,8 @@ def test_user_rings_enabled_devices_with_timeout_and_delay(rds: redis.Redis, esl
     )
     assert "continue_on_fail=true" in record.args_of("multiset")[0]
     assert "hangup_after_bridge=true" in record.args_of("multiset")[0]
-    assert record.args_of("hangup") == ["ALLOTTED_TIMEOUT"]  # the failed bridge's cause ends the call
+    # the failed bridge's cause ends the call: NO_ANSWER, as the controller's call_timeout ends it
+    assert record.args_of("hangup") == ["NO_ANSWER"]
 
 
 def test_user_single_strategy_rings_one_after_another(rds: redis.Redis, esl_server: OutboundServer) -> None:

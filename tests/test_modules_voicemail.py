@@ -10,10 +10,10 @@ from controller.config import Settings
 from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer
 from controller.executor import Executor
-from controller.modules import REGISTRY
-from controller.services import Services
 from controller.lab.scenario import BridgeOutcome, Keypress
+from controller.modules import REGISTRY
 from controller.notify.job import job_errors
+from controller.services import Services
 from controller.store.documents import Documents
 from controller.store.voicemail import VoicemailMessages
 from tests.office import ACCOUNT, call, flow, load, node, queued_jobs

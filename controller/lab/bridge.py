@@ -6,9 +6,10 @@
 - Answered: CHANNEL_ANSWER then CHANNEL_BRIDGE with Other-Leg-Unique-ID; when the callee hangs up,
   CHANNEL_UNBRIDGE, and the caller is hung up only with hangup_after_bridge=true.
 - Failed: originate_disposition, originate_failed_cause, DIALSTATUS, last_bridge_hangup_cause
-  and bridge_hangup_cause carry the cause (ALLOTTED_TIMEOUT for a leg_timeout expiry, not
-  NO_ANSWER), sip_invite_failure_status the SIP code; the caller is hung up before the bridge
-  completes unless continue_on_fail allows that cause (missed vs missed_continue).
+  and bridge_hangup_cause carry the cause (ALLOTTED_TIMEOUT for a leg_timeout expiry, NO_ANSWER
+  when the whole originate's call_timeout ends it first), sip_invite_failure_status the SIP code;
+  the caller is hung up before the bridge completes unless continue_on_fail allows that cause
+  (missed vs missed_continue).
   Application-Response is `_none_` either way.
 - On an inbound connection the callee's leg shows CHANNEL_CREATE, CHANNEL_PROGRESS,
   CHANNEL_ANSWER, CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE and CHANNEL_DESTROY.
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from controller.lab.simulator import SimulatedCall
 
 _LEG_TIMEOUT = re.compile(r"(?:leg_timeout|call_timeout|originate_timeout)=(\d+)")
+_LEG_LIMIT = re.compile(r"leg_timeout=(\d+)(?:,leg_delay_start=(\d+))?")
 FAILURE_VARIABLES = ("originate_disposition", "originate_failed_cause", "DIALSTATUS", "last_bridge_hangup_cause")
 
 
@@ -42,6 +44,8 @@ def bridge(call: SimulatedCall, arg: str) -> str:
     if outcome.kind == "answered":
         return _answered(call, leg, outcome)
     cause, sip_status, rings = BRIDGE_FAILURES[outcome.kind]
+    if outcome.kind == "no_answer":
+        cause = _unanswered_cause(call, arg)
     if rings:
         _ringing(call, leg, callee)
     if not call.wait(_ring_time(call, outcome, arg)):
@@ -66,6 +70,18 @@ def _ring_time(call: SimulatedCall, outcome: BridgeOutcome, dial: str) -> float:
         return outcome.timeout
     match = _LEG_TIMEOUT.search(dial)
     return call.scenario.scaled(float(match.group(1)) if match else 60.0)
+
+
+def _unanswered_cause(call: SimulatedCall, dial: str) -> str:
+    """Which limit ends an unanswered originate first (switch_ivr_originate): the whole
+    originate's `call_timeout` gives NO_ANSWER (seen on a real FreeSWITCH when the controller
+    sets it to the longest leg's time), a leg's own `leg_timeout` alone gives ALLOTTED_TIMEOUT
+    (the missed capture)."""
+    whole = call.channel.variable("call_timeout") or ""
+    legs = [int(t) + int(d or 0) for t, d in _LEG_LIMIT.findall(dial)]
+    if whole.isdigit() and (not legs or int(whole) <= max(legs)):
+        return "NO_ANSWER"
+    return "ALLOTTED_TIMEOUT"
 
 
 def _continues(continue_on_fail: str | None, cause: str) -> bool:

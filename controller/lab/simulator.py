@@ -195,7 +195,7 @@ class SimulatedCall:
         self._runner = gevent.spawn(self._run_apps)
         self._greenlets += [gevent.spawn(self._read_commands), self._runner]
         if self.scenario.hangup_after is not None:
-            self.later(self.scenario.hangup_after, self.hangup, "NORMAL_CLEARING")
+            self.later(self.scenario.hangup_after, self.caller_hangs_up)
         self.keypad.start()
         if not self.closed.wait(timeout):
             self.record.closed_by = "timeout"
@@ -281,7 +281,7 @@ class SimulatedCall:
             self.channel.unset_variable("current_application_data")
         during = self.scenario.hangup_during
         if during is not None and during[0] == app and app not in self.record.app_names()[:-1]:
-            self.later(during[1], self.hangup, "NORMAL_CLEARING")
+            self.later(during[1], self.caller_hangs_up)
 
     def wait(self, seconds: float) -> bool:
         """Let time pass on the channel; False if the channel hung up meanwhile."""
@@ -304,6 +304,11 @@ class SimulatedCall:
         return self._last_bridge
 
     # --- the end -------------------------------------------------------------------------------
+
+    def caller_hangs_up(self) -> None:
+        """The caller ends the call: a BYE once answered (NORMAL_CLEARING), a CANCEL before
+        (ORIGINATOR_CANCEL, as a real FreeSWITCH reports a caller who gives up while it rings)."""
+        self.hangup("NORMAL_CLEARING" if self.answered else "ORIGINATOR_CANCEL")
 
     def hangup(self, cause: str) -> None:
         """CHANNEL_HANGUP (and CHANNEL_UNBRIDGE when bridged); the running app then completes and

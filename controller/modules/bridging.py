@@ -41,7 +41,8 @@ CAUSE_VARIABLES = (
     "variable_last_bridge_hangup_cause",
 )
 NOT_CAUSES = frozenset({"", "failure", "SUCCESS"})
-# A leg_timeout expiry is ALLOTTED_TIMEOUT in FreeSWITCH; Kazoo calls that child NO_ANSWER.
+# A leg_timeout expiry alone is ALLOTTED_TIMEOUT in FreeSWITCH (the call_timeout set below, as
+# long as the longest leg, ends the originate first: NO_ANSWER); Kazoo calls both NO_ANSWER.
 ALIASES = {"ALLOTTED_TIMEOUT": ("NO_ANSWER",)}
 # Characters that separate legs or options in a dial string: never inside one target.
 _DIAL_SYNTAX = frozenset(",|{}")
