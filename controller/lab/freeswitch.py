@@ -43,6 +43,11 @@ RUNTIME_DIRS = ("log", "db", "run", "temp", "storage", "cache", "recordings", "s
 SOCKET_ACTION = re.compile(r'(<action application="socket" data=")127\.0\.0\.1:\d+( async full"/>)')
 START_SECONDS = 30.0
 STOP_SECONDS = 15.0
+# ERR lines that are the package's, not the controller's: (pattern, why); SOUNDS is the sounds folder.
+NOT_OURS = {
+    r"Can't open file SOUNDS/": "the package has no sound files: `say` reads digits/*.wav from the "
+                                "sounds folder (mod_dptools), and fails at once",
+}
 RTP_SPAN = 200  # ports of the RTP range, below the kernel's ephemeral range (no clash with port 0)
 
 
@@ -195,8 +200,9 @@ def write_config(conf: Path, vanilla: Path, module_dir: Path, ports: Ports,
 # --- the process --------------------------------------------------------------------------------
 
 # As many descriptors as allowed (each call holds several; at 4096 FreeSWITCH fails calls with
-# "Too many open files" near 1,000 channels), then `exec`: the process started is FreeSWITCH.
-RAISE_OPEN_FILES = ["/bin/sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"']
+# "Too many open files" near 1,000 channels), then `exec`: the process started is FreeSWITCH,
+# so its PID is the one to signal. (A hard limit the shell cannot set leaves the soft one.)
+RAISE_OPEN_FILES = ["/bin/sh", "-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"']
 
 
 class FreeSwitch:
@@ -216,6 +222,11 @@ class FreeSwitch:
     @property
     def console_path(self) -> Path:
         return self.root / "log" / "console.out"
+
+    @property
+    def voicemail_dir(self) -> Path:
+        """A folder FreeSWITCH may write recordings to (CONTROLLER_VOICEMAIL_DIR)."""
+        return self.root / "storage" / "voicemail"
 
     @property
     def module_dir(self) -> Path:
@@ -299,9 +310,11 @@ class FreeSwitch:
         return self.log_since(0, self.ready_mark) + console
 
     def errors_since(self, mark: int, levels: tuple[str, ...] = ("ERR", "CRIT", "ALERT")) -> list[str]:
-        """The lines logged at one of `levels` since `mark`."""
+        """The lines logged at one of `levels` since `mark`, but those of NOT_OURS."""
         tags = tuple(f"[{level}]" for level in levels)
-        return [line for line in self.log_since(mark) if any(tag in line for tag in tags)]
+        not_ours = re.compile("|".join(NOT_OURS).replace("SOUNDS", re.escape(str(self.root / "sounds"))))
+        return [line for line in self.log_since(mark)
+                if any(tag in line for tag in tags) and not not_ours.search(line)]
 
     def channel_count(self) -> int:
         found = re.search(r"(\d+) total", self.api("show channels count"))
