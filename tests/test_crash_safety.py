@@ -79,6 +79,9 @@ def test_alert_is_sent_once_when_the_controller_dies_mid_call(
         job = JobQueue(rds).claim("t", timeout=1)
         assert job is not None and job.doc["call"]["call_id"] == record.uuid
         assert job.doc["call"]["bridged"] is False
+        # the hangup was never stored (the process was dead): the watcher took it from the
+        # CHANNEL_DESTROY, which the simulator sends with NORMAL_CLEARING once the socket died
+        assert job.doc["call"]["hangup_cause"] == "NORMAL_CLEARING"
     finally:
         proc.kill()
         proc.wait(5)

@@ -105,14 +105,17 @@ class Watcher:
         if name == "CHANNEL_BRIDGE":
             self.services.calls.mark_bridged(uuid)
         elif name == "CHANNEL_DESTROY":
-            gevent.spawn_later(self.grace, self.complete_orphan, uuid)
+            gevent.spawn_later(self.grace, self.complete_orphan, uuid, event)
 
-    def complete_orphan(self, uuid: str) -> bool:
-        """Run the handlers of a call nobody finished; True when this process ran them."""
+    def complete_orphan(self, uuid: str, destroy: Mapping[str, str] | None = None) -> bool:
+        """Run the handlers of a call nobody finished, with what its CHANNEL_DESTROY tells of its
+        end; True when this process ran them."""
         snapshot = self.services.calls.load(uuid)
         if snapshot is None:
             return False
         call = Call.from_snapshot(snapshot, self.services, self.handlers)
+        if destroy is not None:
+            call.apply_destroy(destroy)
         ran = call.run_termination()
         if ran:
             log.info("call %s: completed after its controller was gone (%d handlers)", uuid, ran)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from controller.lab.channel import Channel
+from controller.lab.channel import Channel, microseconds
 from controller.lab.scenario import BRIDGE_FAILURES, BridgeOutcome
 
 if TYPE_CHECKING:
@@ -109,6 +109,9 @@ def _answered(call: SimulatedCall, leg: Channel, outcome: BridgeOutcome) -> str:
     call.channel.set_variable("originate_disposition", "SUCCESS")
     call.channel.set_variable("DIALSTATUS", "SUCCESS")
     call.bridged_to = leg
+    now = microseconds()
+    call.channel.set_values(Caller_Channel_Bridged_Time=now)
+    leg.set_values(Caller_Channel_Answered_Time=now, Caller_Channel_Bridged_Time=now)
     call.channel.bridged_with(leg)
     call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=leg.uuid, Bridge_A_Unique_ID=call.uuid, Bridge_B_Unique_ID=leg.uuid)
     for name, value in (("bridge_uuid", leg.uuid), ("last_bridge_to", leg.uuid), ("bridge_to", leg.uuid),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import time
 import uuid as uuids
 
 from controller.lab import render
@@ -141,6 +142,11 @@ class Channel:
         return render.connect_reply(self._value_lines, self.variables_block())
 
 
+def microseconds() -> str:
+    """FreeSWITCH's timestamps in event headers: microseconds since the epoch."""
+    return str(time.time_ns() // 1000)
+
+
 def _identity(leg_uuid: str, channel: str, name: str, number: str, user: str) -> dict[str, str]:
     return {
         "Unique-ID": leg_uuid, "Channel-Call-UUID": leg_uuid, "Caller-Unique-ID": leg_uuid,
@@ -149,6 +155,8 @@ def _identity(leg_uuid: str, channel: str, name: str, number: str, user: str) ->
         "Caller-Orig-Caller-ID-Name": name, "Caller-Orig-Caller-ID-Number": number,
         "Caller-ANI": number, "Caller-Username": user, "Channel-Presence-ID": f"{user}@127.0.0.1",
         "Channel-State": "CS_EXECUTE", "Channel-Call-State": "RINGING", "Answer-State": "ringing",
+        # microseconds since the epoch once answered / bridged, 0 until then (bridge.inbound capture)
+        "Caller-Channel-Answered-Time": "0", "Caller-Channel-Bridged-Time": "0",
     }
 
 

@@ -27,7 +27,7 @@ from gevent.queue import Queue
 
 from controller.esl import wire
 from controller.lab import apps, bridge, event_socket, render
-from controller.lab.channel import Channel
+from controller.lab.channel import Channel, microseconds
 from controller.lab.inbound import InboundServer
 from controller.lab.keypad import HANGUP, Keypad
 from controller.lab.scenario import BridgeOutcome, Scenario
@@ -293,7 +293,7 @@ class SimulatedCall:
             return
         self.answered = True
         self._answered_at = time.monotonic()
-        self.channel.set_values(Answer_State="answered")
+        self.channel.set_values(Answer_State="answered", Caller_Channel_Answered_Time=microseconds())
         self.emit("CHANNEL_ANSWER")
         self.channel.set_variable("endpoint_disposition", "ANSWER")
         self.channel.set_variable("answer_epoch", str(int(time.time())))
