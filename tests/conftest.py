@@ -104,11 +104,13 @@ def esl_server(services: Services) -> Iterator[OutboundServer]:
 
 # The real-FreeSWITCH suite (tests/test_freeswitch_*.py): its fixtures, and one line saying so
 # when it cannot run here.
-from tests.freeswitch_harness import freeswitch, fs, is_required, missing_reason, sipp  # noqa: F401
+from tests.freeswitch_harness import freeswitch, fs, missing_reason, sipp  # noqa: F401
 
 
-def pytest_report_header() -> str | None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Once, at the end of any run (quiet ones too), how many real-FreeSWITCH tests were
+    skipped and why."""
     reason = missing_reason()
-    if reason is None:
-        return None
-    return f"freeswitch: {reason} ({'they fail: required' if is_required() else 'those tests skip'})"
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "freeswitch" in getattr(r, "keywords", {})]
+    if reason is not None and skipped:
+        terminalreporter.write_line(f"{len(skipped)} real-FreeSWITCH tests skipped: {reason}", yellow=True)
