@@ -88,6 +88,7 @@ class Settings:
     sms_token: str = ""
     sms_from: str = ""
     job_lease_seconds: float = 30.0
+    alert_max_delay: float = 300.0
     max_attachment_bytes: int = 10 * 1024 * 1024
     media_url: str = ""
     default_account: str = ""
@@ -230,6 +231,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "sms_token": str,
     "sms_from": str,
     "job_lease_seconds": _positive_float,
+    "alert_max_delay": _positive_float,
     "max_attachment_bytes": _positive_int,
     "media_url": _url("http", "https"),
     "default_account": str,

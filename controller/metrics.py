@@ -31,6 +31,8 @@ class Metrics:
         self.jobs_delivered = Counter("controller_jobs_delivered", "Notifications delivered", ["medium"], registry=r)
         self.jobs_retried = Counter("controller_jobs_retried", "Deliveries that failed and will be retried", registry=r)
         self.jobs_dead = Counter("controller_jobs_dead", "Jobs dead-lettered", registry=r)
+        self.mail_recipients = Counter("controller_mail_recipients", "Email recipients by outcome of an attempt",
+                                       ["outcome"], registry=r)
         self.esl_command_seconds = Histogram("controller_esl_command_seconds", "ESL command round trip (reply)",
                                              buckets=ESL_BUCKETS, registry=r)
         self.smtp_seconds = Histogram("controller_smtp_seconds", "Sending one message to the SMTP server",
@@ -38,6 +40,8 @@ class Metrics:
         self.calls_active = Gauge("controller_calls_active", "Calls in progress on this process", registry=r)
         for outcome in OUTCOMES:
             self.calls.labels(outcome)  # every outcome present from the start, at 0
+        for outcome in ("delivered", "retried", "refused"):
+            self.mail_recipients.labels(outcome)
 
     def count_calls_active(self, active: Callable[[], int]) -> None:
         self.calls_active.set_function(lambda: float(active()))
@@ -64,6 +68,11 @@ class _QueueCollector(Collector):
         yield GaugeMetricFamily("controller_queue_depth", "Jobs ready to deliver", value=found.get("ready", 0))
         yield GaugeMetricFamily("controller_queue_oldest_age_seconds", "Age of the oldest ready job",
                                 value=found.get("oldest_ready_age") or 0.0)
+        yield GaugeMetricFamily("controller_queue_oldest_due_age_seconds",
+                                "Age of the oldest job neither delivered nor dead (ready, held or waiting to retry)",
+                                value=found.get("oldest_due_age") or 0.0)
+        yield GaugeMetricFamily("controller_mail_workers", "Mail-sender workers alive (heartbeat running)",
+                                value=found.get("workers", 0))
         yield GaugeMetricFamily("controller_queue_scheduled", "Jobs waiting for a retry",
                                 value=found.get("scheduled", 0))
         yield GaugeMetricFamily("controller_queue_dead", "Jobs in the dead-letter set", value=found.get("dead", 0))

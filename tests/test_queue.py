@@ -50,8 +50,9 @@ def test_claim_then_complete_records_the_key_as_sent(queue: JobQueue) -> None:
     assert queue.stats()["processing"] == 1
     queue.complete("w1", claimed)
     assert queue.was_sent(claimed.doc["idempotency_key"])
-    assert queue.stats() | {"oldest_ready_age": None} == {
-        "ready": 0, "oldest_ready_age": None, "scheduled": 0, "processing": 0, "workers": 1, "dead": 0,
+    assert queue.stats() | {"oldest_ready_age": None, "worker_names": []} == {
+        "ready": 0, "oldest_ready_age": None, "oldest_due_age": None, "scheduled": 0, "processing": 0, "workers": 1,
+        "worker_names": [], "dead": 0,
     }
 
 

@@ -1,10 +1,16 @@
 """Operations endpoints beside the API, without a token: `/metrics` (Prometheus text format, this
-process's registry) and `/healthz` (200 when Redis answers and every configured FreeSWITCH
-watcher is connected, else 503, with the reason per check)."""
+process's registry) and `/healthz` (200 when Redis answers, every configured FreeSWITCH watcher is
+connected and mail goes out, else 503 `degraded`, with the reason per check).
+
+Mail goes out unless a live mail sender's deliveries have failed for more than `MAIL_FAILING`
+seconds in a row (SMTP down, refusing, or the worker erring), or the oldest job neither delivered
+nor dead-lettered is older than `alert_max_delay` (no worker running, a backlog, retries that do
+not get through). Both are read from Redis, so any process serving the API sees every worker."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -12,20 +18,23 @@ import redis
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from controller.metrics import Metrics
+from controller.notify.queuestats import failing_workers, oldest_due_age
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 PATHS = ("/metrics", "/healthz")
+MAIL_FAILING = 60.0  # seconds of failed deliveries in a row before /healthz degrades
 
 
 class OpsApp:
     """Routes `/metrics` and `/healthz` here and everything else to the API."""
 
     def __init__(self, api: WSGIApp, rds: redis.Redis, metrics: Metrics,
-                 watcher: Callable[[], Mapping[str, bool]] | None = None) -> None:
+                 watcher: Callable[[], Mapping[str, bool]] | None = None, alert_max_delay: float = 300.0) -> None:
         self.api = api
         self.rds = rds
         self.metrics = metrics
         self.watcher = watcher
+        self.alert_max_delay = alert_max_delay
 
     def __call__(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -49,8 +58,27 @@ class OpsApp:
         if self.watcher is not None:
             checks["freeswitch"] = {endpoint: "connected" if up else "disconnected"
                                     for endpoint, up in sorted(self.watcher().items())}
-        healthy = checks["redis"] == "ok" and all(v == "connected" for v in checks.get("freeswitch", {}).values())
+        if checks["redis"] == "ok":
+            checks.update(self._mail())
+        healthy = (all(checks.get(name, "ok") == "ok" for name in ("redis", "mail", "alerts"))
+                   and all(v == "connected" for v in checks.get("freeswitch", {}).values()))
         return healthy, checks
+
+    def _mail(self) -> dict[str, str]:
+        """The mail checks: deliveries failing, alerts late."""
+        now = time.time()
+        try:
+            failing = failing_workers(self.rds)
+            age = oldest_due_age(self.rds, now)
+        except redis.RedisError as exc:
+            return {"mail": f"unknown: {type(exc).__name__}"}
+        checks = {"mail": "ok", "alerts": "ok"}
+        since = min(failing.values(), default=None)
+        if since is not None and now - since > MAIL_FAILING:
+            checks["mail"] = f"failing for {now - since:.0f} s ({', '.join(sorted(failing))})"
+        if age is not None and age > self.alert_max_delay:
+            checks["alerts"] = f"oldest undelivered alert is {age:.0f} s old (limit {self.alert_max_delay:g} s)"
+        return checks
 
 
 def _reply(start: Callable[..., Any], status: str, body: bytes, content_type: str,

@@ -34,7 +34,7 @@ def build_server(
     `services.metrics`; one is made when the services have none)."""
     metrics = services.metrics or Metrics()
     metrics.watch_queue(services.queue.stats)
-    app = OpsApp(create_app(services), services.rds, metrics, watcher)
+    app = OpsApp(create_app(services), services.rds, metrics, watcher, settings.alert_max_delay)
     listen = settings.api_listen
     return ApiServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
 

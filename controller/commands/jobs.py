@@ -34,13 +34,18 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(stats, sort_keys=True))
         return 0
-    age = stats["oldest_ready_age"]
+    age, due = stats["oldest_ready_age"], stats["oldest_due_age"]
     print(f"ready:      {stats['ready']}")
-    print(f"oldest:     {'-' if age is None else f'{age:.1f} s'}")
+    print(f"oldest:     {_age(age)} (ready), {_age(due)} (not delivered yet, retries included)")
     print(f"scheduled:  {stats['scheduled']} (retries waiting)")
-    print(f"processing: {stats['processing']} (held by {stats['workers']} workers)")
+    print(f"processing: {stats['processing']} (held)")
+    print(f"workers:    {stats['workers']} alive{': ' if stats['workers'] else ''}{', '.join(stats['worker_names'])}")
     print(f"dead:       {stats['dead']}")
     return 0
+
+
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f} s"
 
 
 def run_dead(args: argparse.Namespace, settings: Settings) -> int:

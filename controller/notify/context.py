@@ -1,7 +1,8 @@
 """What delivering a batch of jobs needs to know, read from Redis in two round trips for the whole
 batch rather than four per job.
 
-First trip: each job's sent records (the job's idempotency key and its email part), each account
+First trip: each job's sent records (the job's idempotency key, its email part and the recipients
+its email already reached while others wait for a retry), each account
 document and its recipient users (once per account, whatever the number of its jobs). Second
 trip: the template copies along each account's lineage (account, parents, system; an account with
 parents costs one read per parent in between), once per account and template. Templates that send
@@ -25,13 +26,15 @@ from controller.store.documents import Accounts
 
 @dataclasses.dataclass(frozen=True)
 class Context:
-    """One job's account, users (by id), template, and whether it (or its email) was delivered."""
+    """One job's account, users (by id), template, whether it (or its email) was delivered, and
+    the recipients its email already reached (address -> receipt)."""
 
     account: dict[str, Any]
     users: dict[str, dict[str, Any]]
     template: Template | None
     sent: bool = False
     email_sent: bool = False
+    delivered_to: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _user_ids(job: dict[str, Any]) -> list[str]:
@@ -54,7 +57,7 @@ class ContextReader:
     def read(self, jobs: list[dict[str, Any]]) -> list[Context]:
         """The contexts of valid jobs, in order. Each account, its users and each template are
         read once per batch, however many of its jobs the batch holds."""
-        sent, accounts, users = self._accounts(jobs)
+        sent, reached, accounts, users = self._accounts(jobs)
         lineage = Accounts(self._rds).parents_of
         owners = {aid: [aid, *lineage(account), SYSTEM] for aid, account in accounts.items()}
         wanted = list(dict.fromkeys((job["account_id"], job["template_id"]) for job in jobs))
@@ -64,31 +67,34 @@ class ContextReader:
         return [
             Context(accounts[job["account_id"]], {**admins.get(job["account_id"], {}), **users[job["account_id"]]},
                     templates[job["account_id"], job["template_id"]], sent[2 * n] is not None,
-                    sent[2 * n + 1] is not None)
+                    sent[2 * n + 1] is not None, reached[n])
             for n, job in enumerate(jobs)
         ]
 
     def _accounts(
         self, jobs: list[dict[str, Any]]
-    ) -> tuple[list[str | None], dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
-        """The sent records of the jobs (key, key:email for each), and by account id its document
-        and its recipient users."""
+    ) -> tuple[list[str | None], list[dict[str, str]], dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
+        """The sent records of the jobs (key, key:email for each), the recipients each one reached,
+        and by account id its document and its recipient users."""
         wanted: dict[str, set[str]] = {}
         for job in jobs:
             wanted.setdefault(job["account_id"], set()).update(_user_ids(job))
         pipe = self._rds.pipeline(transaction=False)
         pipe.mget([keys.queue_sent(job["idempotency_key"] + part) for job in jobs for part in ("", ":email")])
+        for job in jobs:
+            pipe.hgetall(keys.queue_delivered_to(job["idempotency_key"]))
         for aid, ids in wanted.items():
             pipe.get(keys.account(aid))
             if ids:
                 pipe.hmget(keys.docs(aid, "users"), sorted(ids))
         replies = iter(pipe.execute())
         sent = next(replies)
+        reached = [next(replies) for _ in jobs]
         accounts, users = {}, {}
         for aid, ids in wanted.items():
             accounts[aid] = codec.load(next(replies)) or {"id": aid}
             users[aid] = _users(next(replies)) if ids else {}
-        return sent, accounts, users
+        return sent, reached, accounts, users
 
     def _templates(self, wanted: list[tuple[list[str], str]]) -> list[Template | None]:
         """Template lookups (owners in order, template id), one MGET each, in one round trip."""

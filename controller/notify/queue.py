@@ -12,13 +12,23 @@
 - fail: a transient failure schedules a retry with exponential backoff (`queue:scheduled`,
   promoted back to `ready` when due) up to `max_attempts`; then, or on a permanent failure, the
   job goes to the dead-letter set with its last error, where `controller jobs dead` lists it and
-  `controller jobs replay` re-queues it.
+  `controller jobs replay` re-queues it. The recipients a 5xx refused are kept with the job
+  (`refused`), so that its retries for the others do not ask for them again.
+- identity: a worker's name is unique per process (`worker_id`: the name given, the host, the
+  pid and a random suffix), so a worker restarted under the same `--name` never keeps its
+  predecessor's heartbeat alive: the jobs the dead one held come back after its lease.
+- due: `queue:due` holds every job neither delivered nor dead-lettered with the time it was
+  enqueued; its oldest entry is how late mail is (`/healthz`, the metrics).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
+import secrets
+import socket
 import time
 from typing import Any
 
@@ -26,12 +36,16 @@ import redis
 from redis.client import Pipeline
 
 from controller.metrics import Metrics
+from controller.notify.queuestats import failing_workers, queue_stats
 from controller.store import keys
+
+log = logging.getLogger(__name__)
 
 _ENQUEUE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[4]) then
   redis.call('HSET', KEYS[2], 'doc', ARGV[2], 'attempts', 0, 'enqueued_at', ARGV[3])
   redis.call('LPUSH', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
   return 1
 end
 return 0
@@ -49,7 +63,9 @@ return #due
 _REPLAY = """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   redis.call('HSET', KEYS[2], 'attempts', 0)
+  redis.call('HDEL', KEYS[2], 'refused')
   redis.call('LPUSH', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
   return 1
 end
 return 0
@@ -72,6 +88,12 @@ return n
 """
 
 
+def worker_id(name: str | None = None) -> str:
+    """A worker identity no other process has, even under a fixed name: a restarted worker must
+    not renew its dead predecessor's heartbeat, or the jobs that one held are never reclaimed."""
+    return f"{name or 'mailer'}@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Claimed:
     """A job a worker holds."""
@@ -80,6 +102,16 @@ class Claimed:
     doc: Any  # the parsed job, or None when its JSON is broken
     raw: str
     attempts: int
+    refused: dict[str, str] = dataclasses.field(default_factory=dict)  # recipient -> 5xx of an earlier try
+
+
+@dataclasses.dataclass(frozen=True)
+class Fate:
+    """What a failed attempt leads to: "retry" at `due` (epoch seconds), or "dead"."""
+
+    outcome: str
+    attempts: int
+    due: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +155,7 @@ class JobQueue:
         """Store and queue a job; False when its idempotency key was already enqueued."""
         key = job["idempotency_key"]
         added = self._enqueue(
-            keys=[keys.queue_enqueued(key), keys.queue_job(job["id"]), keys.QUEUE_READY],
+            keys=[keys.queue_enqueued(key), keys.queue_job(job["id"]), keys.QUEUE_READY, keys.QUEUE_DUE],
             args=[job["id"], json.dumps(job, separators=(",", ":")), time.time(), self.sent_ttl],
         )
         if added and self.metrics is not None:
@@ -163,14 +195,11 @@ class JobQueue:
     def _read(self, job_ids: list[str]) -> list[Claimed]:
         pipe = self._rds.pipeline(transaction=False)
         for job_id in job_ids:
-            pipe.hmget(keys.queue_job(job_id), "doc", "attempts")
+            pipe.hmget(keys.queue_job(job_id), "doc", "attempts", "refused")
         found = []
-        for job_id, (raw, attempts) in zip(job_ids, pipe.execute(), strict=True):
-            try:
-                doc = json.loads(raw) if raw else None
-            except ValueError:
-                doc = None
-            found.append(Claimed(job_id, doc, str(raw or ""), int(attempts or 0)))
+        for job_id, (raw, attempts, refused) in zip(job_ids, pipe.execute(), strict=True):
+            doc = _parsed(raw)
+            found.append(Claimed(job_id, doc, str(raw or ""), _attempts(job_id, attempts), _refused(refused)))
         return found
 
     def was_sent(self, key: str) -> bool:
@@ -194,32 +223,68 @@ class JobQueue:
             pipe.set(keys.queue_sent(claimed.doc["idempotency_key"]), claimed.job_id, ex=self.sent_ttl)
         pipe.lrem(keys.queue_processing(worker), 1, claimed.job_id)
         pipe.delete(keys.queue_job(claimed.job_id))
+        pipe.zrem(keys.QUEUE_DUE, claimed.job_id)
         pipe.execute()
+
+    def mark_delivered_to(self, key: str, receipts: dict[str, str], pipe: Pipeline) -> None:
+        """Record the recipients of a job's email that the server accepted while others wait for a
+        retry: no retry of that job (or replay, or duplicate) sends to them again."""
+        pipe.hset(keys.queue_delivered_to(key), mapping=dict[Any, Any](receipts))
+        pipe.expire(keys.queue_delivered_to(key), self.sent_ttl)
 
     def fail(self, worker: str, claimed: Claimed, error: str, *, permanent: bool = False) -> str:
         """Record a failed delivery; returns "retry" (scheduled with backoff) or "dead"."""
-        attempts = claimed.attempts + 1
-        now = time.time()
         pipe = self._rds.pipeline(transaction=True)
-        pipe.hset(keys.queue_job(claimed.job_id), mapping={"attempts": attempts, "last_error": error[:2000]})
-        if permanent or attempts >= self.max_attempts:
-            pipe.zadd(keys.QUEUE_DEAD, {claimed.job_id: now})
-            outcome = "dead"
-        else:
-            pipe.zadd(keys.QUEUE_SCHEDULED, {claimed.job_id: now + self.backoff.delay(attempts)})
-            outcome = "retry"
-        pipe.lrem(keys.queue_processing(worker), 1, claimed.job_id)
+        fate = self.settle_failure(pipe, worker, claimed, error, permanent=permanent)
         pipe.execute()
         if self.metrics is not None:
-            (self.metrics.jobs_dead if outcome == "dead" else self.metrics.jobs_retried).inc()
-        return outcome
+            (self.metrics.jobs_dead if fate.outcome == "dead" else self.metrics.jobs_retried).inc()
+        return fate.outcome
+
+    def settle_failure(
+        self, pipe: Pipeline, worker: str, claimed: Claimed, error: str, *, permanent: bool = False,
+        refused: dict[str, str] | None = None,
+    ) -> Fate:
+        """Add a failed attempt's writes to `pipe` (a transaction the caller executes and counts):
+        a retry with backoff, or the dead-letter set after the last attempt or a permanent failure.
+        `refused`: the recipients refused for good so far, kept for the retries."""
+        attempts = claimed.attempts + 1
+        now = time.time()
+        fields: dict[Any, Any] = {"attempts": attempts, "last_error": error[:2000]}
+        if refused:
+            fields["refused"] = json.dumps(refused)
+        pipe.hset(keys.queue_job(claimed.job_id), mapping=fields)
+        if permanent or attempts >= self.max_attempts:
+            pipe.zadd(keys.QUEUE_DEAD, {claimed.job_id: now})
+            pipe.zrem(keys.QUEUE_DUE, claimed.job_id)
+            fate = Fate("dead", attempts)
+        else:
+            due = now + self.backoff.delay(attempts)
+            fate = Fate("retry", attempts, due)
+            pipe.zadd(keys.QUEUE_SCHEDULED, {claimed.job_id: due})
+        pipe.lrem(keys.queue_processing(worker), 1, claimed.job_id)
+        return fate
 
     def release(self, worker: str) -> int:
         """A worker stopping cleanly hands back whatever it still holds."""
-        moved = int(self._requeue_all(keys=[keys.queue_processing(worker), keys.QUEUE_READY]))
-        self._rds.srem(keys.QUEUE_WORKERS, worker)
-        self._rds.delete(keys.queue_heartbeat(worker))
+        moved = self.requeue_held(worker)
+        pipe = self._rds.pipeline(transaction=False)
+        pipe.srem(keys.QUEUE_WORKERS, worker)
+        pipe.delete(keys.queue_heartbeat(worker))
+        pipe.hdel(keys.QUEUE_FAILING, worker)
+        pipe.execute()
         return moved
+
+    def requeue_held(self, worker: str) -> int:
+        """Put the jobs a worker holds back on `ready` (it lost track of them in a Redis outage)."""
+        return int(self._requeue_all(keys=[keys.queue_processing(worker), keys.QUEUE_READY]))
+
+    def mark_failing(self, worker: str, since: float | None) -> None:
+        """Say since when this worker's deliveries fail (None: they succeed again)."""
+        if since is None:
+            self._rds.hdel(keys.QUEUE_FAILING, worker)
+        else:
+            self._rds.hsetnx(keys.QUEUE_FAILING, worker, since)
 
     # --- housekeeping (any process may run it) ------------------------------------------------
 
@@ -258,25 +323,37 @@ class JobQueue:
             targets = [str(j) for j in self._rds.zrange(keys.QUEUE_DEAD, 0, -1)]
         moved = 0
         for job_id in targets:
-            moved += int(
-                self._replay(keys=[keys.QUEUE_DEAD, keys.queue_job(job_id), keys.QUEUE_READY], args=[job_id])
-            )
+            moved += int(self._replay(keys=[keys.QUEUE_DEAD, keys.queue_job(job_id), keys.QUEUE_READY, keys.QUEUE_DUE],
+                                      args=[job_id, time.time()]))
         return moved
 
     def stats(self) -> dict[str, Any]:
-        """Depth, age of the oldest ready job, retries waiting, jobs held, dead letters."""
-        oldest = self._rds.lindex(keys.QUEUE_READY, -1)
-        age = None
-        if oldest is not None:
-            enqueued = self._rds.hget(keys.queue_job(str(oldest)), "enqueued_at")
-            age = max(0.0, time.time() - float(enqueued)) if enqueued else None
-        workers = [str(w) for w in self._rds.smembers(keys.QUEUE_WORKERS)]
-        held = sum(int(self._rds.llen(keys.queue_processing(w))) for w in workers)
-        return {
-            "ready": int(self._rds.llen(keys.QUEUE_READY)),
-            "oldest_ready_age": age,
-            "scheduled": int(self._rds.zcard(keys.QUEUE_SCHEDULED)),
-            "processing": held,
-            "workers": len(workers),
-            "dead": int(self._rds.zcard(keys.QUEUE_DEAD)),
-        }
+        """Depth, age of the oldest ready and oldest due job, retries waiting, jobs held, the live
+        workers (those whose heartbeat runs), dead letters."""
+        return queue_stats(self._rds)
+
+    def failing(self) -> dict[str, float]:
+        """The live workers whose deliveries fail, with the time they started failing."""
+        return failing_workers(self._rds)
+
+
+def _parsed(raw: str | None) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _attempts(job_id: str, value: str | None) -> int:
+    """The attempts so far; a value that is not a count (a hand edit, a foreign producer) is read
+    as none, so the job is still delivered and counted again from there."""
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        log.warning("job %s: attempts %r is not a number, counted as 0", job_id, value)
+        return 0
+
+
+def _refused(value: str | None) -> dict[str, str]:
+    found = _parsed(value)
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}

@@ -4,9 +4,16 @@ a token is set. 5xx, 429 and connection problems are transient; other 4xx are pe
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import requests
 
+from controller.notify import addresses
 from controller.notify.delivery import PermanentDeliveryError, TransientDeliveryError
+from controller.notify.queue import JobQueue
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT = 480
 
@@ -35,3 +42,21 @@ class SmsSender:
 
     def close(self) -> None:
         self._session.close()
+
+
+def send_sms(sms: SmsSender | None, queue: JobQueue, job: dict[str, Any], text: str,
+             users: dict[str, dict[str, Any]]) -> None:
+    """Text each recipient user's mobile once: each number is recorded sent on its own, so a retry
+    after a failure texts only those not reached."""
+    if sms is None:
+        log.warning("job %s asks for SMS but no SMS gateway is configured", job["id"])
+        return
+    numbers = [str(user["mobile_number"]) for _, user in addresses.recipient_users(job["recipients"], users)
+               if user and user.get("mobile_number")]
+    for number in dict.fromkeys(numbers):
+        part = f"{job['idempotency_key']}:sms:{number}"
+        if not queue.was_sent(part):
+            sms.send(number, text)
+            queue.mark_sent(part)
+            if queue.metrics is not None:
+                queue.metrics.jobs_delivered.labels("sms").inc()

@@ -68,10 +68,17 @@ def all_of_account(aid: str) -> list[str]:
 # - `queue:job:{id}`               hash: doc, attempts, last_error, enqueued_at
 # - `queue:enqueued:{key}`         set when a job with that idempotency key was enqueued
 # - `queue:sent:{key}`             set when a job with that idempotency key was delivered
+# - `queue:rcpt:{key}`             hash address -> SMTP receipt: the recipients of a job's email already
+#                                  delivered while others wait for a retry (never sent to again)
+# - `queue:due`                    sorted set job id -> time enqueued, of jobs neither delivered nor dead
+#                                  (the age of the oldest due job)
+# - `queue:failing`                hash worker -> time its deliveries started failing (none: they succeed)
 QUEUE_READY = "queue:ready"
 QUEUE_WORKERS = "queue:workers"
 QUEUE_SCHEDULED = "queue:scheduled"
 QUEUE_DEAD = "queue:dead"
+QUEUE_DUE = "queue:due"
+QUEUE_FAILING = "queue:failing"
 
 
 def queue_processing(worker: str) -> str:
@@ -92,6 +99,10 @@ def queue_enqueued(key: str) -> str:
 
 def queue_sent(key: str) -> str:
     return f"queue:sent:{key}"
+
+
+def queue_delivered_to(key: str) -> str:
+    return f"queue:rcpt:{key}"
 
 
 # --- calls in progress (controller/callstate.py) -----------------------------------------------------

@@ -1,0 +1,108 @@
+"""Making a claimed job ready to send, with no I/O but reading its voicemail recording: template
+checks, addresses resolved now (a user's current email), the sandboxed render, the message and its
+bytes. What no retry can fix is kept as the job's error (dead-letter); anything else that goes
+wrong is kept too, as a transient error (retried, dead-lettered after the last attempt): a job
+never takes its worker down with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from email.message import Message
+from typing import Any
+
+from controller.notify import addresses
+from controller.notify.context import Context
+from controller.notify.macros import macros
+from controller.notify.message import Attachment, Rendered, build, serialize
+from controller.notify.queue import Claimed
+from controller.notify.recording import Recordings
+from controller.notify.render import Renderer, TemplateError
+from controller.notify.templates import Template
+
+log = logging.getLogger(__name__)
+
+
+class UndeliverableError(Exception):
+    """A job that can never be delivered as it is (dead-letter it)."""
+
+
+class UnexpectedError(Exception):
+    """Something that should not happen went wrong with one job (retry it, with the reason)."""
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A job made ready to send: its outcome when known in advance ("duplicate", "disabled"),
+    else the problem that makes it undeliverable, or what to send."""
+
+    claimed: Claimed
+    context: Context
+    outcome: str = ""
+    error: Exception | None = None
+    rendered: Rendered | None = None
+    attachment: Attachment | None = None
+    message: Message | None = None
+    data: bytes | None = None  # the message as sent over SMTP
+
+
+class Preparer:
+    def __init__(self, renderer: Renderer, recordings: Recordings) -> None:
+        self.renderer = renderer
+        self.recordings = recordings
+
+    def prepare(self, claimed: Claimed, context: Context) -> Prepared:
+        """The job made ready; an unexpected exception becomes its (transient) error."""
+        try:
+            return self._prepare(claimed, context)
+        except Exception as exc:
+            log.exception("job %s: preparing it failed", claimed.job_id)
+            return Prepared(claimed, context, error=UnexpectedError(f"{type(exc).__name__}: {exc}"))
+
+    def _prepare(self, claimed: Claimed, context: Context) -> Prepared:
+        job, template = claimed.doc, context.template
+        if context.sent:
+            return Prepared(claimed, context, "duplicate")
+        if template is None:
+            return Prepared(claimed, context, error=UndeliverableError(
+                f"no template {job['template_id']!r} for account {job['account_id']}"))
+        if not template.enabled:
+            return Prepared(claimed, context, "disabled")
+        email = "email" in job["media"] and not context.email_sent
+        attachment = self.recordings.attachment(job) if email else None
+        try:
+            rendered = self.render(job, template, context, attachment)
+        except (UndeliverableError, TemplateError) as exc:
+            return Prepared(claimed, context, error=exc)
+        prepared = Prepared(claimed, context, rendered=rendered, attachment=attachment)
+        if email:
+            prepared.message = build(rendered, job["idempotency_key"], attachment)
+            prepared.data = serialize(prepared.message)
+        return prepared
+
+    def render(
+        self, job: dict[str, Any], template: Template, context: Context, attachment: Attachment | None = None
+    ) -> Rendered:
+        account, users = context.account, context.users
+        fields = template.fields
+        to = addresses.resolve(fields.get("to"), job["recipients"], users)
+        if not to:  # nobody resolved: the template's own To applies
+            to = addresses.clean(str(a) for a in (fields.get("to") or {}).get("email_addresses") or [])
+        if not to:
+            raise UndeliverableError("no recipient: none resolved and the template has no To")
+        user = next((u for _, u in addresses.recipient_users(job["recipients"], users) if u), None)
+        voicemail = (job.get("data") or {}).get("voicemail") or {}
+        values = macros(job, account, user, file_name=attachment.filename if attachment else "",
+                        media_url=self.recordings.url(voicemail) if voicemail else "")
+        subject, sender, reply_to, text, html = self.renderer.render_all(
+            [(str(fields.get("subject", "")), False), (str(fields.get("from") or "no-reply@localhost"), False),
+             (str(fields.get("reply_to") or ""), False), (template.text, False), (template.html, True)],
+            values,
+        )
+        return Rendered(
+            subject=subject, sender=sender, reply_to=reply_to, to=to,
+            cc=addresses.resolve(fields.get("cc"), job["recipients"], users),
+            bcc=addresses.resolve(fields.get("bcc"), job["recipients"], users),
+            text=text, html=html, charset=template.charset,
+        )
