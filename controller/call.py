@@ -12,6 +12,7 @@ disconnect notice or EOF on the outbound socket (CHANNEL_DESTROY never arrives t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -23,6 +24,7 @@ import gevent
 from controller.callstate import KEPT_HEADERS
 from controller.errors import ChannelGoneError
 from controller.flow import TerminationHandler
+from controller.store.connection import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class Call:
         self.children: frozenset[str] = frozenset()
         self._handlers: list[tuple[TerminationHandler, dict[str, Any]]] = []
         self._terminated = False
+        self.kept = False  # its end went to the spool: Redis could not take it
         self._dirty = False
         self._saver: gevent.Greenlet | None = None
 
@@ -169,35 +172,69 @@ class Call:
         self._handlers.append((handler, data))
         self._persist()
 
-    def run_termination(self) -> int:
+    def run_termination(self, claimed: bool = False) -> int:
         """Run every registered handler once, each in its own guard; returns how many ran.
-        With several processes sharing Redis, only the one that claims the call runs them."""
+        With several processes sharing Redis, only the one that claims the call runs them
+        (`claimed`: this process holds the claim already, for a call replayed from its spool).
+        When Redis cannot serve, what is left to run goes to the spool (controller/spool.py)."""
         if self._terminated:
             return 0
         self._terminated = True
         self.state.ended_at = self.state.ended_at or time.time()
         calls = getattr(self.services, "calls", None)
-        if self._handlers and calls is not None:
-            if self._saver is not None:
-                self._saver.join(timeout=5)
-            if not calls.claim(self.uuid):
+        if not self._handlers or calls is None:
+            return self._run_handlers(self._handlers)[0]
+        if self._saver is not None:
+            self._saver.join(timeout=5)
+        try:
+            if not claimed and not calls.claim(self.uuid):
                 log.info("call %s: termination handlers already run elsewhere", self.uuid)
                 return 0
-        try:
-            return self._run_handlers()
-        finally:
-            if self._handlers and calls is not None:
+        except UNAVAILABLE as exc:
+            self._keep(self._handlers, False, exc)
+            return 0
+        ran, left = self._run_handlers(self._handlers)
+        if left:
+            self._keep(left, True, "a handler could not reach Redis")
+        else:
+            with contextlib.suppress(*UNAVAILABLE):
                 calls.forget(self.uuid)
+        return ran
 
-    def _run_handlers(self) -> int:
-        ran = 0
-        for handler, data in self._handlers:
+    def _run_handlers(self, handlers: list[tuple[TerminationHandler, dict[str, Any]]]) -> tuple[int, list[Any]]:
+        """(how many ran, the handlers Redis kept from running)."""
+        ran, left = 0, []
+        for handler, data in handlers:
             try:
                 handler(self, data)
                 ran += 1
+            except UNAVAILABLE:
+                left.append((handler, data))
             except Exception:
                 log.exception("termination handler %s failed", getattr(handler, "__qualname__", handler))
-        return ran
+        return ran, left
+
+    def _keep(self, handlers: list[tuple[TerminationHandler, dict[str, Any]]], claimed: bool, why: object) -> None:
+        """Spool the call with the handlers still to run, for the drainer to hand back."""
+        self.kept = True
+        spool = getattr(self.services, "spool", None)
+        if spool is None:
+            log.error("call %s: Redis unavailable (%s): %d termination handler(s) lost (no spool)",
+                      self.uuid, why, len(handlers))
+            return
+        snapshot = {**self.snapshot(), "handlers": [[handler_name(h), d] for h, d in handlers], "claimed": claimed}
+        spool.put(self.uuid, snapshot)
+        log.warning("call %s: Redis unavailable (%s): kept in the spool until it answers", self.uuid, why)
+
+    @classmethod
+    def replay(cls, snapshot: Mapping[str, Any], services: Any, handlers: Mapping[str, TerminationHandler]) -> bool:
+        """Run the handlers of a call taken from the spool; False when Redis is still away (it
+        went back to the spool)."""
+        call = cls.from_snapshot(snapshot, services, handlers)
+        ran = call.run_termination(claimed=bool(snapshot.get("claimed")))
+        if not call.kept:
+            log.info("call %s: handed back from the spool (%d handler(s) run)", call.uuid, ran)
+        return not call.kept
 
     # --- persistence (controller/callstate.py) ---------------------------------------------------
 

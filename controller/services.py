@@ -14,6 +14,7 @@ from controller.callstate import CallStates
 from controller.config import Settings
 from controller.metrics import Metrics
 from controller.notify.queue import JobQueue
+from controller.spool import Spool, call_spool
 from controller.store import codec, keys
 from controller.store.cache import AccountCache, CallViews, Views, device_text, group_texts, ringing_texts
 from controller.store.callflows import Callflows
@@ -41,6 +42,8 @@ class Services:
     cache: Views | None = None
     # This process's Prometheus metrics (controller/metrics.py); None counts nothing.
     metrics: Metrics | None = None
+    # Where calls whose end could not reach Redis wait for it (controller/spool.py); None: nowhere.
+    spool: Spool | None = None
 
     def _texts(self, aid: str, key: Hashable, load: Callable[[], T]) -> T:
         """What `load` reads from the account, from the cache under the account's revision
@@ -101,6 +104,7 @@ class Services:
             calls=CallStates(rds),
             cache=cache,
             metrics=metrics,
+            spool=call_spool(settings.data_dir),
         )
 
 

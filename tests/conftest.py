@@ -80,6 +80,7 @@ def settings(redis_url: str, tmp_path: Path) -> config.Settings:
             "CONTROLLER_CONFIG": str(Path(__file__).parent / "controller-test.toml"),
             "CONTROLLER_REDIS_URL": redis_url,
             "CONTROLLER_VOICEMAIL_DIR": str(tmp_path / "voicemail"),
+            "CONTROLLER_DATA_DIR": str(tmp_path / "var"),
             "CONTROLLER_ESL_LISTEN": "127.0.0.1:0",
             "CONTROLLER_API_LISTEN": "127.0.0.1:0",
         }

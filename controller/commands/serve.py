@@ -7,6 +7,7 @@ import argparse
 import logging
 from typing import Any
 
+from controller.call import Call
 from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
 from controller.esl.lifecycle import CallLifecycle
@@ -15,6 +16,7 @@ from controller.esl.watcher import Watcher
 from controller.executor import Executor
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
 from controller.services import Services
+from controller.spool import Drainer
 from controller.store.cache import AccountCache
 from controller.store.connection import connect
 from controller.store.revisions import RevisionWatch
@@ -31,11 +33,14 @@ def build_call_side(settings: Settings, services: Services) -> tuple[OutboundSer
     """The outbound ESL server running callflows and the inbound watcher, for these services
     (refused calls and calls in progress counted in their metrics, when they have some). The
     account cache starts following revision notices, so that calls to an account that has not
-    changed read nothing from Redis to know it."""
+    changed read nothing from Redis to know it; the spool's drainer starts handing back the calls
+    a Redis outage (or a killed predecessor) left in it."""
     if isinstance(services.cache, AccountCache):
         watch = RevisionWatch(services.rds)
         services.cache.follow(watch)
         watch.start()
+    if services.spool is not None:  # calls whose end could not reach Redis, handed back when it answers
+        Drainer(services.spool, lambda snapshot: Call.replay(snapshot, services, TERMINATION_HANDLERS)).start()
     metrics = services.metrics
     refused = metrics.calls.labels("refused").inc if metrics is not None else None
     server = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)), on_refused=refused)

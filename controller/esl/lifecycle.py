@@ -8,8 +8,9 @@ socket (FreeSWITCH destroys the session only after that: see the captures).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from gevent import socket as gsocket
@@ -21,6 +22,7 @@ from controller.esl.session import Session
 from controller.executor import Executor, run_call_flow
 from controller.logcontext import bind_call
 from controller.services import Services
+from controller.store.connection import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,22 @@ def is_internal_caller(services: Services, account_id: str, data: Mapping[str, s
         return False
     username = data.get("variable_sip_auth_username") or data.get("variable_sip_from_user")
     return bool(username) and services.calling_device(account_id, str(username)) is not None
+
+
+class GivenBackError(Exception):
+    """The call could not be placed and went back to FreeSWITCH's dialplan (`resume`)."""
+
+
+@contextlib.contextmanager
+def giving_back_if_unavailable(session: Session) -> Iterator[None]:
+    """Before any application ran: when Redis cannot say where the call goes, `resume` gives it
+    back to FreeSWITCH, so that the dialplan's next action (conf/freeswitch: `respond 503`, which
+    a carrier may retry elsewhere) runs once the socket closes, instead of silence or a hangup."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        session.send("resume")
+        raise GivenBackError(f"Redis unavailable ({exc})") from exc
 
 
 class CallLifecycle:
@@ -63,6 +81,10 @@ class CallLifecycle:
                 self._run(session, call)
             if session.wait_gone(settings.linger_seconds + GONE_GRACE):
                 session.wait_complete(COMPLETE_GRACE)
+        except GivenBackError as exc:
+            call = None  # nothing ran: no handler is due
+            uuid = (session.session_data or {}).get("Unique-ID")
+            log.warning("call %s given back to FreeSWITCH's dialplan: %s", uuid, exc)
         except (ChannelGoneError, CommandError, ESLProtocolError) as exc:
             log.info("call from %s ended: %s", address[0], exc)
         except Exception:
@@ -91,12 +113,13 @@ class CallLifecycle:
 
     def _place(self, session: Session, data: Mapping[str, str]) -> Call | None:
         destination = data.get("Caller-Destination-Number", "")
-        account_id, why = resolve_account(
-            self.services.rds,
-            destination,
-            data.get("variable_" + ACCOUNT_VARIABLE),
-            self.services.settings.default_account,
-        )
+        with giving_back_if_unavailable(session):
+            account_id, why = resolve_account(
+                self.services.rds,
+                destination,
+                data.get("variable_" + ACCOUNT_VARIABLE),
+                self.services.settings.default_account,
+            )
         if account_id is None:
             log.warning("call %s to %r: %s", data.get("Unique-ID"), destination, why)
             session.hangup(NO_ROUTE_CAUSE)
@@ -106,9 +129,10 @@ class CallLifecycle:
 
     def _run(self, session: Session, call: Call) -> None:
         services = call.services
-        route = services.matcher.match(
-            call.account_id, call.destination, is_internal=call.is_internal, views=services.cache
-        )
+        with giving_back_if_unavailable(session):
+            route = services.matcher.match(
+                call.account_id, call.destination, is_internal=call.is_internal, views=services.cache
+            )
         if route is None:
             log.info("call %s: no callflow for %r in %s", call.uuid, call.destination, call.account_id)
             session.hangup(NO_ROUTE_CAUSE)

@@ -4,12 +4,22 @@
 from __future__ import annotations
 
 import redis
+from redis import exceptions
 from redis.sentinel import Sentinel
 
 from controller.config import Settings
 
 POOL_SIZE = 64
 POOL_WAIT = 10.0
+
+# Errors that say Redis cannot serve now (down, restarting, still loading its data, a replica
+# promoted under us, out of memory), not that a request was wrong: what is due is kept and tried
+# again. BusyLoadingError and Sentinel's MasterNotFoundError are ConnectionErrors; EXEC aborts
+# when a queued command was refused for such a reason.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.ConnectionError, redis.TimeoutError, exceptions.ReadOnlyError, exceptions.OutOfMemoryError,
+    exceptions.TryAgainError, exceptions.ClusterDownError, exceptions.ExecAbortError,
+)
 
 
 def connect(settings: Settings) -> redis.Redis:
