@@ -23,8 +23,8 @@ from controller.services import Services
 from controller.spool import Drainer, Spool
 from controller.store.bundle import load_bundle
 from controller.store.connection import connect
-from tests.own_redis import OwnRedis, wait_for
 from tests.office import ACCOUNT, bundle, flow, node
+from tests.own_redis import OwnRedis, wait_for
 
 ALERTED = flow("+15554441111", node("missed_call_alert", {"recipients": [{"type": "user", "id": "u-ann"}]},
                                     _=node("user", {"id": "u-ann", "timeout": 30})))
