@@ -9,109 +9,37 @@ that conf/freeswitch/dialplan/controller.xml tags with the account's id. Ben Car
 device, 1002) is the callee; Alice Moreno gets the missed-call alerts.
 """
 
-import json
+# ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
+
 import wave
-from collections.abc import Iterator
-from email.message import EmailMessage
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
 from controller import config
-from controller.commands.mailer import build_mailer
 from controller.esl.server import OutboundServer
-from controller.store import keys
-from controller.store.bundle import load_bundle
-from tests.freeswitch_harness import ROOT, FreeSwitch, Sipp, SippRun
-from tests.mailserver import delivered, running_smtp
+from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
+    BEN,
+    BEN_BOX,
+    CALLER,
+    DID,
+    assert_one_missed_call_to_alice,
+    finish,
+    mail,
+    mailbox,
+    main_number,
+    missed_calls,
+    node,
+    office,
+    queued_calls,
+    ring_ben,
+    settings,
+)
+from tests.freeswitch_harness import FreeSwitch, Sipp
 
 pytestmark = [pytest.mark.freeswitch, pytest.mark.timeout(40)]
-
-OFFICE: dict[str, Any] = json.loads((ROOT / "flows" / "office.json").read_text())
-DID = "+15554441111"
-CALLER = "+15557770000"
-ALICE = next(u for u in OFFICE["users"] if u["first_name"] == "Alice")
-BEN = next(u for u in OFFICE["users"] if u["first_name"] == "Ben")
-BEN_BOX = next(b for b in OFFICE["vmboxes"] if b.get("owner_id") == BEN["id"])
-ALERT_ALICE = {"recipients": [{"type": "user", "id": ALICE["id"]}]}
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    yield from running_smtp(tmp_path)
-
-
-@pytest.fixture
-def settings(redis_url: str, freeswitch: FreeSwitch, mailbox: tuple[int, Path]) -> config.Settings:
-    """The controller as a lab box runs it: its outbound socket where the dialplan connects,
-    static routes through the external profile, FreeSWITCH's voicemail folder, real SMTP."""
-    return config.load({
-        "CONTROLLER_CONFIG": str(ROOT / "tests" / "controller-test.toml"),
-        "CONTROLLER_REDIS_URL": redis_url,
-        "CONTROLLER_ESL_LISTEN": f"127.0.0.1:{freeswitch.ports.controller_esl}",
-        "CONTROLLER_API_LISTEN": "127.0.0.1:0",
-        "CONTROLLER_ROUTE_PROFILE": "external",
-        "CONTROLLER_VOICEMAIL_DIR": str(freeswitch.voicemail_dir),
-        "CONTROLLER_SMTP_URL": f"smtp://127.0.0.1:{mailbox[0]}",
-    })
-
-
-@pytest.fixture
-def office(rds: redis.Redis, esl_server: OutboundServer) -> OutboundServer:
-    """The example office loaded, the controller listening: ready for calls."""
-    return esl_server
-
-
-def node(module: str, data: dict[str, Any] | None = None, **children: dict[str, Any]) -> dict[str, Any]:
-    return {"module": module, "data": data or {}, "children": children}
-
-
-def main_number(rds: redis.Redis, flow: dict[str, Any], number: str = DID) -> None:
-    """The office bundle with one callflow, on `number`."""
-    callflow = {"id": "fs-test-main", "numbers": [number], "flow": flow}
-    load_bundle(rds, {**OFFICE, "callflows": [callflow]}, "flows/office.json for the FreeSWITCH tests")
-
-
-def ring_ben(timeout: int, **after: dict[str, Any]) -> dict[str, Any]:
-    """missed_call_alert (to Alice), then Ben's phone for `timeout` seconds, then `after`."""
-    return node("missed_call_alert", ALERT_ALICE, _=node("user", {"id": BEN["id"], "timeout": timeout}, **after))
-
-
-def finish(fs: FreeSwitch, *callers: SippRun) -> None:
-    """Until the calls are over on every side: SIPp done, FreeSWITCH without a channel (it
-    destroys one only after the controller ran the call's handlers and closed its socket)."""
-    for caller in callers:
-        assert caller.wait() == 0, caller.report()
-    fs.wait_idle()
-
-
-def mail(settings: config.Settings, maildir: Path) -> list[EmailMessage]:
-    """Every job the calls left, delivered by the real mail sender; what reached the mailbox."""
-    mailer = build_mailer(settings, "fs-test")
-    try:
-        mailer.run(burst=True)
-    finally:
-        mailer.rds.connection_pool.disconnect()
-    return delivered(maildir)
-
-
-def queued_calls(rds: redis.Redis) -> list[dict[str, Any]]:
-    """The call data of each job waiting in the queue (left there for the mail sender)."""
-    return [json.loads(rds.hget(keys.queue_job(job_id), "doc"))["call"]  # type: ignore[arg-type]
-            for job_id in rds.lrange(keys.QUEUE_READY, 0, -1)]
-
-
-def missed_calls(messages: list[EmailMessage]) -> list[EmailMessage]:
-    return [m for m in messages if str(m["Subject"]).startswith("Missed call")]
-
-
-def assert_one_missed_call_to_alice(messages: list[EmailMessage]) -> None:
-    [message] = messages
-    assert message["To"] == ALICE["email"]
-    assert message["Subject"] == f"Missed call from SIPp ({CALLER})"
 
 
 def test_an_inbound_call_nobody_answers_sends_one_missed_call_email(
