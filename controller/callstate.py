@@ -10,7 +10,7 @@ the inbound-connection watcher of any controller sharing the Redis, on CHANNEL_D
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis
@@ -52,6 +52,14 @@ class CallStates:
         if not raw:
             return None
         return {str(name): json.loads(value) for name, value in raw.items()}
+
+    def stored(self) -> Iterator[dict[str, Any]]:
+        """Every call kept here, claimed or not (a claimed one may still be running its
+        handlers: the claim, not this list, decides who runs them)."""
+        claimed = keys.call_claimed("")[len(keys.call("")):]
+        for key in self._rds.scan_iter(match=keys.call("*"), count=500):
+            if not str(key).endswith(claimed) and (snapshot := self.load(str(key)[len(keys.call("")):])):
+                yield snapshot
 
     def claim(self, uuid: str) -> bool:
         """True for the one caller that may run this call's handlers."""

@@ -12,13 +12,14 @@ import gevent
 import pytest
 import redis
 
+from controller.call import Call
 from controller.config import EslEndpoint
 from controller.esl.server import OutboundServer
 from controller.esl.watcher import Watcher
 from controller.lab.inbound import InboundServer
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
-from controller.modules import TERMINATION_HANDLERS
+from controller.modules import TERMINATION_HANDLERS, missed_call_alert
 from controller.notify.queue import JobQueue
 from controller.services import Services
 from tests.conftest import free_port
@@ -105,3 +106,35 @@ def test_a_bridge_seen_by_the_watcher_is_recorded(
     services.calls.save({"uuid": "u-1", "bridged": False, "handlers": []})
     watcher.on_event({"Event-Name": "CHANNEL_BRIDGE", "Unique-ID": "u-1"})
     assert services.calls.load("u-1")["bridged"] is True  # type: ignore[index]
+
+
+def stored_call(services: Services, uuid: str, core: str) -> None:
+    """A call as its controller stored it once its missed-call alert registered."""
+    data = {"Unique-ID": uuid, "Core-UUID": core, "Caller-Caller-ID-Number": "+15557770000",
+            "Caller-Destination-Number": "+15554441111"}
+    call = Call(None, data, ACCOUNT, False, services)  # type: ignore[arg-type]
+    call.register_termination(missed_call_alert.alert_if_missed, {"recipients": []})
+    services.calls.save(call.snapshot())
+
+
+def test_a_watcher_connecting_completes_the_stored_calls_its_freeswitch_no_longer_has(
+    rds: redis.Redis, services: Services, inbound: InboundServer
+) -> None:
+    """A controller restarted after a SIGKILL: the calls that ended meanwhile are alerted at
+    once, those still up are left to their own end, another FreeSWITCH's are not touched."""
+    stored_call(services, "ended", inbound.core_uuid)
+    stored_call(services, "still-up", inbound.core_uuid)
+    stored_call(services, "elsewhere", "another-freeswitch")
+    inbound.channels.add("still-up")
+    endpoint = EslEndpoint(*inbound.address, password="ClueCon")
+    watching = Watcher((endpoint,), services, TERMINATION_HANDLERS, grace=0.2)
+    watching.start()
+    try:
+        wait_for(lambda: queued(rds) == 1)
+        gevent.sleep(0.3)
+    finally:
+        watching.stop()
+    assert queued(rds) == 1
+    job = JobQueue(rds).claim("t", timeout=1)
+    assert job is not None and job.doc["call"]["call_id"] == "ended"
+    assert {s["uuid"] for s in services.calls.stored()} == {"still-up", "elsewhere"}

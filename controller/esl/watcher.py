@@ -7,11 +7,15 @@ call died: the call's state is in Redis (controller/callstate.py); a destroy for
 there after a grace period means nobody ran its termination handlers, so the watcher claims the
 call and runs them — exactly once, whichever controller sharing the Redis gets there first.
 A CHANNEL_BRIDGE updates the stored flag (the dead process would have missed it).
-The connection is re-established with backoff when FreeSWITCH restarts.
+The connection is re-established with backoff when FreeSWITCH restarts; on every connection the
+stored calls of that FreeSWITCH that it no longer has (`uuid_exists`) are completed, so that a
+controller restarted after a crash alerts the calls that ended meanwhile (Kazoo's ecallmgr asks
+FreeSWITCH again after a node reconnects, rather than trusting memory).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator, Mapping
 
@@ -29,6 +33,22 @@ log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 3.0
 EVENTS = "event plain CHANNEL_BRIDGE CHANNEL_DESTROY"
+
+
+class Api:
+    """`api` commands on the watcher's connection, before its event loop: the events that come
+    in between are kept, in order, for the loop."""
+
+    def __init__(self, sock: gsocket.socket, frames: Iterator[wire.Frame], early: list[wire.Frame]) -> None:
+        self.sock, self.frames, self.early = sock, frames, early
+
+    def __call__(self, command: str) -> str:
+        self.sock.sendall(wire.command("api " + command))
+        for frame in self.frames:
+            if frame.content_type == "api/response":
+                return frame.body.decode("utf-8", "replace")
+            self.early.append(frame)
+        raise ConnectionError("connection closed")
 
 
 class Watcher:
@@ -78,7 +98,9 @@ class Watcher:
             self._expect_ok(frames, "event")
             self.connected[str(endpoint)] = True
             log.info("FreeSWITCH %s: watching CHANNEL_BRIDGE and CHANNEL_DESTROY", endpoint)
-            for frame in frames:
+            early: list[wire.Frame] = []
+            self._reconcile(endpoint, Api(sock, frames, early))
+            for frame in itertools.chain(early, frames):
                 if frame.content_type == "text/event-plain":
                     self.on_event(wire.parse_event(frame))
             raise ConnectionError("connection closed")
@@ -96,6 +118,24 @@ class Watcher:
         reply = self._expect(frames, "command/reply").headers.get("Reply-Text", "")
         if not reply.startswith("+OK"):
             raise ConnectionError(f"{what} refused: {reply}")
+
+    def _reconcile(self, endpoint: EslEndpoint, api: Api) -> int:
+        """Reconcile, do not remember: every stored call of this FreeSWITCH (its Core-UUID) that
+        FreeSWITCH no longer has ended while nobody watched (its controller was killed, or this
+        connection was down when its CHANNEL_DESTROY went by): run its handlers now, exactly once
+        (the claim). Returns how many calls were completed."""
+        core = api("global_getvar core_uuid").strip()
+        if not core or core.startswith("-ERR"):
+            log.warning("FreeSWITCH %s: no core_uuid (%r); its stored calls are not reconciled", endpoint, core)
+            return 0
+        ended = [snapshot["uuid"] for snapshot in self.services.calls.stored()
+                 if (snapshot.get("data") or {}).get("Core-UUID") == core
+                 and api(f"uuid_exists {snapshot['uuid']}").strip() == "false"]
+        completed = sum(self.complete_orphan(uuid) for uuid in ended)
+        if ended:
+            log.info("FreeSWITCH %s: %d stored call(s) ended meanwhile, %d completed here", endpoint, len(ended),
+                     completed)
+        return completed
 
     def on_event(self, event: Mapping[str, str]) -> None:
         uuid = event.get("Unique-ID", "")

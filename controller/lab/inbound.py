@@ -3,7 +3,8 @@ captures show it: `auth/request` on connect, `auth <password>` -> `+OK accepted`
 `-ERR invalid` and the close), `event plain NAME ...` (or `ALL`) -> `+OK event listener enabled
 plain`, then every subscribed event of every simulated call that relays here: both legs of a
 bridge, CHANNEL_CREATE first and CHANNEL_DESTROY once the call's outbound socket has closed
-(FreeSWITCH destroys the session only then; the a-leg's destroy is seen only here).
+(FreeSWITCH destroys the session only then; the a-leg's destroy is seen only here). `api
+global_getvar core_uuid` and `api uuid_exists UUID` answer from the channels relayed here.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class InboundServer:
         self.password = password
         self._subscribers: list[_Subscriber] = []
         self._server = StreamServer(("127.0.0.1", 0), self._handle)
+        self.channels: set[str] = set()  # the uuids of the channels up now
+        self.core_uuid = dict(render.connect_headers())["Core-UUID"]  # what every simulated call carries
 
     @property
     def address(self) -> tuple[str, int]:
@@ -65,8 +68,13 @@ class InboundServer:
             subscriber.sock.close()
         self._server.stop(timeout=1)
 
-    def relay(self, event: str, frame: bytes) -> None:
-        """Send one event frame (already rendered) to every connection subscribed to it."""
+    def relay(self, event: str, frame: bytes, uuid: str = "") -> None:
+        """Send one event frame (already rendered) of channel `uuid` to every connection
+        subscribed to it; the channels this FreeSWITCH holds follow CREATE and DESTROY."""
+        if event == "CHANNEL_CREATE" and uuid:
+            self.channels.add(uuid)
+        elif event == "CHANNEL_DESTROY":
+            self.channels.discard(uuid)
         for subscriber in list(self._subscribers):
             if subscriber.wants(event) and not subscriber.send(frame):
                 self._drop(subscriber)
@@ -90,6 +98,16 @@ class InboundServer:
             with contextlib.suppress(OSError):
                 sock.close()
 
+    def _api(self, command: str) -> str:
+        """The API commands a watcher asks: `global_getvar core_uuid` and `uuid_exists UUID`
+        (mod_commands answers `true` / `false`); anything else is refused as FreeSWITCH does."""
+        words = command.split()
+        if words == ["global_getvar", "core_uuid"]:
+            return self.core_uuid
+        if len(words) == 2 and words[0] == "uuid_exists":
+            return "true" if words[1] in self.channels else "false"
+        return f"-ERR {words[0] if words else ''} Command not found!\n"
+
     def _command(self, subscriber: _Subscriber, command: wire.Command) -> bool:
         """Answer one command; False ends the connection."""
         name = command.name.lower()
@@ -104,6 +122,8 @@ class InboundServer:
         elif name == "noevents":
             subscriber.events.clear()
             subscriber.send(render.reply("+OK no longer listening for events"))
+        elif name == "api":
+            subscriber.send(render.api_response(self._api(command.arg)))
         elif name == "exit":
             subscriber.send(render.reply("+OK bye"))
             return False

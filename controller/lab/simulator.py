@@ -172,13 +172,13 @@ class SimulatedCall:
             self.record.note("event", event)
             self.send(frame)
         if self.inbound is not None:
-            self.inbound.relay(event, frame)
+            self.inbound.relay(event, frame, self.uuid)
 
     def publish(self, leg: Channel, event: str, **overrides: str) -> None:
         """An event only an inbound connection sees (CHANNEL_CREATE / CHANNEL_DESTROY, the
         callee's leg)."""
         if self.inbound is not None:
-            self.inbound.relay(event, leg.event(event, (), **overrides))
+            self.inbound.relay(event, leg.event(event, (), **overrides), leg.uuid)
 
     def after_reply(self, action: Callable[[], None]) -> None:
         """Run `action` once the reply to the current command has been sent."""
