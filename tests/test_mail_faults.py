@@ -20,9 +20,10 @@ from controller.notify.queue import JobQueue
 from controller.notify.templates import Templates, packaged
 from controller.store import keys
 from tests.conftest import free_port
-from tests.faults import LoadingProxy, MailerProcess, OwnRedis, mailer_env, wait_for
+from tests.faults import LoadingProxy, MailerProcess, mailer_env
 from tests.mailserver import delivered, running_smtp
 from tests.office import ACCOUNT, load
+from tests.own_redis import OwnRedis, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -22,9 +22,9 @@ from controller.notify.mailer import Mailer
 from controller.notify.queue import Backoff, JobQueue
 from controller.notify.smtplog import SmtpLog
 from controller.store import keys
-from tests.faults import wait_for
 from tests.mailserver import delivered, running_smtp
 from tests.office import ACCOUNT, load
+from tests.own_redis import wait_for
 
 pytestmark = pytest.mark.timeout(60)
 QUICK = {"backoff": Backoff(base=0.2, factor=1, limit=0.2)}

@@ -35,7 +35,7 @@ from controller.notify.attempt import Attempt, Record, log_entry
 from controller.notify.context import Context, ContextReader
 from controller.notify.delivery import DeliveryError, PermanentDeliveryError, Receipt
 from controller.notify.job import job_errors
-from controller.notify.outage import UNAVAILABLE, Outage
+from controller.notify.outage import Outage
 from controller.notify.prepare import Prepared, Preparer, UndeliverableError, UnexpectedError
 from controller.notify.queue import Claimed, JobQueue, worker_id
 from controller.notify.recording import Recordings
@@ -43,6 +43,7 @@ from controller.notify.render import Renderer, TemplateError
 from controller.notify.report import Report
 from controller.notify.sms import SmsSender, send_sms
 from controller.notify.smtplog import SmtpLog
+from controller.store.connection import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 

@@ -11,19 +11,9 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
 from gevent.event import Event
-from redis import exceptions
 
 log = logging.getLogger(__name__)
-
-# Errors that say Redis cannot serve now, not that a job is at fault. BusyLoadingError (still
-# loading its data) and MasterNotFoundError (Sentinel) are ConnectionErrors; EXEC aborts when a
-# queued command was refused for such a reason (LOADING, READONLY, OOM).
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    redis.ConnectionError, redis.TimeoutError, exceptions.ReadOnlyError, exceptions.OutOfMemoryError,
-    exceptions.TryAgainError, exceptions.ClusterDownError, exceptions.ExecAbortError,
-)
 
 
 class Outage:
