@@ -162,7 +162,7 @@ class Sipp:
         register = self.start(f"register-{user}", "uac_register.xml", "-s", user, "-au", user,
                               "-ap", directory_password(user), port=port, target=target)
         assert register.wait() == 0, register.report()
-        return self.start(f"phone-{user}", scenario, *args, port=port)
+        return self.start(f"phone-{user}", scenario, "-aa", *args, port=port)  # -aa: 200 for NOTIFY (MWI), OPTIONS
 
     def close(self) -> None:
         for run in self.runs:
