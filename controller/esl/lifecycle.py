@@ -18,7 +18,8 @@ from gevent import socket as gsocket
 from controller.call import Call
 from controller.callflows.matcher import ACCOUNT_VARIABLE, resolve_account
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
-from controller.esl.session import Session
+from controller.esl import wire
+from controller.esl.session import PROCESS_BUFFERS, Session
 from controller.executor import Executor, run_call_flow
 from controller.logcontext import bind_call
 from controller.services import Services
@@ -64,10 +65,11 @@ class CallLifecycle:
     def __init__(self, services: Services, executor: Executor) -> None:
         self.services = services
         self.executor = executor
+        self.budget = wire.Budget(PROCESS_BUFFERS)  # shared by this process's calls
 
     def __call__(self, sock: gsocket.socket, address: tuple[Any, ...]) -> None:
         settings = self.services.settings
-        session = Session(sock, address, settings.command_timeout)
+        session = Session(sock, address, settings.command_timeout, self.budget)
         if self.services.metrics is not None:
             session.observe_reply = self.services.metrics.esl_command_seconds.observe
         call: Call | None = None

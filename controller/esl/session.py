@@ -40,9 +40,16 @@ from greenswitch import esl
 
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
+from controller.esl.fairness import Turns
 from controller.esl.safety import inert, multiset
 
 log = logging.getLogger(__name__)
+
+# The largest frame body a call's connection may send: FreeSWITCH's biggest, an event with every
+# channel variable, is some tens of KiB (the watcher's connection keeps wire.MAX_BODY).
+SESSION_MAX_BODY = 1 << 20
+# What all the calls of a process may hold in ESL buffers at once (wire.Budget).
+PROCESS_BUFFERS = 64 << 20
 
 EventListener = Callable[[str, Mapping[str, str]], None]
 GONE_EVENTS = frozenset({"CHANNEL_HANGUP_COMPLETE"})
@@ -123,7 +130,9 @@ class Replies:
 class Session(esl.OutboundSession):
     """One FreeSWITCH outbound connection (one channel)."""
 
-    def __init__(self, sock: gsocket.socket, address: tuple[Any, ...], command_timeout: float) -> None:
+    def __init__(self, sock: gsocket.socket, address: tuple[Any, ...], command_timeout: float,
+                 budget: wire.Budget | None = None) -> None:
+        self.budget = budget  # the process's ESL buffers, shared by every call (wire.Budget)
         # greenswitch's __init__ would wrap the socket in a buffered file and start two
         # greenlets (reader + queue poller); its protocol base would also make the queue that
         # poller reads and the event inbound authentication waits on. Neither is used here:
@@ -171,14 +180,17 @@ class Session(esl.OutboundSession):
         self._receive_events_greenlet = gevent.spawn_raw(self.receive_events)
 
     def receive_events(self) -> None:
-        reader = wire.FrameReader(self.sock)
+        turns = Turns()
+        reader = wire.FrameReader(self.sock, SESSION_MAX_BODY, self.budget, turns.received)
         try:
             for frame in reader:
+                turns.framed()
                 self._dispatch(frame)
         except (ESLProtocolError, OSError) as exc:
             if self._run:  # (not when close() ended it)
                 log.warning("call %s: ESL stream broken: %s", self.uuid, exc)
         finally:
+            reader.release()
             self._mark_gone("socket closed")
 
     def _dispatch(self, frame: wire.Frame) -> None:

@@ -26,6 +26,7 @@ from controller.call import Call
 from controller.config import EslEndpoint
 from controller.errors import ESLProtocolError
 from controller.esl import wire
+from controller.esl.fairness import Turns
 from controller.flow import TerminationHandler
 from controller.services import Services
 
@@ -90,7 +91,8 @@ class Watcher:
         sock = gsocket.create_connection((endpoint.host, endpoint.port), timeout=10)
         sock.settimeout(None)
         try:
-            frames = iter(wire.FrameReader(sock))
+            # all of FreeSWITCH's channels come here: it yields now and then, but is no flood
+            frames = iter(wire.FrameReader(sock, on_fill=Turns(flood_frames=None).received))
             self._expect(frames, "auth/request")
             sock.sendall(wire.command(f"auth {endpoint.password}"))
             self._expect_ok(frames, "auth")

@@ -16,7 +16,7 @@ contain a line break: the builders at the bottom refuse one with ValueError.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol, TypeVar, overload
 from urllib.parse import quote, unquote
 
@@ -25,6 +25,8 @@ from controller.errors import ESLProtocolError
 T = TypeVar("T")
 MAX_BODY = 16 << 20
 MAX_HEADER_BLOCK = 1 << 20
+# FreeSWITCH puts at most a blank line or two between frames; a stream of them is a flood.
+MAX_BLANK_LINES = 4096
 RECV_SIZE = 65536
 # What switch_url_encode leaves alone besides letters, digits and "-._~": its unsafe set is
 # `\r\n #%&+:;<=>?@[\]^`{|}"` plus every byte below space or above `~`.
@@ -37,6 +39,25 @@ _ESCAPE = re.compile(r"(%[0-9A-F]{2})")
 class FrameError(ESLProtocolError):
     """A frame that cannot be parsed (malformed header line, impossible Content-Length, a body
     or header block cut short by EOF): the stream it came from is unusable."""
+
+
+class Budget:
+    """Bytes that all the readers of a process may hold at once, buffered and not yet framed
+    (one reader's limits, MAX_BODY and MAX_HEADER_BLOCK, say nothing of forty connections each
+    sending a 16 MiB body slowly). A reader that would go past it raises FrameError: that one
+    connection is closed, the others go on."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> None:
+        if self.used + size > self.limit:
+            raise FrameError(f"the process's {self.limit >> 20} MiB of ESL buffers are taken")
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used = max(0, self.used - size)
 
 
 class Receiver(Protocol):
@@ -244,11 +265,16 @@ class _BlockReader:
     followed by exactly Content-Length body bytes. One `bytes.find` per block, resumed where the
     previous search stopped, so a block split into many small segments is not rescanned."""
 
-    def __init__(self, sock: Receiver | None, max_body: int = MAX_BODY) -> None:
+    def __init__(self, sock: Receiver | None, max_body: int = MAX_BODY, budget: Budget | None = None,
+                 on_fill: Callable[[int], None] | None = None) -> None:
         self._sock = sock
         self._buffer = bytearray()
         self._max_body = max_body
         self._scanned = 0  # bytes of the buffer already searched for the blank line
+        self._budget = budget
+        self._held = 0  # bytes of the buffer counted in the budget
+        self._on_fill = on_fill  # told each recv's size (a session yields to others there)
+        self._blank = 0  # blank lines skipped since the last frame
 
     def feed(self, data: bytes) -> None:
         """Add bytes as if received (readers fed from captures; with no socket, the end of the
@@ -259,15 +285,39 @@ class _BlockReader:
         data = self._sock.recv(RECV_SIZE) if self._sock is not None else b""
         if not data:
             return False
+        if self._budget is not None:
+            self._budget.take(len(data))
+            self._held += len(data)
         self._buffer += data
+        if self._on_fill is not None:
+            self._on_fill(len(data))
         return True
+
+    def _drop(self, size: int) -> None:
+        """Bytes leave the front of the buffer (framed, or blank lines)."""
+        del self._buffer[:size]
+        if self._budget is not None:
+            given = min(size, self._held)
+            self._budget.give(given)
+            self._held -= given
+
+    def release(self) -> None:
+        """The reader is done: what it held goes back to the budget."""
+        if self._budget is not None:
+            self._budget.give(self._held)
+            self._held = 0
+        self._buffer.clear()
 
     def _header_end(self) -> int | None:
         """Where the blank line ending the next header block is; None at a clean EOF."""
         buffer = self._buffer
         while True:
-            while buffer[:1] == b"\n":  # stray blank lines between blocks
-                del buffer[:1]
+            if buffer[:1] == b"\n":  # stray blank lines between blocks, dropped at once
+                blank = len(buffer) - len(buffer.lstrip(b"\n"))
+                self._blank += blank
+                if self._blank > MAX_BLANK_LINES:
+                    raise FrameError(f"more than {MAX_BLANK_LINES} blank lines between two frames")
+                self._drop(blank)
                 self._scanned = 0
             end = buffer.find(b"\n\n", max(0, self._scanned - 1))
             if end >= 0:
@@ -289,7 +339,8 @@ class _BlockReader:
             if not self._fill():
                 raise FrameError(f"connection closed {total - len(buffer)} bytes short of the body")
         body = bytes(buffer[end + 2 : total])
-        del buffer[:total]
+        self._drop(total)
+        self._blank = 0
         return body
 
 
