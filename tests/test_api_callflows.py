@@ -79,7 +79,20 @@ def test_a_number_held_by_another_callflow_is_409_and_nothing_changes(api: Clien
     assert response.status_code == 409
     assert response.json()["data"] == {"numbers": {"unique": "number '4400' is already used by callflow 'main' (Main)"}}
     assert rds.hgetall(keys.numbers("child")) == {"4400": "main"}
-    assert api.ok("PUT", "/v2/accounts/other/callflows", "other", json={"data": other})["id"] == "second"
+
+
+def test_a_number_another_account_routes_is_409_naming_nothing_of_that_account(api: Client, rds: redis.Redis) -> None:
+    """Numbers are global, as in Kazoo: a number held by two accounts would route to neither."""
+    api.ok("PUT", "/v2/accounts/child/callflows", json={"data": {"id": "main", "name": "Child Main",
+                                                                 "numbers": ["4400"], "flow": play("/a.wav")}})
+    taking = {"id": "takeover", "numbers": ["4401", "4400"], "flow": play("/b.wav")}
+    response = api.call("PUT", "/v2/accounts/other/callflows", "other", json={"data": taking})
+    assert response.status_code == 409
+    assert response.json()["data"] == {"numbers": {"unique": "number '4400' is already used by another account"}}
+    assert "child" not in response.text.lower() and "main" not in response.text.lower()
+    assert rds.hgetall(keys.numbers("other")) == {} and rds.smembers(keys.number_accounts("4400")) == {"child"}
+    api.ok("DELETE", "/v2/accounts/child/callflows/main")  # once released, it can move
+    assert api.ok("PUT", "/v2/accounts/other/callflows", "other", json={"data": taking})["id"] == "takeover"
 
 
 def test_callflows_of_another_account_are_out_of_reach(api: Client) -> None:

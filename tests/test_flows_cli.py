@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from controller.store import keys
+
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 
@@ -85,6 +87,20 @@ def test_example_bundle_loads_exports_and_matches(tmp_path: Path, redis_url: str
     matched = controller("flows", "match", "+15554441111", redis_url=redis_url)
     assert matched.returncode == 0, matched.stderr
     assert "exact number '+15554441111'" in matched.stdout
+
+
+def test_a_bundle_taking_another_accounts_number_is_refused_and_changes_nothing(
+        tmp_path: Path, redis_url: str, rds: Any) -> None:
+    assert controller("flows", "load", str(FLOWS / "office.json"), redis_url=redis_url).returncode == 0
+    office = json.loads((FLOWS / "office.json").read_text())
+    taken = office["callflows"][0]["numbers"][0]
+    intruder = {"account": {"id": "intruder", "name": "Intruder", "realm": "intruder.test"},
+                "callflows": [{"id": "grab", "numbers": [taken], "flow": {"module": "hangup", "data": {}}}]}
+    result = controller("flows", "load", str(write(tmp_path / "intruder.json", intruder)), redis_url=redis_url)
+    assert result.returncode != 0
+    assert f"number {taken!r} is already used by another account" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and office["account"]["id"] not in result.stdout + result.stderr
+    assert not rds.exists(keys.account("intruder"))
 
 
 def test_an_unreachable_redis_is_one_clear_line_not_a_traceback() -> None:

@@ -21,7 +21,14 @@ from controller.callflows import schema
 from controller.callflows.validate import Report, check_callflow
 from controller.errors import DocumentError
 from controller.store import codec, keys, revisions
-from controller.store.callflows import Callflows, describe, numbers_of, stage_write
+from controller.store.callflows import (
+    Callflows,
+    describe,
+    foreign_numbers,
+    number_watches,
+    numbers_of,
+    stage_write,
+)
 from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_username, stage_unlink
 
 KINDS = ("users", "devices", "vmboxes", "groups", "callflows")
@@ -153,8 +160,24 @@ def load_bundle(rds: redis.Redis, doc: Any, source: str) -> dict[str, int]:
     parent = account.get("parent_id")
     if parent and not rds.exists(keys.account(parent)):
         raise DocumentError(source, "$.account.parent_id", f"no account {parent!r}")
-    rds.transaction(lambda pipe: _replace(pipe, doc), keys.numbers(aid), keys.account(aid))
+    wanted = [n for callflow in doc.get("callflows") or [] for n in numbers_of(callflow)]
+
+    def replace(pipe: Pipeline) -> None:
+        _refuse_foreign_numbers(rds, doc, source)
+        _replace(pipe, doc)
+
+    rds.transaction(replace, keys.numbers(aid), keys.account(aid), *number_watches(wanted))
     return {kind: len(doc.get(kind) or []) for kind in KINDS}
+
+
+def _refuse_foreign_numbers(rds: redis.Redis, doc: dict[str, Any], source: str) -> None:
+    """A number another account's callflows hold is refused, naming nothing of that account."""
+    aid = doc["account"]["id"]
+    for index, callflow in enumerate(doc.get("callflows") or []):
+        numbers = numbers_of(callflow)
+        for number in foreign_numbers(rds, aid, numbers):
+            path = f"$.callflows[{index}].numbers[{numbers.index(number)}]"
+            raise DocumentError(source, path, f"number {number!r} is already used by another account")
 
 
 def _replace(pipe: Pipeline, doc: dict[str, Any]) -> None:

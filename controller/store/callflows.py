@@ -10,7 +10,7 @@ number.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
@@ -29,6 +29,23 @@ def describe(doc: dict[str, Any]) -> str:
 
 def numbers_of(doc: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(doc.get("numbers") or []))
+
+
+def foreign_numbers(rds: redis.Redis, aid: str, numbers: Sequence[str]) -> list[str]:
+    """The numbers among `numbers` that another account's callflows hold: a number routes to
+    exactly one account, as in Kazoo (two accounts holding one would leave it routing to none).
+    One round trip; the callers WATCH the same keys, so a race is caught at EXEC."""
+    if not numbers:
+        return []
+    pipe = rds.pipeline(transaction=False)
+    for number in numbers:
+        pipe.smembers(keys.number_accounts(number))
+    return [number for number, holders in zip(numbers, pipe.execute(), strict=True) if set(holders) - {aid}]
+
+
+def number_watches(numbers: Iterable[str]) -> list[str]:
+    """The keys a write of these numbers watches for a competing account."""
+    return [keys.number_accounts(number) for number in numbers]
 
 
 def stage_write(pipe: Pipeline, aid: str, doc: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -98,7 +115,8 @@ class Callflows:
         doc.setdefault("id", uuid.uuid4().hex)
         require_valid(doc, describe(doc))
         self._rds.transaction(
-            lambda pipe: self._save_in(pipe, aid, doc), keys.numbers(aid), keys.docs(aid, "callflows")
+            lambda pipe: self._save_in(pipe, aid, doc), keys.numbers(aid), keys.docs(aid, "callflows"),
+            *number_watches(numbers_of(doc)),
         )
         return doc
 
@@ -114,7 +132,7 @@ class Callflows:
                 raise ConflictError(f"id {doc['id']!r}", "another callflow")
             self._save_in(pipe, aid, doc)
 
-        self._rds.transaction(write, keys.numbers(aid), keys.docs(aid, "callflows"))
+        self._rds.transaction(write, keys.numbers(aid), keys.docs(aid, "callflows"), *number_watches(numbers_of(doc)))
         return doc
 
     def _save_in(self, pipe: Pipeline, aid: str, doc: dict[str, Any]) -> None:
@@ -132,6 +150,8 @@ class Callflows:
             if holder is not None and holder != doc["id"]:
                 other = codec.load(pipe.hget(keys.docs(aid, "callflows"), holder)) or {"id": holder}
                 raise ConflictError(f"number {number!r}", describe(other))
+        for number in foreign_numbers(self._rds, aid, wanted):
+            raise ConflictError(f"number {number!r}", "another account")
 
     def delete(self, aid: str, cid: str) -> None:
         def remove(pipe: Pipeline) -> None:
