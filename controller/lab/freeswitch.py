@@ -133,6 +133,18 @@ def point_socket(conf: Path, port: int) -> None:
     edit(conf / "dialplan/controller.xml", (SOCKET_ACTION.pattern, rf"\g<1>127.0.0.1:{port}\g<2>"), regex=True)
 
 
+def point_gateway(conf: Path, name: str, address: str) -> None:
+    """The external profile's gateway `name` sends its calls to `address` (host[:port]): its
+    proxy and realm (the realm is the host part of the Request-URI)."""
+    path = conf / "sip_profiles/controller-external.xml"
+    text = path.read_text()
+    found = re.search(rf'<gateway name="{re.escape(name)}">.*?</gateway>', text, re.S)
+    if found is None:
+        raise FreeSwitchError(f"{path.name}: no gateway {name!r}")
+    block = re.sub(r'(<param name="(?:proxy|realm)" value=")[^"]*(")', rf"\g<1>{address}\g<2>", found.group(0))
+    path.write_text(text[:found.start()] + block + text[found.end():])
+
+
 def install_project_files(conf: Path, ports: Ports) -> None:
     for name in PROJECT_FILES:
         shutil.copyfile(PROJECT_CONF / name, conf / name)
@@ -280,6 +292,19 @@ class FreeSwitch:
         """Send the dialplan's calls to another outbound ESL server from the next call on."""
         point_socket(self.conf, port)
         self.api("reloadxml")
+
+    def point_gateway(self, name: str, address: str) -> None:
+        """Send the external profile's gateway `name` to `address` (host[:port]) from the next
+        call on: the file edited, the gateway killed, the XML reloaded and the profile rescanned
+        (a rescan alone keeps a gateway that exists)."""
+        point_gateway(self.conf, name, address)
+        self.api(f"sofia profile external killgw {name}")
+        wait_until(lambda: "Invalid Gateway" in self.api(f"sofia status gateway {name}", check=False),
+                   10, f"gateway {name} to go")
+        self.api("reloadxml")
+        self.api("sofia profile external rescan")
+        wait_until(lambda: f"sip:{address}" in self.api(f"sofia status gateway {name}", check=False),
+                   10, f"gateway {name} to point at {address}")
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a timeout: no FreeSWITCH outlives its user."""
