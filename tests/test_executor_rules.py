@@ -14,7 +14,7 @@ from controller.executor import BRANCH_BUDGET, Executor
 from controller.flow import DEFAULT_CHILD, Next
 from controller.modules import REGISTRY
 from controller.services import Services
-from tests.office import call, flow, load, node
+from tests.office import call, flow, load, load_unchecked, node
 
 handled: list[tuple[str, str]] = []
 
@@ -61,17 +61,17 @@ def play(name: str, **children: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_missing_child_key_falls_back_to_default(rds: redis.Redis, server: OutboundServer) -> None:
-    load(rds, flow("200", node("pick", {"key": "9"}, **{"1": play("one"), "_": play("default")})))
+    load_unchecked(rds, flow("200", node("pick", {"key": "9"}, **{"1": play("one"), "_": play("default")})))
     assert call(server, "200").args_of("playback") == ["/default.wav"]
 
 
 def test_matching_child_key_is_followed(rds: redis.Redis, server: OutboundServer) -> None:
-    load(rds, flow("201", node("pick", {"key": "1"}, **{"1": play("one"), "_": play("default")})))
+    load_unchecked(rds, flow("201", node("pick", {"key": "1"}, **{"1": play("one"), "_": play("default")})))
     assert call(server, "201").args_of("playback") == ["/one.wav"]
 
 
 def test_no_default_child_ends_the_flow_and_hangs_up(rds: redis.Redis, server: OutboundServer) -> None:
-    load(rds, flow("202", node("pick", {"key": "9"}, **{"1": play("one")})))
+    load_unchecked(rds, flow("202", node("pick", {"key": "9"}, **{"1": play("one")})))
     record = call(server, "202")
     assert record.app_names() == ["hangup"]
     assert record.hangup_cause == "NORMAL_CLEARING"
@@ -79,7 +79,7 @@ def test_no_default_child_ends_the_flow_and_hangs_up(rds: redis.Redis, server: O
 
 def test_skip_module_and_unknown_modules_continue_to_default(rds: redis.Redis, server: OutboundServer) -> None:
     chain = node("play", {"id": "/skipped.wav", "skip_module": True}, _=node("no_such_module", {}, _=play("after")))
-    load(rds, flow("203", chain))
+    load_unchecked(rds, flow("203", chain))
     assert call(server, "203").args_of("playback") == ["/after.wav"]
 
 
@@ -95,14 +95,14 @@ def test_branch_loop_is_stopped_by_the_branch_budget(rds: redis.Redis, server: O
 
 
 def test_nothing_runs_after_the_caller_hangs_up(rds: redis.Redis, server: OutboundServer) -> None:
-    load(rds, flow("206", node("sleep", {"duration": 2}, _=play("too-late"))))
+    load_unchecked(rds, flow("206", node("sleep", {"duration": 2}, _=play("too-late"))))
     record = call(server, "206", hangup_after=0.1)
     assert record.app_names() == ["sleep"]
     assert record.hangup_cause == "ORIGINATOR_CANCEL"  # hung up before any answer: a CANCEL
 
 
 def test_a_module_that_raises_hangs_up_and_handlers_still_run(rds: redis.Redis, server: OutboundServer) -> None:
-    load(rds, flow("207", node("remember", {"label": "x"}, _=node("explode", {}, _=play("never")))))
+    load_unchecked(rds, flow("207", node("remember", {"label": "x"}, _=node("explode", {}, _=play("never")))))
     record = call(server, "207")
     assert record.app_names() == ["hangup"]
     assert record.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
@@ -113,20 +113,20 @@ def test_termination_handlers_run_once_each_when_the_caller_hangs_up(
     rds: redis.Redis, server: OutboundServer
 ) -> None:
     chain = node("remember", {"label": "a"}, _=node("remember", {"label": "b"}, _=node("sleep", {"duration": 5})))
-    load(rds, flow("208", chain))
+    load_unchecked(rds, flow("208", chain))
     record = call(server, "208", hangup_after=0.05)
     assert handled == [(record.uuid, "a"), (record.uuid, "b")]
 
 
 def test_an_unknown_number_is_refused_with_unallocated_number(rds: redis.Redis, server: OutboundServer) -> None:
-    load(rds, flow("209", play("x")))
+    load_unchecked(rds, flow("209", play("x")))
     record = call(server, "999")
     assert record.app_names() == ["hangup"]
     assert record.hangup_cause == "UNALLOCATED_NUMBER"
 
 
 def test_calls_run_concurrently(rds: redis.Redis, server: OutboundServer) -> None:
-    load(rds, flow("210", node("sleep", {"duration": 300, "unit": "ms"})))
+    load_unchecked(rds, flow("210", node("sleep", {"duration": 300, "unit": "ms"})))
     jobs = [gevent.spawn(call, server, "210") for _ in range(20)]
     gevent.joinall(jobs, timeout=10)
     assert all(job.value is not None and job.value.app_names() == ["sleep", "hangup"] for job in jobs)

@@ -51,6 +51,16 @@ def test_check_reports_schema_violation_with_json_path(tmp_path: Path) -> None:
     assert "$.flow.children['_']: 'module' is a required property" in result.stderr
 
 
+def test_check_refuses_a_misspelt_module_and_names_the_closest(tmp_path: Path) -> None:
+    """A typo would load and be skipped at every call: the alert would never fire."""
+    doc = {"numbers": ["100"], "flow": {"module": "missed_call_alret", "data": {},
+                                       "children": {"_": {"module": "frobnicate", "data": {}}}}}
+    result = controller("flows", "check", str(write(tmp_path / "cf.json", doc)))
+    assert result.returncode == 1
+    assert "$.flow.module: unknown module 'missed_call_alret' (did you mean 'missed_call_alert'?)" in result.stderr
+    assert "$.flow.children['_'].module: unknown module 'frobnicate'\n" in result.stderr
+
+
 def test_check_refuses_a_callflow_without_number_or_pattern(tmp_path: Path) -> None:
     doc = {"flow": {"module": "answer", "data": {}}}
     result = controller("flows", "check", str(write(tmp_path / "cf.json", doc)))

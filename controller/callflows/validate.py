@@ -5,14 +5,16 @@ JSON path where it is, so that `flows check` and the API can say exactly which f
 Rules beyond the schema (Kazoo crossbar's `cb_callflows`):
 - a callflow has at least one number or pattern, and a `flow`;
 - every pattern compiles (RE2: linear time, no backreferences or lookaround);
-- a module that has a data schema gets its `data` validated by it; a module without one is
-  reported as a warning (the executor skips unknown modules and continues to `_`).
+- a node's `data` is validated by its module's schema; a module that does not exist here is an
+  error naming the closest known one (a typo such as `missed_call_alret` would otherwise load,
+  and the executor would skip it at every call: the alert would never fire).
 Number uniqueness needs the store and is checked there.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -82,10 +84,16 @@ def _module_findings(doc: dict[str, Any], source: str, report: Report) -> None:
             continue
         validator = schema.module_validator(module)
         if validator is None:
-            report.warnings.append(f"{source}: {path}.module: unknown module {module!r}")
+            report.errors.append(DocumentError(source, f"{path}.module", unknown_module(module)))
             continue
         name = module + schema.MODULE_SUFFIX
         report.errors.extend(_schema_errors(name, data, source, f"{path}.data"))
+
+
+def unknown_module(module: str) -> str:
+    """The error for a module that does not exist, with the closest known name if one is close."""
+    close = difflib.get_close_matches(module, sorted(schema.module_names()), n=1, cutoff=0.6)
+    return f"unknown module {module!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
 def check_callflow(doc: Any, source: str = "callflow", prefix: str = "$") -> Report:
