@@ -61,6 +61,15 @@ def test_check_refuses_a_misspelt_module_and_names_the_closest(tmp_path: Path) -
     assert "$.flow.children['_'].module: unknown module 'frobnicate'\n" in result.stderr
 
 
+def test_check_refuses_a_flow_nested_too_deep_in_one_line(tmp_path: Path) -> None:
+    flow: dict[str, Any] = {"module": "answer", "data": {}}
+    for _ in range(200):
+        flow = {"module": "answer", "data": {}, "children": {"_": flow}}
+    result = controller("flows", "check", str(write(tmp_path / "deep.json", {"numbers": ["9"], "flow": flow})))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "nested deeper than 128 levels" in result.stderr and len(result.stderr) < 1000
+
+
 def test_check_refuses_a_callflow_without_number_or_pattern(tmp_path: Path) -> None:
     doc = {"flow": {"module": "answer", "data": {}}}
     result = controller("flows", "check", str(write(tmp_path / "cf.json", doc)))

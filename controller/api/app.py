@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import socket
 import uuid
 
@@ -47,6 +48,7 @@ def create_app(services: Services) -> Flask:
         smtplog=SmtpLog(services.rds), renderer=Renderer(), instance=f"api:{node}",
     )
     app.before_request(_start)
+    app.before_request(_check_identifiers)
     app.before_request(authenticate)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -61,6 +63,18 @@ def create_app(services: Services) -> Flask:
 def _start() -> None:
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if given.isprintable() and 0 < len(given) <= 64 else uuid.uuid4().hex
+
+
+# What every identifier in a path may hold (the documents' own id patterns are narrower): none of
+# Redis keys' separators (`:`), no whitespace, nothing to decode. Checked before any handler
+# builds a key from it.
+IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+def _check_identifiers() -> None:
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and not IDENTIFIER.fullmatch(value):
+            raise ApiError(400, "invalid identifier", {name: {"pattern": "1 to 128 letters, digits, '_', '.' or '-'"}})
 
 
 def _api_error(error: ApiError) -> Response:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import request
 
 from controller.api.errors import ApiError, invalid
+from controller.store import codec
 
 
 def json_body(required: bool = True) -> dict[str, Any]:
@@ -32,6 +33,9 @@ def json_body(required: bool = True) -> dict[str, Any]:
         raise ApiError(400, "invalid json", {"body": {"json": f"malformed JSON at {where}"}}) from None
     if not isinstance(body, dict):
         raise invalid("body", "type", "the body must be a JSON object")
+    problem = codec.plain_problem(body)
+    if problem is not None:
+        raise ApiError(400, "invalid json", {"body": {"content": problem}})
     return body
 
 

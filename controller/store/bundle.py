@@ -43,10 +43,17 @@ def read_json(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError(str(path), "$", f"cannot read: {exc}") from exc
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise DocumentError(str(path), "$", f"malformed JSON at {where}: {exc.msg}") from exc
+    except RecursionError:
+        raise DocumentError(str(path), "$", "nested too deeply to read") from None
+    problem = codec.plain_problem(doc)
+    if problem is not None:
+        where, _, why = problem.partition(": ")
+        raise DocumentError(str(path), where, why)
+    return doc
 
 
 def is_bundle(doc: Any) -> bool:
