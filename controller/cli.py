@@ -7,6 +7,7 @@ monkey.patch_all()
 
 import argparse
 import dataclasses
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -47,10 +48,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"controller: configuration refused: {exc}", file=sys.stderr)
         return 2
+    for line in config.unknown_variables():
+        print(f"controller: warning: {line}", file=sys.stderr)
     settings = with_private_redis(settings)
     logcontext.configure(settings.log_level, settings.log_format)
     try:
         return int(args.run(args, settings) or 0)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        print(f"controller: cannot listen: {exc}; choose another address or port "
+              "(CONTROLLER_ESL_LISTEN, CONTROLLER_API_LISTEN)", file=sys.stderr)
+        return 1
+    except redis.ResponseError as exc:
+        if "DB index" not in str(exc):
+            raise
+        print(f"controller: Redis at {settings.redis_url} refused the database: {exc}", file=sys.stderr)
+        return 1
     except redis.ConnectionError as exc:
         print(
             f"controller: cannot reach Redis at {settings.redis_url}: {exc} "

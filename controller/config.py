@@ -7,6 +7,7 @@ passed down; a bad value stops start-up with a ConfigError naming the variable.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import os
 import re
@@ -15,6 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from redis.connection import parse_url
 
 from controller.callflows.patterns import PatternError, compile_pattern
 from controller.errors import ConfigError
@@ -79,6 +82,7 @@ class Settings:
     linger_seconds: int = 10
     command_timeout: float = 10.0
     drain_seconds: float = 30.0
+    liveness_seconds: float = 10.0
     route_profile: str = "external"
     api_listen: Listen = Listen("127.0.0.1", 8000)
     api_max_body: int = 1048576
@@ -113,9 +117,14 @@ def _listen(value: str) -> Listen:
 
 
 def _redis_url(value: str) -> str:
-    scheme = urlsplit(value).scheme
-    if scheme not in ("redis", "rediss", "unix"):
+    """A URL redis-py can use (its own parser checks the port, the database and the options;
+    whether the server has that database only the server can say, in one line at first use)."""
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
         raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    try:
+        parse_url(value)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 
@@ -222,6 +231,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "linger_seconds": _positive_int,
     "command_timeout": _positive_float,
     "drain_seconds": _positive_float,
+    "liveness_seconds": _positive_float,
     "route_profile": str,
     "api_listen": _listen,
     "api_max_body": _positive_int,
@@ -271,6 +281,23 @@ def given(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     path = Path(env.get("CONTROLLER_CONFIG", DEFAULT_CONFIG))
     in_file = set(_read_toml(path, "CONTROLLER_CONFIG" in env))
     return frozenset(in_file | {field for field in _PARSERS if env_name(field) in env})
+
+
+# CONTROLLER_* variables that are not settings: the configuration file's path, and the test run's.
+NOT_SETTINGS = frozenset({"CONTROLLER_CONFIG", "CONTROLLER_TEST_FREESWITCH", "CONTROLLER_REQUIRE_FREESWITCH",
+                          "CONTROLLER_SINK_FILE"})
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line for each CONTROLLER_* variable that no setting reads (a typo would otherwise
+    leave its setting at the default without a word), with the closest known name."""
+    env = os.environ if environ is None else environ
+    known = sorted(env_name(field) for field in _PARSERS)
+    lines = []
+    for name in sorted(n for n in env if n.startswith(PREFIX) and n not in NOT_SETTINGS and n not in known):
+        close = difflib.get_close_matches(name.removeprefix(PREFIX).lower(), list(_PARSERS), n=1, cutoff=0.75)
+        lines.append(f"unknown setting {name} ignored" + (f" (did you mean {env_name(close[0])}?)" if close else ""))
+    return lines
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

@@ -28,6 +28,8 @@ def test_toml_file_then_environment_override(tmp_path: Path) -> None:
         ({"CONTROLLER_ESL_LISTEN": "nonsense"}, "CONTROLLER_ESL_LISTEN"),
         ({"CONTROLLER_API_LISTEN": "127.0.0.1:99999"}, "CONTROLLER_API_LISTEN"),
         ({"CONTROLLER_REDIS_URL": "http://x"}, "CONTROLLER_REDIS_URL"),
+        ({"CONTROLLER_REDIS_URL": "redis://127.0.0.1:abc"}, "CONTROLLER_REDIS_URL"),
+        ({"CONTROLLER_REDIS_URL": "redis://127.0.0.1:6379/0?db=x"}, "CONTROLLER_REDIS_URL"),
         ({"CONTROLLER_SMTP_URL": "ftp://x"}, "CONTROLLER_SMTP_URL"),
         ({"CONTROLLER_SMS_URL": "smtp://x"}, "CONTROLLER_SMS_URL"),
         ({"CONTROLLER_MAX_CALLS": "0"}, "CONTROLLER_MAX_CALLS"),
@@ -40,6 +42,15 @@ def test_bad_value_is_refused_naming_the_key(env: dict[str, str], key: str) -> N
         config.load(env)
     assert caught.value.key == key
     assert str(caught.value).startswith(key)
+
+
+def test_an_unknown_controller_variable_is_named_with_the_closest_setting() -> None:
+    env = {"CONTROLLER_LOG_LEVL": "DEBUG", "CONTROLLER_ZZZ": "1", "CONTROLLER_CONFIG": "x",
+           "CONTROLLER_LOG_LEVEL": "INFO"}
+    assert config.unknown_variables(env) == [
+        "unknown setting CONTROLLER_LOG_LEVL ignored (did you mean CONTROLLER_LOG_LEVEL?)",
+        "unknown setting CONTROLLER_ZZZ ignored",
+    ]
 
 
 def test_unknown_toml_key_is_refused(tmp_path: Path) -> None:
