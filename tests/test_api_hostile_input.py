@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from controller.services import Services
+from controller.store import keys
 from tests.api_world import Client, serve_api
 
 
@@ -46,3 +47,12 @@ def test_a_document_nested_200_deep_is_400_without_a_traceback(api: Client) -> N
     response = api.call("PUT", "/v2/accounts/child/callflows", json={"data": {"numbers": ["9"], "flow": flow}})
     assert response.status_code == 400, response.text[:300]
     assert "nested deeper than" in json.dumps(response.json()["data"]) and len(response.text) < 2000
+
+
+def test_a_callflow_with_more_numbers_than_the_limit_is_400_naming_it(api: Client, rds: redis.Redis) -> None:
+    numbers = [f"+1555{n:07d}" for n in range(10_001)]
+    flow = {"module": "answer", "data": {}}
+    response = api.call("PUT", "/v2/accounts/child/callflows", json={"data": {"numbers": numbers, "flow": flow}})
+    assert response.status_code == 400
+    assert "numbers" in response.json()["data"] and "too long" in json.dumps(response.json()["data"])
+    assert rds.hlen(keys.numbers("child")) == 0
