@@ -11,10 +11,12 @@ import pytest
 import redis
 
 from controller.call import Call
-from controller.config import Settings
+from controller.config import EslEndpoint, Settings
 from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer
+from controller.esl.watcher import Watcher
 from controller.executor import Executor
+from controller.lab.inbound import InboundServer
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
@@ -127,3 +129,37 @@ def test_a_call_arriving_while_redis_is_down_goes_back_to_the_dialplan(
     assert record.resumed  # FreeSWITCH's dialplan goes on: respond 503
     assert record.app_names() == []
     assert services.spool is not None and len(services.spool) == 0  # nothing ran: nothing is due
+
+
+def test_a_watcher_outlives_a_redis_restart_and_reconciles_when_it_is_back(
+        side: tuple[Services, OutboundServer], own_redis: OwnRedis) -> None:
+    services, _ = side
+    inbound = InboundServer()
+    inbound.start()
+    endpoint = EslEndpoint(*inbound.address, password="ClueCon")
+    watching = Watcher((endpoint,), services, TERMINATION_HANDLERS, grace=0.2)
+    watching.start()
+    try:
+        wait_for(lambda: watching.connected[str(endpoint)])
+        own_redis.kill()
+        inbound.relay("CHANNEL_BRIDGE", render_event("CHANNEL_BRIDGE", "gone-call"), "gone-call")
+        wait_for(lambda: not watching.connected[str(endpoint)])  # it could not record the bridge
+        own_redis.start()
+        data = {"Unique-ID": "ended-meanwhile", "Core-UUID": inbound.core_uuid,
+                "Caller-Caller-ID-Number": "+15557770000", "Caller-Destination-Number": "+15554441111"}
+        left = Call(None, data, ACCOUNT, False, services)  # type: ignore[arg-type]
+        left.register_termination(TERMINATION_HANDLERS[next(n for n in TERMINATION_HANDLERS if "alert" in n)],
+                                  {"recipients": [{"type": "user", "id": "u-ann"}]})
+        services.calls.save(left.snapshot())
+        wait_for(lambda: watching.connected[str(endpoint)], timeout=15)
+        wait_for(lambda: len(list(services.calls.stored())) == 0)
+    finally:
+        watching.stop()
+        inbound.stop()
+    [job] = ready_jobs(own_redis.url)
+    assert job["call"]["call_id"] == "ended-meanwhile"  # type: ignore[index]
+
+
+def render_event(name: str, uuid: str) -> bytes:
+    body = f"Event-Name: {name}\nUnique-ID: {uuid}\n\n".encode()
+    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s" % (len(body), body)

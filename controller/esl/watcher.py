@@ -29,10 +29,14 @@ from controller.esl import wire
 from controller.esl.fairness import Turns
 from controller.flow import TerminationHandler
 from controller.services import Services
+from controller.store.connection import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 3.0
+ORPHAN_TRIES = 16  # 0.5 s doubling to a minute: about ten minutes in all
+# What ends a watching session (it reconnects): the connection, the stream, or Redis away.
+BROKEN: tuple[type[Exception], ...] = (OSError, ESLProtocolError, ConnectionError, *UNAVAILABLE)
 EVENTS = "event plain CHANNEL_BRIDGE CHANNEL_DESTROY"
 
 
@@ -81,7 +85,10 @@ class Watcher:
             try:
                 self._session(endpoint)
                 delay = 0.5
-            except (OSError, ESLProtocolError, ConnectionError) as exc:
+            except BROKEN as exc:
+                # Redis away counts too: what this connection would have seen meanwhile is
+                # reconciled when it is back (a watcher cannot record a bridge or claim a call
+                # without Redis anyway).
                 log.warning("FreeSWITCH %s: %s; reconnecting in %.1f s", endpoint, exc, delay)
             self.connected[str(endpoint)] = False
             gevent.sleep(delay)
@@ -151,7 +158,20 @@ class Watcher:
 
     def complete_orphan(self, uuid: str, destroy: Mapping[str, str] | None = None) -> bool:
         """Run the handlers of a call nobody finished, with what its CHANNEL_DESTROY tells of its
-        end; True when this process ran them."""
+        end; True when this process ran them. While Redis is away it tries again, backing off,
+        for about ten minutes (then the next reconciliation has it)."""
+        delay = 0.5
+        for _ in range(ORPHAN_TRIES):
+            try:
+                return self._complete(uuid, destroy)
+            except UNAVAILABLE as exc:
+                log.info("call %s: cannot be completed yet, Redis unavailable (%s); again in %.0f s", uuid, exc, delay)
+                gevent.sleep(delay)
+                delay = min(delay * 2, 60.0)
+        log.error("call %s: not completed, Redis still unavailable; the next reconciliation will", uuid)
+        return False
+
+    def _complete(self, uuid: str, destroy: Mapping[str, str] | None) -> bool:
         snapshot = self.services.calls.load(uuid)
         if snapshot is None:
             return False
