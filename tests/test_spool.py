@@ -20,12 +20,11 @@ from controller.lab.inbound import InboundServer
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
-from controller.notify.queue import JobQueue
 from controller.services import Services
 from controller.spool import Drainer, Spool
 from controller.store.bundle import load_bundle
 from controller.store.connection import connect
-from tests.office import ACCOUNT, bundle, flow, node
+from tests.office import ACCOUNT, bundle, flow, node, queued_jobs
 from tests.own_redis import OwnRedis, wait_for
 
 ALERTED = flow("+15554441111", node("missed_call_alert", {"recipients": [{"type": "user", "id": "u-ann"}]},
@@ -67,12 +66,7 @@ def side(own_redis: OwnRedis, settings: Settings) -> Iterator[tuple[Services, Ou
 def ready_jobs(url: str) -> list[dict[str, object]]:
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
-        queue = JobQueue(client)
-        found = []
-        while (claimed := queue.claim("t", timeout=0.1)) is not None:
-            found.append(claimed.doc)
-            queue.complete("t", claimed)
-        return found
+        return queued_jobs(client)
     finally:
         client.close()
 
