@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.config import Settings
-from controller.lab import bench, bench_freeswitch, bench_mail, bench_match, calls, recording
+from controller.lab import bench, bench_freeswitch, bench_mail, bench_match, calls, faults, recording
 from controller.lab.freeswitch import FreeSwitchError, missing_reason
 from controller.store.connection import connect
 
@@ -62,6 +62,14 @@ def register(commands: Any) -> None:
     call.add_argument("--time-scale", type=float, default=1.0, help="FreeSWITCH times (ring timeouts) times this")
     call.add_argument("--wait", type=float, default=15.0, help="seconds to wait for the notifications to be mailed")
     call.set_defaults(run=run_call)
+    fault = sub.add_parser("faults", help="kill and restart real processes under simulated calls; count lost alerts")
+    fault.add_argument("--rows", default=",".join(str(r.number) for r in faults.ROWS),
+                       help="which rows, e.g. 1,4 (1 none, 2 mail sender killed, 3 SMTP down, 4-5 Redis restarted, "
+                       "6 serve killed, 7 greylisting, 8 controller run killed)")
+    fault.add_argument("--scale", type=float, default=1.0, help="calls and waits times this (0.1: a quick run)")
+    fault.add_argument("--smtp-down", type=float, default=20.0, help="seconds the SMTP sink is down in row 3")
+    fault.add_argument("--keep", type=Path, help="leave each row's logs and data in this new folder")
+    fault.set_defaults(run=run_faults)
 
 
 def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,3 +121,17 @@ def run_call(args: argparse.Namespace, settings: Settings) -> int:
     )
     calls.run(settings, connect(settings), options)
     return 0
+
+
+def run_faults(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        rows = tuple(int(r) for r in args.rows.split(",") if r.strip())
+    except ValueError:
+        rows = ()
+    known = {r.number for r in faults.ROWS}
+    if not rows or not set(rows) <= known or args.scale <= 0:
+        print(f"controller lab faults: --rows takes numbers among {sorted(known)}, --scale a positive number",
+              file=sys.stderr)
+        return 2
+    results = faults.run(faults.Options(rows=rows, scale=args.scale, smtp_down=args.smtp_down, keep=args.keep))
+    return 0 if all(r.passed for r in results) else 1

@@ -1,9 +1,11 @@
 """SMTP sinks for the mail benchmark: they accept every message and append
 `<Message-ID> <unix time> [data|bdat]` to a file, so the benchmark can match each email to its call.
 
-- `python -m controller.lab.smtp_sink HOST:PORT FILE` is a minimal ESMTP responder on asyncio
-  (EHLO with PIPELINING and CHUNKING, MAIL, RCPT, DATA, BDAT, RSET, NOOP, QUIT; every command
-  accepted but RCPT of an address starting with `refused`, for the tests). aiosmtpd
+- `python -m controller.lab.smtp_sink HOST:PORT FILE [GREYLIST]` is a minimal ESMTP responder on
+  asyncio (EHLO with PIPELINING and CHUNKING, MAIL, RCPT, DATA, BDAT, RSET, NOOP, QUIT; every
+  command accepted but RCPT of an address starting with `refused`, for the tests, and, as a
+  greylisting server does, the first GREYLIST (default 0) RCPTs of each address starting with
+  `greylist`, answered 451 and recorded as `<address> <unix time> greylisted`). aiosmtpd
   spends about 1.1 ms of CPU per message on this machine, which caps one connection near the rate
   a mail sender is asked to reach; this one spends a few tens of microseconds, so the benchmark
   measures the sender and not the server.
@@ -47,12 +49,29 @@ class TimingSink:
         return "250 2.0.0 Ok: queued"
 
 
+class Greylist:
+    """How many times each `greylist...` address is deferred before it is accepted; shared by
+    the connections of one sink, so a retry on a new connection is counted too."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.seen: dict[bytes, int] = {}
+
+    def defers(self, address: bytes) -> bool:
+        if not address.startswith(b"greylist"):
+            return False
+        count = self.seen.get(address, 0)
+        self.seen[address] = count + 1
+        return count < self.times
+
+
 class SinkProtocol(asyncio.Protocol):
     """One SMTP client connection: command lines, then after DATA the message until `.`, or after
     BDAT the number of bytes it announced."""
 
-    def __init__(self, record: IO[str]) -> None:
+    def __init__(self, record: IO[str], greylist: Greylist | None = None) -> None:
         self.record = record
+        self.greylist = greylist or Greylist(0)
         self.buffer = b""
         self.in_data = False
         self.chunk: tuple[int, bool] | None = None  # a BDAT's bytes still to come, and whether it is the last
@@ -115,8 +134,12 @@ class SinkProtocol(asyncio.Protocol):
         if verb == b"EHLO":
             return _EHLO
         if verb == b"RCPT":
-            if line[8:].lstrip(b" <").lower().startswith(b"refused"):
+            address = line[8:].lstrip(b" <").split(b">")[0].lower()
+            if address.startswith(b"refused"):
                 return b"550 5.1.1 No such user here\r\n"
+            if self.greylist.defers(address):
+                self.record.write(f"{address.decode('ascii', 'replace')} {time.time():.6f} greylisted\n")
+                return b"451 4.7.1 Greylisted, try again later\r\n"
             self.recipients += 1
         if verb == b"BDAT":
             words = line.split()
@@ -135,20 +158,22 @@ class SinkProtocol(asyncio.Protocol):
         return b"250 OK\r\n"
 
 
-async def serve(host: str, port: int, path: str) -> None:
+async def serve(host: str, port: int, path: str, greylist: int = 0) -> None:
+    deferred = Greylist(greylist)
     with open(path, "a", encoding="ascii", buffering=1) as record:
-        server = await asyncio.get_running_loop().create_server(lambda: SinkProtocol(record), host, port)
+        server = await asyncio.get_running_loop().create_server(lambda: SinkProtocol(record, deferred), host, port)
         async with server:
             await server.serve_forever()
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m controller.lab.smtp_sink HOST:PORT FILE", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print("usage: python -m controller.lab.smtp_sink HOST:PORT FILE [GREYLIST]", file=sys.stderr)
         return 2
     host, _, port = argv[0].rpartition(":")
+    greylist = int(argv[2]) if len(argv) == 3 else 0
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(host, int(port), argv[1]))
+        asyncio.run(serve(host, int(port), argv[1], greylist))
     return 0
 
 
