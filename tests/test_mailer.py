@@ -145,7 +145,12 @@ def test_hostile_or_broken_templates_dead_letter_and_never_crash(
     assert default is not None
     Templates(rds).save(ACCOUNT, "missed_call", default.fields, body, default.html)
     JobQueue(rds).enqueue(missed_job())
-    mailer_for(rds, port).run(burst=True)
+    quick = {"backoff": Backoff(base=0.01, factor=1, limit=0.01), "max_attempts": 2}
+    mailer_for(rds, port, **quick).run(burst=True)
+    if "range" in body:  # past the time limit: perhaps a busy machine, so tried once more
+        assert JobQueue(rds).stats()["scheduled"] == 1
+        gevent.sleep(0.05)
+        mailer_for(rds, port, **quick).run(burst=True)
     assert delivered(maildir) == []
     [dead] = JobQueue(rds).dead()
     assert "template" in dead["error"]

@@ -39,7 +39,7 @@ from controller.notify.outage import Outage
 from controller.notify.prepare import Prepared, Preparer, UndeliverableError, UnexpectedError
 from controller.notify.queue import Claimed, JobQueue, worker_id
 from controller.notify.recording import Recordings
-from controller.notify.render import Renderer, TemplateError
+from controller.notify.render import Renderer, TemplateError, TemplateTimeError
 from controller.notify.report import Report
 from controller.notify.sms import SmsSender, send_sms
 from controller.notify.smtplog import SmtpLog
@@ -257,6 +257,9 @@ class Mailer:
             outcome = self._deliver(prepared)
         except UNAVAILABLE:
             raise
+        except TemplateTimeError as exc:  # perhaps only a busy machine: retried, then dead-lettered
+            self._log_failure(job, str(exc))
+            return self._fail(claimed, str(exc), failing=False)
         except (UndeliverableError, TemplateError) as exc:
             self._log_failure(job, str(exc))
             return self._fail(claimed, str(exc), permanent=True, failing=False)
