@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import re
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from controller.store import keys
 KIND = "missed_call"
 QUIET_SECONDS = 5.0  # nothing due anywhere and no new email for this long: the row is over
 DUPLICATE_WINDOW = 1.5  # after the last email expected, how long a duplicate is waited for
+_LOG_NOISE = re.compile(r"^\S+ \S+ (?=[A-Z]+ )|call=\S+ account=\S+ ")  # the time; the logging context fields
 
 
 def message_key(core_uuid: str, call_uuid: str) -> str:
@@ -172,11 +174,15 @@ def _job_state(world: World, uuid: str) -> str:
 
 
 def log_lines(logs: list[Path], uuid: str, limit: int = 4) -> list[str]:
-    """The log lines that name a call, warnings first."""
-    found = []
+    """The log lines that name a call, warnings first, each kind of line once (its time and the
+    log's call/account fields left out: the call is named above)."""
+    found: dict[str, str] = {}
     for log in logs:
-        if log.exists():
-            found += [f"{log.name}: {line.strip()[:220]}" for line in log.read_text(errors="replace").splitlines()
-                      if uuid in line]
-    found.sort(key=lambda line: 0 if ("ERROR" in line or "WARNING" in line) else 1)
-    return found[:limit]
+        if not log.exists():
+            continue
+        for line in log.read_text(errors="replace").splitlines():
+            if uuid in line:
+                text = _LOG_NOISE.sub("", line).replace(uuid, "<call>").strip()
+                found.setdefault(re.sub(r"\d", "", text), f"{log.name}: {text[:300]}")
+    lines = sorted(found.values(), key=lambda line: 0 if ("ERROR" in line or "WARNING" in line) else 1)
+    return lines[:limit]

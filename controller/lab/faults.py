@@ -202,7 +202,7 @@ class Result:
     @property
     def recovered(self) -> str:
         last = self.tally.last_email
-        if last is None or self.tally.mailed < self.tally.due:
+        if last is None:
             return "never"
         return f"{max(0.0, last - self.outcome.fault_end):.1f} s"
 
