@@ -157,3 +157,22 @@ def test_a_watcher_outlives_a_redis_restart_and_reconciles_when_it_is_back(
 def render_event(name: str, uuid: str) -> bytes:
     body = f"Event-Name: {name}\nUnique-ID: {uuid}\n\n".encode()
     return b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s" % (len(body), body)
+
+
+def test_a_call_to_a_number_already_served_is_routed_while_redis_is_down_and_alerted_after(
+        side: tuple[Services, OutboundServer], own_redis: OwnRedis) -> None:
+    """Stale if error: the process's cached views route the call as before; its alert waits in
+    the spool until Redis answers."""
+    services, server = side
+    scenario = Scenario(destination="+15554441111", account_id="", bridges=(BridgeOutcome("no_answer", timeout=30),),
+                        hangup_after=0.3)
+    first = run_call(server.address, scenario, timeout=15)  # Redis up: routed, alerted, views cached
+    own_redis.kill()
+    second = run_call(server.address, scenario, timeout=15)
+    assert not second.resumed and "bridge" in second.app_names()
+    assert services.spool is not None and len(services.spool) == 1
+    own_redis.start()
+    drainer = Drainer(services.spool, lambda s: Call.replay(s, services, TERMINATION_HANDLERS))
+    assert drainer.drain() == 1
+    calls = sorted(job["call"]["call_id"] for job in ready_jobs(own_redis.url))  # type: ignore[index]
+    assert calls == sorted([first.uuid, second.uuid])

@@ -8,6 +8,7 @@ socket (FreeSWITCH destroys the session only after that: see the captures).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
@@ -32,6 +33,8 @@ NO_ROUTE_CAUSE = "UNALLOCATED_NUMBER"
 GONE_GRACE = 5.0
 # How long the handlers wait for CHANNEL_HANGUP_COMPLETE after a disconnect notice came first.
 COMPLETE_GRACE = 1.0
+# Numbers whose owning account this process remembers for a Redis outage (least recent dropped).
+KNOWN_OWNERS = 100_000
 
 
 def is_internal_caller(services: Services, account_id: str, data: Mapping[str, str]) -> bool:
@@ -66,6 +69,7 @@ class CallLifecycle:
         self.services = services
         self.executor = executor
         self.budget = wire.Budget(PROCESS_BUFFERS)  # shared by this process's calls
+        self.owners: collections.OrderedDict[str, str] = collections.OrderedDict()  # number -> account
 
     def __call__(self, sock: gsocket.socket, address: tuple[Any, ...]) -> None:
         settings = self.services.settings
@@ -116,18 +120,32 @@ class CallLifecycle:
     def _place(self, session: Session, data: Mapping[str, str]) -> Call | None:
         destination = data.get("Caller-Destination-Number", "")
         with giving_back_if_unavailable(session):
-            account_id, why = resolve_account(
-                self.services.rds,
-                destination,
-                data.get("variable_" + ACCOUNT_VARIABLE),
-                self.services.settings.default_account,
-            )
+            account_id, why = self._resolve(destination, data.get("variable_" + ACCOUNT_VARIABLE))
         if account_id is None:
             log.warning("call %s to %r: %s", data.get("Unique-ID"), destination, why)
             session.hangup(NO_ROUTE_CAUSE)
             return None
         services = self.services.for_call()
         return Call(session, data, account_id, is_internal_caller(services, account_id, data), services)
+
+    def _resolve(self, destination: str, channel_account: str | None) -> tuple[str | None, str]:
+        """resolve_account, remembering each number's owner: while Redis is unavailable a number
+        this process has routed is routed to the same account (its cached views do the rest)."""
+        try:
+            account_id, why = resolve_account(
+                self.services.rds, destination, channel_account, self.services.settings.default_account
+            )
+        except UNAVAILABLE:
+            known = self.owners.get(destination)
+            if known is None:
+                raise
+            return known, "the number's owner when Redis last answered"
+        if account_id is not None and not channel_account:
+            self.owners[destination] = account_id
+            self.owners.move_to_end(destination)
+            if len(self.owners) > KNOWN_OWNERS:
+                self.owners.popitem(last=False)
+        return account_id, why
 
     def _run(self, session: Session, call: Call) -> None:
         services = call.services

@@ -10,7 +10,9 @@ the account's entries. A change is therefore seen by the next call, in this proc
 every other controller sharing the Redis. (The revision is never deleted nor lowered: deleting
 an account bumps it too.) A process serving calls also follows the notices (RevisionWatch):
 while it does, an account with no notice since its revision was read is served without the
-GET, and a notice sends the next call back to Redis.
+GET, and a notice sends the next call back to Redis. While Redis is unavailable, an account
+this process holds a view of is served from it as it was (stale if error): its calls are
+routed as before and their alerts wait in the spool, instead of being turned away.
 
 Values are kept as the JSON text Redis holds and parsed again for each call, so a module that
 changes what it was given cannot change what the next call reads.
@@ -19,6 +21,7 @@ changes what it was given cannot change what the next call reads.
 from __future__ import annotations
 
 import collections
+import logging
 import time
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar
@@ -26,8 +29,10 @@ from typing import Any, Protocol, TypeVar
 import redis
 
 from controller.store import keys
+from controller.store.connection import UNAVAILABLE
 from controller.store.revisions import RevisionWatch, Stamp
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 _MISSING = object()
 # How long one call goes on reading its account at the revision it last read (see CallViews).
@@ -65,6 +70,7 @@ class AccountCache:
         self._max_accounts = max_accounts
         self._max_entries = max_entries
         self._watch: RevisionWatch | None = None
+        self._stale_since: float | None = None  # when views began to be served stale (Redis away)
 
     def follow(self, watch: RevisionWatch) -> None:
         """Trust views the watch vouches for (no revision read while no notice came)."""
@@ -75,12 +81,28 @@ class AccountCache:
         revision watch vouches that nothing changed since the view's revision was read, else
         after reading the revision (one round trip)."""
         stamp = self._watch.stamp(aid) if self._watch is not None else None
-        if stamp is not None:
-            current = self._views.get(aid)
-            if current is not None and current.stamp == stamp:
-                self._views.move_to_end(aid)
-                return current
-        return self.view_at(aid, int(self._rds.get(keys.revision(aid)) or 0), stamp)
+        current = self._views.get(aid)
+        if stamp is not None and current is not None and current.stamp == stamp:
+            self._views.move_to_end(aid)
+            return current
+        try:
+            revision = int(self._rds.get(keys.revision(aid)) or 0)
+        except UNAVAILABLE as exc:
+            if current is None:
+                raise
+            self._stale(aid, exc)  # stale if error: a call routed as before beats a call lost
+            return current
+        if self._stale_since is not None:
+            log.warning("Redis answers again: accounts read at their current revision (stale views for %.1f s)",
+                        time.monotonic() - self._stale_since)
+            self._stale_since = None
+        return self.view_at(aid, revision, stamp)
+
+    def _stale(self, aid: str, exc: Exception) -> None:
+        if self._stale_since is None:
+            self._stale_since = time.monotonic()
+            log.warning("Redis unavailable (%s): calls to accounts this process has served run from its "
+                        "cached views until it answers (first: %s)", exc, aid)
 
     def view_at(self, aid: str, revision: int, stamp: Stamp | None = None) -> AccountView:
         """The account's view at a revision just read from Redis (`stamp`: the watch's, taken
