@@ -222,6 +222,35 @@ def test_prompt_bound_digits_feed_play_and_get_digits() -> None:
         assert dtmf == [("9", "RTP"), ("1", "ENDPOINT"), ("2", "ENDPOINT"), ("#", "ENDPOINT")]
 
 
+def test_play_and_get_digits_collects_nothing_after_a_prompt_it_cannot_open() -> None:
+    """As FreeSWITCH's switch_ivr_read: no digit is read unless the prompt played (a real
+    FreeSWITCH without sound files fails every try at once); the keys wait for a prompt that plays."""
+    scenario = Scenario(time_scale=0.1, missing_files=("gone",), keypresses=(Keypress("12#"),))
+    with call(scenario) as (peer, _):
+        peer.connect(MYEVENTS)
+        started = time.monotonic()
+        peer.execute("play_and_get_digits", "1 4 3 2000 # gone.wav silence_stream://250 pin \\d+ 500")
+        assert time.monotonic() - started < 0.5
+        assert peer.getvar("read_result") == "failure"
+        peer.execute("read", "1 1 gone.wav first 100 #")
+        assert peer.getvar("read_result") == "timeout"
+        peer.execute("play_and_get_digits", "1 4 1 2000 # here.wav silence_stream://250 pin \\d+ 500")
+        assert peer.getvar("pin") == "12"
+
+
+def test_multiset_splits_and_unquotes_its_items_as_freeswitch_does() -> None:
+    """switch_separate_string: paired single quotes are removed (a quoted run keeps the
+    separator, even from one value to the next), a lone one stays, trailing spaces go (as on a
+    real FreeSWITCH: a caller ID name "Pat 'the cat' Smith" set with multiset reads "Pat the
+    cat Smith")."""
+    with call(Scenario(time_scale=FAST)) as (peer, _):
+        peer.connect(MYEVENTS)
+        peer.execute("multiset", "^^|a=Pat 'the cat' Smith|b=O'Brien|d=trail  ")
+        assert [peer.getvar(name) for name in "abd"] == ["Pat the cat Smith", "O'Brien", "trail"]
+        peer.execute("multiset", "^^|e=O'Brien|f='x'")  # the quote of O'Brien pairs with the next one
+        assert peer.getvar("e") == "OBrien|f=x'"
+
+
 def test_read_times_out_without_digits_and_timed_presses_reach_a_later_read() -> None:
     scenario = Scenario(time_scale=FAST, keypresses=(Keypress("42", at=0.2),))
     with call(scenario) as (peer, _):

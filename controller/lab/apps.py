@@ -68,10 +68,15 @@ def _listen(call: SimulatedCall, seconds: float) -> bool:
     return not call.hungup.is_set()
 
 
+def _is_missing(call: SimulatedCall, path: str) -> bool:
+    """Whether FreeSWITCH could not open this file: the scenario lists it as missing."""
+    return any(missing in path for missing in call.scenario.missing_files)
+
+
 def playback(call: SimulatedCall, arg: str) -> str:
     """FILE PLAYED (also when a terminator stopped it), PLAYBACK ERROR when the caller hung up
     meanwhile, FILE NOT FOUND for a path the scenario lists as missing."""
-    if any(missing in arg for missing in call.scenario.missing_files):
+    if _is_missing(call, arg):
         return "FILE NOT FOUND"
     call.keypad.prompt_started("playback")
     started = time.monotonic()
@@ -121,11 +126,62 @@ def export(call: SimulatedCall, arg: str) -> str:
 
 
 def multiset(call: SimulatedCall, arg: str) -> str:
-    """`multiset a=1 b=2`, or `multiset ^^<sep>a=1<sep>b=2` with a chosen separator."""
-    items = arg[3:].split(arg[2]) if arg.startswith("^^") and len(arg) > 2 else arg.split()
+    """`multiset a=1 b=2`, or `multiset ^^<sep>a=1<sep>b=2` with a chosen separator, split as
+    FreeSWITCH's switch_separate_string splits it (see `separate`)."""
+    items = separate(arg[3:], arg[2]) if arg.startswith("^^") and len(arg) > 2 else arg.split()
     for item in items:
         set_variable(call, item)
     return "_none_"
+
+
+_UNESCAPED = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+
+
+def separate(text: str, delim: str) -> list[str]:
+    """switch_separate_string with a delimiter other than a space (separate_string_char_delim):
+    a backslash keeps the next character from splitting, and a single quote that another one
+    follows (anywhere later) opens a quoted run that no delimiter splits; then each item is
+    cleaned (cleanup_separated_string): leading spaces dropped, paired quotes removed, `\\'`,
+    `\\"`, `\\\\`, an escaped delimiter and `\\n` `\\r` `\\t` `\\s` unescaped, trailing spaces
+    outside quotes dropped. So `a='x y'` sets `x y`, and "Pat 'the cat' Smith" loses its quotes."""
+    items, start, inside, i = [], 0, False, 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 1
+        elif char == "'" and (inside or "'" in text[i + 1:]):
+            inside = not inside
+        elif char == delim and not inside:
+            items.append(text[start:i])
+            start = i + 1
+        i += 1
+    if start < len(text):
+        items.append(text[start:])
+    return [_cleanup(item, delim) for item in items]
+
+
+def _cleanup(item: str, delim: str) -> str:
+    text = item.lstrip(" ")
+    out: list[str] = []
+    end: int | None = None
+    inside, i = False, 0
+    while i < len(text):
+        char, following = text[i], text[i + 1:i + 2]
+        if char == "\\" and following and (following in ("'", '"', delim, "\\") or following in _UNESCAPED):
+            out.append(_UNESCAPED.get(following, following) if following not in ("'", '"', delim) else following)
+            end = len(out)
+            i += 2
+            continue
+        if char == "'" and (inside or "'" in text[i + 1:]):
+            inside = not inside
+            if inside:
+                end = len(out)
+        else:
+            out.append(char)
+            if char != " " or inside:
+                end = len(out)
+        i += 1
+    return "".join(out if end is None else out[:end])
 
 
 def unset(call: SimulatedCall, arg: str) -> str:
@@ -156,7 +212,9 @@ def play_and_get_digits(call: SimulatedCall, arg: str) -> str:
     """`play_and_get_digits MIN MAX TRIES TIMEOUT TERMINATORS FILE INVALID_FILE VAR REGEX
     DIGIT_TIMEOUT`: each try plays FILE (a prompt: the next keypress starts) and collects; valid
     digits (at least MIN, matching REGEX) are stored in VAR, else INVALID_FILE plays and the
-    next try starts. read_result is `success` or `failure`."""
+    next try starts. read_result is `success` or `failure`. A FILE that cannot be opened (one
+    the scenario lists as missing) collects nothing, as FreeSWITCH's switch_ivr_read reads
+    digits only once its prompt played: every try fails at once."""
     words = arg.split()
     minimum, maximum, tries, timeout = (_int(words, i, d) for i, d in ((0, 0), (1, 128), (2, 1), (3, 5000)))
     terminators = words[4] if len(words) > 4 else "#"
@@ -165,9 +223,12 @@ def play_and_get_digits(call: SimulatedCall, arg: str) -> str:
     next_wait = call.scenario.scaled(_int(words, 9, timeout) / 1000)
     first_wait = call.scenario.playback_seconds + call.scenario.scaled(timeout / 1000)
     call.channel.unset_variable(variable)
+    unplayable = _is_missing(call, words[5] if len(words) > 5 else "")
     for _ in range(max(1, tries)):
-        call.keypad.prompt_started("play_and_get_digits")
-        digits = _collect(call, maximum, terminators, first_wait, next_wait)
+        digits = ""
+        if not unplayable:
+            call.keypad.prompt_started("play_and_get_digits")
+            digits = _collect(call, maximum, terminators, first_wait, next_wait)
         if call.hungup.is_set():
             break
         if len(digits) >= minimum and (not regex or re.search(regex, digits)):
@@ -189,9 +250,11 @@ def read(call: SimulatedCall, arg: str) -> str:
     variable = words[3] if len(words) > 3 else "digits"
     terminators = words[5] if len(words) > 5 else "#"
     next_wait = call.scenario.scaled(_int(words, 6, timeout) / 1000)
-    call.keypad.prompt_started("read")
-    first_wait = call.scenario.playback_seconds + call.scenario.scaled(timeout / 1000)
-    digits = _collect(call, maximum, terminators, first_wait, next_wait)
+    digits = ""
+    if not _is_missing(call, words[2] if len(words) > 2 else ""):  # (as play_and_get_digits)
+        call.keypad.prompt_started("read")
+        first_wait = call.scenario.playback_seconds + call.scenario.scaled(timeout / 1000)
+        digits = _collect(call, maximum, terminators, first_wait, next_wait)
     call.channel.set_variable(variable, digits)
     result = "success" if digits and len(digits) >= minimum else "timeout" if not digits else "failure"
     call.channel.set_variable("read_result", result)
