@@ -168,3 +168,20 @@ def test_record_call_refuses_a_media_name_that_is_not_a_plain_file_name(rds: red
     record = node("record_call", {"action": "start", "media_name": payloads.make(FORMS["dollar-brace"])})
     with pytest.raises(DocumentError, match="media_name"):
         main_number(rds, record)
+
+
+@pytest.mark.xfail(strict=True, reason="multiset drops paired single quotes and merges the items between them")
+def test_single_quotes_in_a_caller_id_reach_the_callee_as_sent(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis,
+) -> None:
+    """prepend_cid sets both effective caller ID variables in one multiset, whose argument
+    FreeSWITCH splits with switch_separate_string: a quote in the name pairs with one in the
+    number, the quotes go and the separator between them does not split (seen: name "Sales Pat
+    OBrien<US>effective_caller_id_number=99+15550000", no number)."""
+    prefixes = {"caller_id_name_prefix": "Sales ", "caller_id_number_prefix": "99"}
+    main_number(rds, node("prepend_cid", prefixes, _=node("user", {"id": BEN["id"], "timeout": 1})))
+    phone = sipp.phone("1002", "uas_ring_forever.xml")
+    caller = sipp.call(DID, "-set", "name", "Pat O'Brien", "-set", "caller", "+1555'0000")
+    finish(fs, caller, phone)
+    invite = phone.messages.split("message received")[1]
+    assert "From: \"Sales Pat O'Brien\" <sip:99+1555'0000@" in invite
