@@ -2,27 +2,32 @@
 
 It listens on a unix socket only (`<dir>/redis.sock`: no port to collide with a system Redis, no
 network exposure) and keeps its data in `<dir>` with both snapshots and the append-only file, so
-nothing is lost across restarts. A supervising greenlet restarts it, with backoff, if it dies;
-`stop` shuts it down cleanly (Redis saves on SIGTERM).
+nothing is lost across restarts. It is one of the supervisor's children (controller/supervisor.py:
+restarted if it dies, stopped last, with SIGTERM, on which Redis saves); it writes its pid to
+`<dir>/redis.pid`, by which a run finds and stops one that a killed run left behind.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import signal
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gevent
-from gevent import socket as gsocket
 from gevent import subprocess
 
-from controller import config
+from controller import children, config
 from controller.config import Settings
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 10.0
+LEFTOVER_STOP_SECONDS = 10.0
+ALIVE_REPLIES = (b"+PONG", b"-NOAUTH", b"-LOADING")  # a server loading its data is alive, not ready
 
 
 class LocalRedisError(RuntimeError):
@@ -44,12 +49,15 @@ def url_for(sock: Path) -> str:
 
 
 class LocalRedis:
+    """The private Redis as a supervised child (the supervisor's `Child`)."""
+
+    name = "redis"
+    stop_seconds = 10.0
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory.resolve()
         self.socket = self.directory / "redis.sock"  # == socket_in(data_dir) for directory <data_dir>/redis
-        self._process: subprocess.Popen[bytes] | None = None
-        self._supervisor: gevent.Greenlet | None = None
-        self._stopping = False
+        self.pidfile = self.directory / "redis.pid"
 
     @property
     def url(self) -> str:
@@ -63,67 +71,75 @@ class LocalRedis:
             binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "everysec",
             "--save", "300 1 60 1000", "--daemonize", "no", "--logfile", str(self.directory / "redis.log"),
+            "--pidfile", str(self.pidfile),
         ]
 
-    def start(self) -> None:
+    def spawn(self) -> subprocess.Popen[bytes]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        if self._answers():
-            raise LocalRedisError(f"a Redis already serves {self.socket} (is another `controller run` running?)")
-        self._spawn()
-        self._supervisor = gevent.spawn(self._supervise)
-
-    def _spawn(self) -> None:
         self.socket.unlink(missing_ok=True)
-        # Its own session: a signal to the controller's process group (Ctrl-C, `timeout`) does not
-        # stop Redis under the roles still using it; `stop` shuts it down last.
-        self._process = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self.socket.exists():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                raise LocalRedisError(f"redis-server did not start; see {self.directory / 'redis.log'}")
-            gevent.sleep(0.05)
+        return children.spawn(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def _answers(self) -> bool:
+    def answers(self, timeout: float = 1.0) -> bool:
         """Whether a live server listens on the socket (not just a file left by a killed one)."""
         if not self.socket.exists():
             return False
         try:
-            with gsocket.socket(gsocket.AF_UNIX, gsocket.SOCK_STREAM) as sock:
-                sock.settimeout(1.0)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
                 sock.connect(str(self.socket))
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
+                return sock.recv(16).startswith(ALIVE_REPLIES)
         except OSError:
             return False
 
-    def _supervise(self) -> None:
-        delay = 0.5
-        while not self._stopping:
-            process = self._process
-            if process is not None:
-                process.wait()
-            if self._stopping:
-                return
-            code = process.returncode if process is not None else None
-            log.error("private redis-server exited (%s); restarting in %.1f s", code, delay)
-            gevent.sleep(delay)
-            delay = min(delay * 2, 30.0)
-            try:
-                self._spawn()
-                delay = 0.5
-            except LocalRedisError:
-                log.exception("private redis-server did not restart")
+    def stop_leftover(self) -> str | None:
+        """Stop a private Redis that a killed run left in this directory (call it holding the run's
+        lock: then no run owns it); what was done, or None when there was none. It is stopped
+        rather than reused: a server that is not our child could be neither waited on, nor
+        restarted, nor made to die with this run."""
+        pid = self._leftover_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)  # Redis saves and exits
+            if not _wait(lambda: not _is_redis(pid), LEFTOVER_STOP_SECONDS):
+                os.kill(pid, signal.SIGKILL)
+            return f"stopped the private redis-server (pid {pid}) left by a killed run; starting a new one"
+        if self.answers():  # no pid file (or not ours): ask it to shut down
+            self._send(b"SHUTDOWN\r\n")
+            if not _wait(lambda: not self.answers(), LEFTOVER_STOP_SECONDS):
+                raise LocalRedisError(f"a Redis on {self.socket} left by a killed run would not shut down")
+            return f"shut down the Redis left on {self.socket} by a killed run; starting a new one"
+        return None
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping = True
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if self._supervisor is not None:
-            self._supervisor.kill(block=False)
+    def _leftover_pid(self) -> int | None:
+        try:
+            text = self.pidfile.read_text().strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() and _is_redis(int(text)) else None
+
+    def _send(self, command: bytes) -> None:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(2.0)
+                sock.connect(str(self.socket))
+                sock.sendall(command)
+                sock.recv(64)
+        except OSError:
+            pass  # SHUTDOWN closes the connection without a reply
+
+
+def _is_redis(pid: int) -> bool:
+    """Whether `pid` is a live redis-server (not a zombie, nor another program that reused it)."""
+    try:
+        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        gevent.sleep(0.05)
+    return True

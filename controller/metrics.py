@@ -9,11 +9,12 @@ watcher connections) are read when Prometheus scrapes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 OUTCOMES = ("answered", "voicemail", "missed", "failed", "refused", "other")
@@ -88,3 +89,43 @@ class _WatcherCollector(Collector):
         for endpoint, up in sorted(self.connected().items()):
             family.add_metric([endpoint], 1.0 if up else 0.0)
         yield family
+
+
+def summed(expositions: Iterable[bytes]) -> bytes:
+    """Several processes' expositions as one, as Prometheus's own multiprocess mode sums them:
+    the samples of the same name and labels added (a counter, a histogram bucket or calls in
+    progress of each role process is one part of the run's total), a `_created` time the
+    earliest. How the API role of `controller run` serves every role's metrics on one port."""
+    families: dict[str, Metric] = {}
+    values: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+    for text in expositions:
+        for family in text_string_to_metric_families(text.decode()):
+            if family.name not in families:
+                families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
+                values[family.name] = {}
+            found = values[family.name]
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                earlier = found.get(key)
+                if earlier is None:
+                    found[key] = sample.value
+                elif sample.name.endswith("_created"):
+                    found[key] = min(earlier, sample.value)
+                else:
+                    found[key] = earlier + sample.value
+    for name, family in families.items():
+        for (sample_name, labels), value in values[name].items():
+            family.add_sample(sample_name, dict(labels), value)
+    registry = CollectorRegistry()
+    registry.register(_Fixed(list(families.values())))
+    return generate_latest(registry)
+
+
+class _Fixed(Collector):
+    """Metric families already collected (by `summed`)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families

@@ -1,15 +1,19 @@
 """`controller api`: the HTTP API on `api_listen`, served by gevent's WSGI server. SIGTERM or
-SIGINT stops accepting and lets requests in progress finish (up to `drain_seconds`)."""
+SIGINT stops accepting and lets requests in progress finish (up to `drain_seconds`). Under
+`controller run` (`--supervised`) it answers the supervisor's liveness check, and its `/metrics`
+and `/healthz` cover every role of the run (controller/roles.py: Peers)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from gevent.pywsgi import WSGIServer
 
+from controller import roles
 from controller.api.app import create_app
 from controller.api.ops import OpsApp
 from controller.api.server import ApiServer
@@ -24,26 +28,37 @@ log = logging.getLogger(__name__)
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("api", help="serve the HTTP API (/v2/...)")
+    roles.add_option(parser)
     parser.set_defaults(run=run_api)
 
 
 def build_server(
-    settings: Settings, services: Services, watcher: Callable[[], Mapping[str, bool]] | None = None
+    settings: Settings, services: Services, watcher: Callable[[], Mapping[str, bool]] | None = None,
+    peers: roles.Peers | None = None,
 ) -> WSGIServer:
     """The API with `/metrics` and `/healthz` beside it (the process's metrics are
-    `services.metrics`; one is made when the services have none)."""
+    `services.metrics`; one is made when the services have none), covering the other roles of a
+    run when it has `peers`."""
     metrics = services.metrics or Metrics()
     metrics.watch_queue(services.queue.stats)
-    app = OpsApp(create_app(services), services.rds, metrics, watcher, settings.alert_max_delay)
+    app = OpsApp(create_app(services), services.rds, metrics, watcher, settings.alert_max_delay, peers=peers)
     listen = settings.api_listen
     return ApiServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
 
 
 def run_api(args: argparse.Namespace, settings: Settings) -> int:
     services = Services.build(settings, connect(settings))
-    server = build_server(settings, services)
+    peers = None
+    if args.supervised:
+        peers = roles.Peers(Path(args.supervised), [str(endpoint) for endpoint in settings.freeswitch])
+    server = build_server(settings, services, peers.freeswitch if peers and settings.freeswitch else None, peers)
     server.start()
+    answering = roles.answer_supervisor(args.supervised, "api", {
+        "address": f"{server.server_host}:{server.server_port}".encode,
+    })
     print(f"controller: API listening on http://{server.server_host}:{server.server_port}/v2/", flush=True)
     wait_for_stop_signal()
     server.stop(timeout=settings.drain_seconds)
+    if answering is not None:
+        answering.stop()
     return 0

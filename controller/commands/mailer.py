@@ -1,6 +1,7 @@
 """`controller mailer`: deliver notification jobs. The first SIGTERM (or SIGINT) finishes the job
 in hand and stops (warm); a second one stops at once (cold: the job in hand goes back to the
-queue when this worker's lease runs out)."""
+queue when this worker's lease runs out). Under `controller run` (`--supervised`) it answers the
+supervisor's liveness check and gives its metrics to the API role (controller/roles.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import gevent
 
+from controller import roles
 from controller.config import Settings
 from controller.metrics import Metrics
 from controller.notify.delivery import OutboxSender, SmtpSender
@@ -25,6 +27,7 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("mailer", help="deliver notification jobs (email)")
     parser.add_argument("--burst", action="store_true", help="stop when the queue is empty")
     parser.add_argument("--name", help="worker name (default: host and process)")
+    roles.add_option(parser)
     parser.set_defaults(run=run_mailer)
 
 
@@ -42,7 +45,8 @@ def build_mailer(settings: Settings, name: str | None, metrics: Metrics | None =
 
 
 def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
-    mailer = build_mailer(settings, args.name)
+    metrics = Metrics()
+    mailer = build_mailer(settings, args.name, metrics)
 
     def on_signal() -> None:
         if mailer.stopping.is_set():
@@ -53,6 +57,9 @@ def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
         gevent.signal_handler(signum, on_signal)
     where = settings.smtp_url or f"the outbox {settings.outbox_dir}"
     print(f"controller: mailer {mailer.name} delivering to {where}", flush=True)
+    answering = roles.answer_supervisor(args.supervised, "mailer", {"metrics": metrics.exposition})
     handled = mailer.run(burst=args.burst)
+    if answering is not None:
+        answering.stop()
     print(f"controller: mailer stopped after {handled} jobs", flush=True)
     return 0

@@ -1,86 +1,135 @@
-"""`controller run`: every role in one process — the outbound ESL server, the inbound FreeSWITCH
-watcher, the HTTP API and the mail sender — with the embedded defaults. With no Redis configured
-(`redis_url` neither in the TOML file nor in the environment) a private redis-server is started
-and supervised, its data in `./var/redis`; with no SMTP server, mail lands in the outbox
-directory. SIGTERM or SIGINT stops accepting calls and requests, lets calls finish (up to
-`drain_seconds`), finishes the job in hand, then stops the private Redis."""
+"""`controller run`: every role as a process of its own — the outbound ESL server with the inbound
+FreeSWITCH watcher (`controller serve`), the HTTP API (`controller api`) and the mail sender
+(`controller mailer`) — under one supervisor (controller/supervisor.py), with the embedded
+defaults. With no Redis configured (`redis_url` neither in the TOML file nor in the environment)
+a private redis-server is started first, its data in `<data_dir>/redis`; with no SMTP server,
+mail lands in the outbox directory.
+
+The run holds `<data_dir>/run.lock` (controller/runlock.py): a second run on the same data is
+refused; a private Redis left by a killed run is stopped and started afresh. SIGTERM or SIGINT
+stops the roles in order: no new calls (calls in progress finish, up to `drain_seconds`), then
+the API, then the mail sender (it finishes the job in hand), then the private Redis."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
-import gevent
+from gevent import subprocess
 
-from controller import localredis
-from controller.commands.api import build_server
-from controller.commands.mailer import build_mailer
-from controller.commands.serve import build_call_side
-from controller.commands.stopping import wait_for_stop_signal
+from controller import children, localredis, roles
 from controller.config import Settings
-from controller.esl.server import settle_garbage_collector
 from controller.localredis import LocalRedis, LocalRedisError
-from controller.metrics import Metrics
-from controller.services import Services
-from controller.store.connection import connect
+from controller.roles import ask, socket_path
+from controller.runlock import RunLock, RunLockError
+from controller.supervisor import Child, Policy, Supervisor
 
 log = logging.getLogger(__name__)
 
+LOCK_WAIT_MARGIN = 20.0  # beyond the drain, for the roles of a killed run to end
+
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("run", help="run every role in one process (ESL server, watcher, API, mailer)")
+    parser = commands.add_parser("run", help="run every role, each in its own process, under one supervisor")
     parser.set_defaults(run=run_all)
 
 
-def run_all(args: argparse.Namespace, settings: Settings) -> int:
-    local = None
-    if localredis.is_wanted(settings):
-        local = LocalRedis(Path(settings.data_dir) / "redis")
+class RoleProcess:
+    """A role as the supervisor's child: `python -m controller <role> --supervised <run dir>`,
+    with this run's environment (and its private Redis), holding the run's lock."""
+
+    def __init__(self, name: str, directory: Path, env: dict[str, str], lock_fd: int, stop_seconds: float) -> None:
+        self.name = name
+        self.stop_seconds = stop_seconds
+        self.socket = socket_path(directory, name)
+        self.argv = [sys.executable, "-m", "controller", name, "--supervised", str(directory)]
+        self.env = env
+        self.lock_fd = lock_fd
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        self.socket.unlink(missing_ok=True)  # a killed predecessor's: `answers` must not see it
+        # stdout: the run announces where each role listens, the roles need not; logs go to stderr.
+        return children.spawn(self.argv, self.env, pass_fds=(self.lock_fd,), stdout=subprocess.DEVNULL)
+
+    def answers(self, timeout: float) -> bool:
         try:
-            local.start()
+            return ask(self.socket, "health", timeout) == b"ok"
+        except OSError:
+            return False
+
+
+def run_all(args: argparse.Namespace, settings: Settings) -> int:
+    data = Path(settings.data_dir).resolve()
+    lock = RunLock(data / "run.lock")
+    try:
+        lock.acquire(wait=settings.drain_seconds + LOCK_WAIT_MARGIN)
+    except RunLockError as exc:
+        print(f"controller: refusing to start: {exc}", flush=True)
+        return 1
+    with lock:
+        local = LocalRedis(data / "redis") if localredis.is_wanted(settings) else None
+        try:
+            tiers = _children(settings, local, roles.run_dir(data), lock)
         except LocalRedisError as exc:
             print(f"controller: {exc}", flush=True)
             return 1
-        settings = dataclasses.replace(settings, redis_url=local.url)
+        return _supervise(settings, local, tiers, roles.run_dir(data))
+
+
+def _children(settings: Settings, local: LocalRedis | None, directory: Path, lock: RunLock) -> list[list[Child]]:
+    """The private Redis (a killed run's leftover stopped first), then the three roles."""
+    env = dict(os.environ)
+    tiers: list[list[Child]] = []
+    if local is not None:
+        local.command()  # redis-server installed? (else LocalRedisError, before anything starts)
+        done = local.stop_leftover()
+        if done:
+            log.warning("%s", done)
+        env["CONTROLLER_REDIS_URL"] = local.url
+        tiers.append([local])
+    assert lock.fd is not None
+    grace = {"serve": settings.drain_seconds + 10, "api": settings.drain_seconds + 5,
+             "mailer": settings.job_lease_seconds + 5}
+    tiers.append([RoleProcess(name, directory, env, lock.fd, grace[name]) for name in roles.ROLES])
+    return tiers
+
+
+def _supervise(settings: Settings, local: LocalRedis | None, tiers: list[list[Child]], directory: Path) -> int:
+    supervisor = Supervisor(tiers, directory, Policy(liveness=settings.liveness_seconds))
+    supervisor.stop_on_signals()
     try:
-        return _serve(settings, local)
+        if supervisor.start():
+            _announce(settings, local, directory)
+            supervisor.wait()
     finally:
-        if local is not None:
-            local.stop()
-
-
-def _serve(settings: Settings, local: LocalRedis | None) -> int:
-    metrics = Metrics()
-    services = Services.build(settings, connect(settings), metrics)
-    esl, watcher = build_call_side(settings, services)
-    api = build_server(settings, services, (lambda: watcher.connected) if settings.freeswitch else None)
-    mailer = build_mailer(settings, name=None, metrics=metrics)
-    esl.start()
-    watcher.start()
-    api.start()
-    delivering = gevent.spawn(mailer.run)
-    settle_garbage_collector()
-    _announce(settings, local, esl.address, (api.server_host, api.server_port))
-    wait_for_stop_signal()
-    log.info("stopping: no new calls, %d in progress", esl.active_calls)
-    mailer.stopping.set()
-    api.stop(timeout=settings.drain_seconds)
-    esl.stop()
-    watcher.stop()
-    delivering.join(timeout=settings.job_lease_seconds)
+        supervisor.stop()
+    if supervisor.failure is not None:
+        print(f"controller: {supervisor.failure}; every role stopped", flush=True)
+        return 1
     return 0
 
 
-def _announce(settings: Settings, local: LocalRedis | None, esl: tuple[str, int], api: tuple[str, int]) -> None:
+def _announce(settings: Settings, local: LocalRedis | None, directory: Path) -> None:
+    esl = _address(directory, "serve", str(settings.esl_listen))
     lines = [
-        f"outbound ESL server on {esl[0]}:{esl[1]} (dialplan: socket {esl[0]}:{esl[1]} async full)",
-        f"HTTP API on http://{api[0]}:{api[1]}/v2/ (metrics: /metrics, health: /healthz)",
+        f"outbound ESL server on {esl} (dialplan: socket {esl} async full)",
+        f"HTTP API on http://{_address(directory, 'api', str(settings.api_listen))}/v2/ "
+        "(metrics: /metrics, health: /healthz)",
         f"Redis: {'private, data in ' + str(local.directory) if local else settings.redis_url}",
         f"mail: {settings.smtp_url or 'written as .eml files into ' + str(Path(settings.outbox_dir).resolve())}",
     ]
     lines += [f"watching FreeSWITCH {endpoint}" for endpoint in settings.freeswitch]
     for line in lines:
         print(f"controller: {line}", flush=True)
+
+
+def _address(directory: Path, role: str, configured: str) -> str:
+    """Where the role listens, as it says (the configured address if it does not say)."""
+    try:
+        return ask(socket_path(directory, role), "address").decode() or configured
+    except OSError:
+        return configured

@@ -1,12 +1,16 @@
-"""`controller serve`: the outbound ESL server (FreeSWITCH's `socket` application connects here).
-SIGTERM or SIGINT stops accepting and lets calls in progress finish up to `drain_seconds`."""
+"""`controller serve`: the outbound ESL server (FreeSWITCH's `socket` application connects here)
+and the inbound watcher. SIGTERM or SIGINT stops accepting and lets calls in progress finish up to
+`drain_seconds`. Under `controller run` (`--supervised`) it also answers the supervisor's liveness
+check and gives its metrics and watcher connections to the API role (controller/roles.py)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from typing import Any
 
+from controller import roles
 from controller.call import Call
 from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
@@ -14,6 +18,7 @@ from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer, settle_garbage_collector
 from controller.esl.watcher import Watcher
 from controller.executor import Executor
+from controller.metrics import Metrics
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
 from controller.services import Services
 from controller.spool import Drainer
@@ -26,6 +31,7 @@ log = logging.getLogger(__name__)
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("serve", help="run the outbound ESL server")
+    roles.add_option(parser)
     parser.set_defaults(run=run_serve)
 
 
@@ -52,15 +58,24 @@ def build_call_side(settings: Settings, services: Services) -> tuple[OutboundSer
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    server, watcher = build_call_side(settings, Services.build(settings, connect(settings)))
+    metrics = Metrics()
+    server, watcher = build_call_side(settings, Services.build(settings, connect(settings), metrics))
     server.start()
     watcher.start()
     settle_garbage_collector()
-    print(f"controller: outbound ESL server on {settings.esl_listen.host}:{server.address[1]}", flush=True)
+    host, port = settings.esl_listen.host, server.address[1]
+    answering = roles.answer_supervisor(args.supervised, "serve", {
+        "metrics": metrics.exposition,
+        "freeswitch": lambda: json.dumps(watcher.connected).encode(),
+        "address": f"{host}:{port}".encode,
+    })
+    print(f"controller: outbound ESL server on {host}:{port}", flush=True)
     for endpoint in settings.freeswitch:
         print(f"controller: watching FreeSWITCH {endpoint}", flush=True)
     wait_for_stop_signal()
     log.info("stopping: no new calls, %d in progress", server.active_calls)
     server.stop()
     watcher.stop()
+    if answering is not None:
+        answering.stop()
     return 0

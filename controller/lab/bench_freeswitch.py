@@ -12,7 +12,9 @@ project's own configuration) into, one after the other in the same run:
 
 Printed for each: calls placed, success %, SIPp's INVITE -> 200 OK time (p50/p99), FreeSWITCH's
 CPU per call, the server's CPU per call (and its private Redis's), and for the product the emails
-delivered per missed call once the sink has them all (or the wait ran out).
+delivered per missed call once the sink has them all (or the wait ran out). The product's CPU is
+its supervisor's and every role process's (`serve`, `api`, `mailer`) summed; its private Redis is
+counted apart.
 """
 
 from __future__ import annotations
@@ -141,11 +143,13 @@ def measure(server: str, freeswitch: FreeSwitch, folder: Path, options: Options)
     with starter(port, freeswitch, folder) as (pid, sink):
         freeswitch.point_socket(port)
         redis_pid = child_named(pid, "redis-server")
-        before = (cpu_seconds(freeswitch.pid), cpu_seconds(pid), cpu_seconds(redis_pid) if redis_pid else 0.0)
+        before = (cpu_seconds(freeswitch.pid), tree_cpu_seconds(pid, redis_pid),
+                  cpu_seconds(redis_pid) if redis_pid else 0.0)
         succeeded, failed, times = place_calls(freeswitch, folder, options)
         freeswitch.wait_idle(timeout=60.0)
         emails = wait_for_emails(sink, succeeded, options.mail_wait) if sink else None
-        after = (cpu_seconds(freeswitch.pid), cpu_seconds(pid), cpu_seconds(redis_pid) if redis_pid else 0.0)
+        after = (cpu_seconds(freeswitch.pid), tree_cpu_seconds(pid, redis_pid),
+                 cpu_seconds(redis_pid) if redis_pid else 0.0)
     return Result(server, options.calls, succeeded, failed, times, after[0] - before[0], after[1] - before[1],
                   after[2] - before[2], emails)
 
@@ -217,15 +221,33 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
     wait_until(is_up, READY_SECONDS, f"port {port} to listen", step=0.1)
 
 
+def children_of(pid: int) -> list[int]:
+    """The direct children of `pid` (`controller run`'s roles and private Redis)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def child_named(pid: int, name: str) -> int | None:
     """A direct child of `pid` running `name` (controller run's private redis-server)."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split() if (task / "children").exists() else []
-        for child in children:
-            with contextlib.suppress(OSError):
-                if name in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
-                    return int(child)
+    for child in children_of(pid):
+        with contextlib.suppress(OSError):
+            if name in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
+                return child
     return None
+
+
+def tree_cpu_seconds(pid: int, leave_out: int | None) -> float:
+    """The CPU time of `pid` and its direct children but `leave_out`: the product's supervisor
+    and role processes, its private Redis counted apart."""
+    total = cpu_seconds(pid)
+    for child in children_of(pid):
+        if child != leave_out:
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(child)
+    return total
 
 
 def place_calls(freeswitch: FreeSwitch, folder: Path, options: Options) -> tuple[int, int, list[float]]:
