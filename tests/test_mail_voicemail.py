@@ -49,8 +49,11 @@ def voicemail_job(media_path: str, *, kind: str = "voicemail_to_email", caller_n
 
 
 def deliver(rds: redis.Redis, port: int, job: dict[str, Any], recordings: Recordings | None = None) -> None:
+    """Deliver one job; the recordings are read from the job's own folder unless told otherwise."""
     load(rds)
     JobQueue(rds).enqueue(job)
+    path = job["data"]["voicemail"].get("media_path") or "/"
+    recordings = recordings or Recordings(root=os.path.dirname(path))
     mailer = Mailer(rds, JobQueue(rds), SmtpSender(f"smtp://127.0.0.1:{port}"), "m", recordings=recordings)
     assert mailer.run(burst=True) == 1
     assert JobQueue(rds).stats()["dead"] == 0
@@ -125,7 +128,7 @@ def test_a_recording_on_another_host_is_linked_by_its_media_url(rds: redis.Redis
 def test_the_media_url_setting_builds_a_link_from_the_message_id(rds: redis.Redis, smtp: tuple[int, Path]) -> None:
     port, maildir = smtp
     deliver(rds, port, voicemail_job("/nowhere/m 1.wav", message_id="m 1/x"),
-            Recordings(media_url="https://vm.office.test/recordings/"))
+            Recordings(media_url="https://vm.office.test/recordings/", root="/nowhere"))
     text, _ = bodies(only_message(maildir))
     assert "Listen to the recording: https://vm.office.test/recordings/m%201%2Fx" in text
 
@@ -142,7 +145,7 @@ def test_a_recording_that_cannot_be_attached_nor_linked_is_said_so(
         os.mkfifo(media)  # opening it must not wait for a writer
     elif case != "missing":
         media.write_bytes(RECORDING)
-    deliver(rds, port, voicemail_job(str(media)), Recordings(max_bytes=len(RECORDING) - 1))
+    deliver(rds, port, voicemail_job(str(media)), Recordings(max_bytes=len(RECORDING) - 1, root=str(tmp_path)))
     message = only_message(maildir)
     assert message.get_content_type() == "multipart/alternative"
     text, html = bodies(message)
@@ -155,7 +158,7 @@ def test_a_recording_at_the_size_limit_is_attached(rds: redis.Redis, smtp: tuple
     port, maildir = smtp
     media = tmp_path / "m-0001.wav"
     media.write_bytes(RECORDING)
-    deliver(rds, port, voicemail_job(str(media)), Recordings(max_bytes=len(RECORDING)))
+    deliver(rds, port, voicemail_job(str(media)), Recordings(max_bytes=len(RECORDING), root=str(tmp_path)))
     _, attachment = only_message(maildir).iter_parts()
     assert attachment.get_content() == RECORDING
 
@@ -217,7 +220,8 @@ def test_a_message_left_on_a_call_arrives_with_its_recording(
     record = call(esl_server, "600", caller_name="Carol", caller_number="+15557770000", record_seconds=0.05)
     [path] = [args.split()[0] for args in record.args_of("record")]
     assert path.startswith(settings.voicemail_dir)
-    mailer = Mailer(rds, JobQueue(rds), SmtpSender(f"smtp://127.0.0.1:{port}"), "m", recordings=Recordings())
+    mailer = Mailer(rds, JobQueue(rds), SmtpSender(f"smtp://127.0.0.1:{port}"), "m",
+                    recordings=Recordings(root=settings.voicemail_dir))
     assert mailer.run(burst=True) == 1
     message = only_message(maildir)
     assert sorted(str(message["To"]).split(", ")) == ["bob@office.test", "desk@office.test"]

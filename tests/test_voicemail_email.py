@@ -18,6 +18,7 @@ from controller.modules import REGISTRY
 from controller.notify.delivery import OutboxSender
 from controller.notify.mailer import Mailer
 from controller.notify.queue import JobQueue
+from controller.notify.recording import Recordings
 from controller.services import Services
 from controller.store.connection import connect
 from controller.store.voicemail import VoicemailMessages
@@ -48,7 +49,8 @@ def test_a_voicemail_reaches_the_owner_with_its_recording(rds: redis.Redis, vm_s
     [message] = VoicemailMessages(rds).all(ACCOUNT, "vm-bob")
     recording = Path(message["media_path"])  # written by the simulator's record, as FreeSWITCH's
     outbox = tmp_path / "outbox"
-    Mailer(rds, JobQueue(rds), OutboxSender(str(outbox)), name="vm-test").run(burst=True)
+    recordings = Recordings(root=str(tmp_path / "vm"))
+    Mailer(rds, JobQueue(rds), OutboxSender(str(outbox)), name="vm-test", recordings=recordings).run(burst=True)
     [mail] = mails(outbox)  # the voicemail email only: a call that reached voicemail is not missed
     assert mail["To"] == "bob@office.test, desk@office.test"  # the owner and the box's notify addresses
     assert "Erin" in mail["Subject"]

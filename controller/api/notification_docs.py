@@ -6,7 +6,11 @@ description, i18n_label}}`), `templates` (the length of each body) and, for an a
 400), optionally `html` (base64) and `plain` bodies; `macros`, `templates` and
 `account_overridden` are ignored. Before anything is written the subject, from, reply_to and both
 bodies are rendered in the sandbox with sample values: a template that does not compile, fails,
-runs too long or renders too much is refused with the field that broke.
+runs too long, renders too much or goes over the limits of `notify/bounds.py` is refused with the
+field that broke. `from` and `reply_to` may use the account and system macros only (the mail
+sender renders them without call data, so that no caller chooses who a mail is from or whom a
+reply goes to; refusing other macros here says so when the template is written rather than
+leaving them empty in every email) and must render to one email address.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from jsonschema import Draft202012Validator
 from controller.api.context import ctx
 from controller.api.errors import ApiError, field_errors, invalid
 from controller.api.samples import sample_macros
+from controller.notify import addresses
+from controller.notify.macros import address_macros
 from controller.notify.render import TemplateError
 from controller.notify.templates import SYSTEM, Template, packaged, packaged_ids
 
@@ -63,6 +69,8 @@ DEFAULT_MACROS = {
     "system.hostname": "System Hostname",
 }
 _VALIDATOR = Draft202012Validator(FIELDS_SCHEMA)
+ADDRESS_FIELDS = ("from", "reply_to")
+ADDRESS_MACROS = frozenset({"account", "system"})
 
 
 def macro_view(macros: Any) -> dict[str, Any]:
@@ -137,17 +145,33 @@ def check_renders(account: dict[str, Any], fields: dict[str, Any], text: str, ht
     """Render everything a template holds with sample values; returns the outputs
     (subject, from, reply_to, text, html) or raises 400 naming the first part that broke."""
     users = ctx().services.users.all(account["id"]) if account.get("id") else []
-    values = sample_macros(account, users)
-    parts = [("subject", str(fields.get("subject", "")), False), ("from", str(fields.get("from") or ""), False),
-             ("reply_to", str(fields.get("reply_to") or ""), False), ("text/plain", text, False),
-             ("text/html", html, True)]
+    values, senders = sample_macros(account, users), address_macros(account)
+    parts = [("subject", str(fields.get("subject", "")), False, values),
+             ("from", str(fields.get("from") or ""), False, senders),
+             ("reply_to", str(fields.get("reply_to") or ""), False, senders),
+             ("text/plain", text, False, values), ("text/html", html, True, values)]
     outputs = []
-    for name, source, is_html in parts:
+    for name, source, is_html, macros in parts:
+        if name in ADDRESS_FIELDS:
+            _check_address_names(name, source)
         try:
-            outputs.append(ctx().renderer.render_all([(source, is_html)], values)[0])
+            outputs.append(ctx().renderer.render_all([(source, is_html)], macros)[0])
         except TemplateError as exc:
             raise invalid(name, "template", str(exc)) from None
+        if name in ADDRESS_FIELDS and outputs[-1].strip() and addresses.mailbox(outputs[-1]) is None:
+            raise invalid(name, "format", f"renders to {outputs[-1][:120]!r}, not one email address")
     return outputs
+
+
+def _check_address_names(name: str, source: str) -> None:
+    try:
+        used = ctx().renderer.names(source)
+    except TemplateError as exc:
+        raise invalid(name, "template", str(exc)) from None
+    foreign = sorted(used - ADDRESS_MACROS)
+    if foreign:
+        raise invalid(name, "macros", f"{name} may use the account and system macros only, not {', '.join(foreign)}: "
+                                      "no caller chooses who a mail is from or where replies go")
 
 
 def system_template(template_id: str) -> Template | None:

@@ -39,7 +39,7 @@ def build_mailer(settings: Settings, name: str | None, metrics: Metrics | None =
     """A mail sender with its own Redis client, SMTP (or outbox) sender and SMS gateway."""
     rds = connect(settings)
     sms = SmsSender(settings.sms_url, settings.sms_token, settings.sms_from) if settings.sms_url else None
-    recordings = Recordings(settings.max_attachment_bytes, settings.media_url)
+    recordings = Recordings(settings.max_attachment_bytes, settings.media_url, root=settings.voicemail_dir)
     queue = JobQueue(rds, lease=settings.job_lease_seconds, metrics=metrics)
     return Mailer(rds, queue, sender_for(settings), name, sms, recordings)
 

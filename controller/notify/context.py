@@ -27,7 +27,8 @@ from controller.store.documents import Accounts
 @dataclasses.dataclass(frozen=True)
 class Context:
     """One job's account, users (by id), template, whether it (or its email) was delivered, and
-    the recipients its email already reached (address -> receipt)."""
+    the recipients its email already reached (address -> receipt). `has_account`: the account
+    exists (a job for one that does not is dead-lettered, not mailed with empty values)."""
 
     account: dict[str, Any]
     users: dict[str, dict[str, Any]]
@@ -35,6 +36,7 @@ class Context:
     sent: bool = False
     email_sent: bool = False
     delivered_to: dict[str, str] = dataclasses.field(default_factory=dict)
+    has_account: bool = True
 
 
 def _user_ids(job: dict[str, Any]) -> list[str]:
@@ -59,23 +61,25 @@ class ContextReader:
         read once per batch, however many of its jobs the batch holds."""
         sent, reached, accounts, users = self._accounts(jobs)
         lineage = Accounts(self._rds).parents_of
-        owners = {aid: [aid, *lineage(account), SYSTEM] for aid, account in accounts.items()}
+        owners = {aid: [aid, *lineage(account or {"id": aid}), SYSTEM] for aid, account in accounts.items()}
         wanted = list(dict.fromkeys((job["account_id"], job["template_id"]) for job in jobs))
         found = self._templates([(owners[aid], template_id) for aid, template_id in wanted])
         templates = dict(zip(wanted, found, strict=True))
         admins = self._admins({aid for (aid, _), template in templates.items() if _wants_admins(template)})
         return [
-            Context(accounts[job["account_id"]], {**admins.get(job["account_id"], {}), **users[job["account_id"]]},
+            Context(accounts[job["account_id"]] or {"id": job["account_id"]},
+                    {**admins.get(job["account_id"], {}), **users[job["account_id"]]},
                     templates[job["account_id"], job["template_id"]], sent[2 * n] is not None,
-                    sent[2 * n + 1] is not None, reached[n])
+                    sent[2 * n + 1] is not None, reached[n], has_account=accounts[job["account_id"]] is not None)
             for n, job in enumerate(jobs)
         ]
 
     def _accounts(
         self, jobs: list[dict[str, Any]]
-    ) -> tuple[list[str | None], list[dict[str, str]], dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
+    ) -> tuple[list[str | None], list[dict[str, str]], dict[str, dict[str, Any] | None],
+               dict[str, dict[str, dict[str, Any]]]]:
         """The sent records of the jobs (key, key:email for each), the recipients each one reached,
-        and by account id its document and its recipient users."""
+        and by account id its document (None when there is none) and its recipient users."""
         wanted: dict[str, set[str]] = {}
         for job in jobs:
             wanted.setdefault(job["account_id"], set()).update(_user_ids(job))
@@ -90,9 +94,10 @@ class ContextReader:
         replies = iter(pipe.execute())
         sent = next(replies)
         reached = [next(replies) for _ in jobs]
-        accounts, users = {}, {}
+        accounts: dict[str, dict[str, Any] | None] = {}
+        users: dict[str, dict[str, dict[str, Any]]] = {}
         for aid, ids in wanted.items():
-            accounts[aid] = codec.load(next(replies)) or {"id": aid}
+            accounts[aid] = codec.load(next(replies))
             users[aid] = _users(next(replies)) if ids else {}
         return sent, reached, accounts, users
 

@@ -1,11 +1,21 @@
-"""The values a template sees (Kazoo teletype's macros), built from a job at send time."""
+"""The values a template sees (Kazoo teletype's macros), built from a job at send time.
+
+Call data is caller text: each of its strings is made one line (`one_line`: CR and LF become
+spaces) before any template sees it, so that in a text/plain body a caller ID name cannot start a
+line of its own (`Bcc: ...`) and in a header it cannot start a header. The address fields (From,
+Reply-To) see `address_macros` only: the account and the system, never call data.
+"""
 
 from __future__ import annotations
 
 import datetime
+import math
 import socket
 import zoneinfo
 from typing import Any
+
+from controller.esl.safety import one_line
+from controller.notify.addresses import address_inert
 
 REASONS = {
     "ALLOTTED_TIMEOUT": "nobody answered",
@@ -17,11 +27,17 @@ REASONS = {
 }
 
 
-def _when(timestamp: float | None, timezone: str) -> dict[str, str]:
-    moment = datetime.datetime.fromtimestamp(timestamp or 0, tz=datetime.UTC)
+def _when(timestamp: Any, timezone: str) -> dict[str, str]:
+    """A time as UTC and local text. The job schema keeps times between 1970 and 2106; anything
+    else that slips through (NaN from a foreign producer) reads as 1970 rather than failing."""
+    seconds = timestamp if isinstance(timestamp, (int, float)) and math.isfinite(timestamp) else 0
+    try:
+        moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        moment = datetime.datetime.fromtimestamp(0, tz=datetime.UTC)
     try:
         local = moment.astimezone(zoneinfo.ZoneInfo(timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OverflowError):
         local = moment
     return {"utc": moment.strftime("%Y-%m-%d %H:%M:%S UTC"), "local": local.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
@@ -37,7 +53,7 @@ def minutes_seconds(seconds: int) -> str:
 
 
 def _voicemail(
-    voicemail: dict[str, Any], timezone: str, file_name: str, media_url: str, call_started: float | None
+    voicemail: dict[str, Any], timezone: str, file_name: str, media_url: str, call_started: Any
 ) -> dict[str, Any]:
     """voicemail_to_email and voicemail_full: the box, the message, its recording."""
     length = max(0, int(voicemail.get("length") or 0))
@@ -57,7 +73,7 @@ def macros(
     media_url: str = "",
 ) -> dict[str, Any]:
     """`file_name`: the recording attached to the email (empty when none); `media_url`: its link."""
-    call = job.get("call") or {}
+    call = {key: one_line(value) if isinstance(value, str) else value for key, value in (job.get("call") or {}).items()}
     timezone = str((user or {}).get("timezone") or account.get("timezone") or "UTC")
     name, number = str(call.get("caller_id_name") or ""), str(call.get("caller_id_number") or "")
     callee_name, callee_number = str(call.get("callee_id_name") or ""), str(call.get("callee_id_number") or "")
@@ -82,3 +98,11 @@ def macros(
         "databag": (job.get("data") or {}).get("databag", {}),
         "voicemail": _voicemail(voicemail, timezone, file_name, media_url, call.get("started_at")) if voicemail else {},
     }
+
+
+def address_macros(account: dict[str, Any]) -> dict[str, Any]:
+    """What From and Reply-To may use: the account's values (each `address_inert`) and the
+    system's host name. Call data is not there, so no caller can choose who a mail is from."""
+    fields = ("id", "name", "realm")
+    return {"account": {key: address_inert(account.get(key) or "") for key in fields},
+            "system": {"hostname": address_inert(socket.gethostname())}}

@@ -1,7 +1,8 @@
 """Building the email of one notification with the standard `email` package:
 `multipart/alternative` (text/plain then text/html) in the template's charset (quoted-printable
 bodies, RFC 2047 encoded subject), headers that no input can break (every value is one line), a
-Message-ID derived from the idempotency key so that a receiving system can recognise a duplicate.
+Message-ID derived from the idempotency key so that a receiving system can recognise a duplicate,
+at the domain of the From address (parsed: a display name is not part of it).
 With an attachment (a voicemail recording) the message is `multipart/mixed`: the alternative part
 first, then the file, base64-encoded.
 
@@ -25,7 +26,7 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import Compat32
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from typing import Any
 
 from controller.esl.safety import one_line
@@ -56,6 +57,7 @@ class Rendered:
     text: str
     html: str
     charset: str = "utf-8"
+    sender_address: str = ""  # the address of `sender` (its display name left out)
 
     @property
     def recipients(self) -> list[str]:
@@ -140,8 +142,9 @@ def build(rendered: Rendered, idempotency_key: str, attachment: Attachment | Non
     if rendered.reply_to:
         message["Reply-To"] = one_line(rendered.reply_to).strip()
     message["Date"] = formatdate(localtime=True)
-    domain = rendered.sender.rpartition("@")[2] or "localhost"
-    message["Message-ID"] = f"<{idempotency_key[:32]}@{one_line(domain).strip()}>"
+    address = rendered.sender_address or parseaddr(rendered.sender)[1]
+    domain = one_line(address.rpartition("@")[2]).strip() or "localhost"
+    message["Message-ID"] = f"<{idempotency_key[:32]}@{domain}>"
     return message
 
 

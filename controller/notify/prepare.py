@@ -1,8 +1,9 @@
 """Making a claimed job ready to send, with no I/O but reading its voicemail recording: template
-checks, addresses resolved now (a user's current email), the sandboxed render, the message and its
-bytes. What no retry can fix is kept as the job's error (dead-letter); anything else that goes
-wrong is kept too, as a transient error (retried, dead-lettered after the last attempt): a job
-never takes its worker down with it.
+checks, addresses resolved now (a user's current email), the sandboxed render (From and Reply-To
+with the account's values only, each one mailbox), the message and its bytes. What no retry can
+fix (a missing account or template, a template over its limits) is kept as the job's error
+(dead-letter); anything else that goes wrong is kept too, as a transient error (retried,
+dead-lettered after the last attempt): a job never takes its worker down with it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from controller.notify import addresses
 from controller.notify.context import Context
-from controller.notify.macros import macros
+from controller.notify.macros import address_macros, macros
 from controller.notify.message import Attachment, Rendered, build, serialize
 from controller.notify.queue import Claimed
 from controller.notify.recording import Recordings
@@ -24,8 +25,19 @@ from controller.notify.templates import Template
 log = logging.getLogger(__name__)
 
 
+DEFAULT_FROM = "no-reply@localhost"
+
+
 class UndeliverableError(Exception):
     """A job that can never be delivered as it is (dead-letter it)."""
+
+
+def one_mailbox(field: str, rendered: str) -> tuple[str, str]:
+    """The one mailbox an address field rendered to (else the job is undeliverable)."""
+    found = addresses.mailbox(rendered)
+    if found is None:
+        raise UndeliverableError(f"{field} renders to {rendered[:120]!r}, not one email address")
+    return found
 
 
 class UnexpectedError(Exception):
@@ -64,6 +76,8 @@ class Preparer:
         job, template = claimed.doc, context.template
         if context.sent:
             return Prepared(claimed, context, "duplicate")
+        if not context.has_account:
+            return Prepared(claimed, context, error=UndeliverableError(f"account {job['account_id']} does not exist"))
         if template is None:
             return Prepared(claimed, context, error=UndeliverableError(
                 f"no template {job['template_id']!r} for account {job['account_id']}"))
@@ -95,13 +109,17 @@ class Preparer:
         voicemail = (job.get("data") or {}).get("voicemail") or {}
         values = macros(job, account, user, file_name=attachment.filename if attachment else "",
                         media_url=self.recordings.url(voicemail) if voicemail else "")
-        subject, sender, reply_to, text, html = self.renderer.render_all(
-            [(str(fields.get("subject", "")), False), (str(fields.get("from") or "no-reply@localhost"), False),
-             (str(fields.get("reply_to") or ""), False), (template.text, False), (template.html, True)],
-            values,
-        )
+        senders = address_macros(account)
+        subject, sender, reply_to, text, html = self.renderer.render_parts([
+            (str(fields.get("subject", "")), False, values), (str(fields.get("from") or DEFAULT_FROM), False, senders),
+            (str(fields.get("reply_to") or ""), False, senders), (template.text, False, values),
+            (template.html, True, values),
+        ])
+        name, address = one_mailbox("from", sender)
+        reply = one_mailbox("reply_to", reply_to) if reply_to.strip() else None
         return Rendered(
-            subject=subject, sender=sender, reply_to=reply_to, to=to,
+            subject=subject, sender=addresses.header(name, address), sender_address=address,
+            reply_to=addresses.header(*reply) if reply else "", to=to,
             cc=addresses.resolve(fields.get("cc"), job["recipients"], users),
             bcc=addresses.resolve(fields.get("bcc"), job["recipients"], users),
             text=text, html=html, charset=template.charset,

@@ -337,9 +337,15 @@ class JobQueue:
         return failing_workers(self._rds)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _parsed(raw: str | None) -> Any:
+    """A stored document; None when it is not JSON (Python's NaN and Infinity are not: a time of
+    NaN would pass every range check of the job schema)."""
     try:
-        return json.loads(raw) if raw else None
+        return json.loads(raw, parse_constant=_not_json) if raw else None
     except ValueError:
         return None
 

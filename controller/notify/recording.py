@@ -3,9 +3,15 @@ email when the mail sender can read it, otherwise linked.
 
 `data.voicemail.media_path` is where FreeSWITCH wrote the file. It is attached when it names a
 readable regular file of an audio type (by extension: `.wav` audio/wav, `.mp3` audio/mpeg, ...) no
-larger than `CONTROLLER_MAX_ATTACHMENT_BYTES`; anything else (another host's path, a missing,
-unreadable, oversized or non-audio file) is not read further. The link is the job's own
-`media_url`, or `CONTROLLER_MEDIA_URL` followed by the URL-encoded message id.
+larger than `CONTROLLER_MAX_ATTACHMENT_BYTES`, inside `CONTROLLER_VOICEMAIL_DIR`; anything else
+(another host's path, a missing, unreadable, oversized or non-audio file, a path outside the
+folder) is not read further. A job names the path, so the path is not trusted: its folder's real
+path (symlinks resolved) must lie inside the voicemail folder's, the file is reached from that
+folder one component at a time and opened with O_NOFOLLOW: a recording that is a symlink (to
+`/etc/passwd`) is not followed, nor a folder swapped for one after the check.
+
+The link is the job's own `media_url`, or `CONTROLLER_MEDIA_URL` followed by the URL-encoded
+message id.
 
 The attachment's file name is made from the caller and the time the message was left, reduced to
 letters, digits, `+` and `-` (a caller ID name is caller-controlled: no quote, dot, slash, CR or LF
@@ -28,6 +34,7 @@ from controller.notify.message import Attachment
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_ROOT = "/var/lib/freeswitch/storage/voicemail"  # CONTROLLER_VOICEMAIL_DIR's default
 _UNSAFE = re.compile(r"[^A-Za-z0-9+-]+")
 
 
@@ -60,9 +67,11 @@ def file_name(voicemail: dict[str, Any], call: dict[str, Any], extension: str) -
 class Recordings:
     """Reads voicemail recordings for attachment and builds their links."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, media_url: str = "") -> None:
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, media_url: str = "", *,
+                 root: str = DEFAULT_ROOT) -> None:
         self.max_bytes = max_bytes
         self.media_url = media_url.rstrip("/")
+        self.root = os.path.realpath(root)
         self._types = _types()
 
     def url(self, voicemail: dict[str, Any]) -> str:
@@ -88,9 +97,34 @@ class Recordings:
         extension = os.path.splitext(path)[1].lstrip(".")
         return Attachment(file_name(voicemail, job.get("call") or {}, extension), content_type, data)
 
+    def _folder(self, path: str) -> str | None:
+        """The path's folder relative to the voicemail folder, every symlink in it resolved; None
+        when it lies outside."""
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        if os.path.commonpath([folder, self.root]) != self.root:
+            return None
+        return os.path.relpath(folder, self.root)
+
+    def _open(self, folder: str, name: str) -> int:
+        """Open the file walking down from the voicemail folder one component at a time, none of
+        them followed if it is (or has become, since the check) a symlink."""
+        flags = os.O_RDONLY | os.O_NOFOLLOW
+        fd = os.open(self.root, flags | os.O_DIRECTORY)
+        try:
+            for part in (p for p in folder.split(os.sep) if p not in ("", ".")):
+                fd, parent = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd), fd
+                os.close(parent)
+            return os.open(name, flags | os.O_NONBLOCK, dir_fd=fd)  # O_NONBLOCK: a FIFO has no writer
+        finally:
+            os.close(fd)
+
     def _read(self, path: str) -> bytes | None:
-        try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
-            with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as media:
+        folder = self._folder(path)
+        if folder is None:
+            log.warning("recording %s is outside the voicemail folder %s: not attached", path, self.root)
+            return None
+        try:
+            with open(self._open(folder, os.path.basename(path)), "rb") as media:
                 info = os.fstat(media.fileno())
                 if not stat.S_ISREG(info.st_mode) or info.st_size > self.max_bytes:
                     log.info("recording %s: not a regular file or over %d bytes: not attached", path, self.max_bytes)
