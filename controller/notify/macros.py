@@ -9,6 +9,7 @@ Reply-To) see `address_macros` only: the account and the system, never call data
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import socket
 import zoneinfo
@@ -103,6 +104,14 @@ def macros(
 def address_macros(account: dict[str, Any]) -> dict[str, Any]:
     """What From and Reply-To may use: the account's values (each `address_inert`) and the
     system's host name. Call data is not there, so no caller can choose who a mail is from."""
-    fields = ("id", "name", "realm")
-    return {"account": {key: address_inert(account.get(key) or "") for key in fields},
-            "system": {"hostname": address_inert(socket.gethostname())}}
+    values = _address_values(str(account.get("id") or ""), str(account.get("name") or ""),
+                             str(account.get("realm") or ""), socket.gethostname())
+    return {"account": dict(values[0]), "system": dict(values[1])}
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_values(ident: str, name: str, realm: str, hostname: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """The inert values of one account (cached: translating them costs more than the rest of the
+    address fields' render, and an account's values rarely change)."""
+    account = (("id", address_inert(ident)), ("name", address_inert(name)), ("realm", address_inert(realm)))
+    return account, (("hostname", address_inert(hostname)),)

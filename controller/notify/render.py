@@ -22,7 +22,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import signal
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -185,9 +185,11 @@ def _check_tokens(environment: jinja2.Environment, source: str) -> None:
 
 
 def _produce(template: jinja2.Template, macros: Mapping[str, Any], budget: int) -> str:
-    """The template's output, stopped as soon as it passes `budget` characters."""
+    """The template's output, stopped as soon as it passes `budget` characters. (The template's
+    own render function, as `Template.render` calls it: `generate` would add a generator frame
+    per chunk and a traceback rewrite that the TemplateError made of any failure drops.)"""
     parts, size = [], 0
-    chunks: Generator[str, None, None] = template.generate(macros)  # type: ignore[assignment]
+    chunks = template.root_render_func(template.new_context(dict(macros)))
     try:
         for chunk in chunks:
             size += len(chunk)
@@ -195,5 +197,5 @@ def _produce(template: jinja2.Template, macros: Mapping[str, Any], budget: int) 
                 raise TemplateError(f"template output over {MAX_OUTPUT} bytes")
             parts.append(chunk)
     finally:
-        chunks.close()
+        chunks.close()  # type: ignore[attr-defined]
     return "".join(parts)
