@@ -193,3 +193,17 @@ def test_a_message_freeswitch_cannot_record_leaves_the_missed_call_alert_due(
     assert record.hangup_cause == "DESTINATION_OUT_OF_ORDER"
     assert VoicemailMessages(rds).all(ACCOUNT, "vm-bob") == []
     assert [job["type"] for job in queued_jobs(rds)] == ["missed_call"]
+
+
+def test_a_message_whose_caller_hangs_up_is_kept_when_the_linger_notice_overtakes_the_record(
+        rds: redis.Redis, esl_server: OutboundServer) -> None:
+    """Seen on a real FreeSWITCH: the lingering disconnect notice can come before record's
+    completion; the message (and its length) must still be kept, and the call is not missed."""
+    alert = {"recipients": [{"type": "user", "id": "u-bob"}]}
+    load(rds, flow("612", node("missed_call_alert", alert, _=node("voicemail", {"id": "vm-bob"}))))
+    record = call(esl_server, "612", record_seconds=30, hangup_during=("record", 0.3), notice_before_completion=True)
+    notices = [what for _, kind, what in record.timeline if kind == "notice"]
+    assert notices[:1] == ["linger"] and record.hangup_cause == "NORMAL_CLEARING"
+    [message] = VoicemailMessages(rds).all(ACCOUNT, "vm-bob")
+    assert 0 <= message["length"] <= 1
+    assert [job["type"] for job in queued_jobs(rds)] == ["voicemail_to_email"]

@@ -202,9 +202,12 @@ class Session(esl.OutboundSession):
             if name in WATCHED_EVENTS:  # (the others are not parsed at all)
                 self._event(wire.parse_event(frame, name))
         elif kind == "text/disconnect-notice":
-            if frame.headers.get("Content-Disposition") == "linger":
-                self._lingering = True
-            self._mark_gone("disconnect notice")
+            # A lingering socket still brings the events queued before the hangup (the running
+            # app's completion among them: the notice can overtake it), so what waits for them
+            # is settled at CHANNEL_HANGUP_COMPLETE or at the close, not here.
+            lingering = frame.headers.get("Content-Disposition") == "linger"
+            self._lingering = self._lingering or lingering
+            self._mark_gone("disconnect notice", settle=not lingering)
         elif not kind:
             log.warning("call %s: frame without Content-Type skipped", self.uuid)
 
@@ -237,11 +240,13 @@ class Session(esl.OutboundSession):
             self._complete.set()
             self._mark_gone(name)
 
-    def _mark_gone(self, why: str) -> None:
+    def _mark_gone(self, why: str, settle: bool = True) -> None:
+        """No more commands; `settle`: what waits for a completion is told now."""
         if not self._gone.is_set():
             log.debug("call %s: channel gone (%s)", self.uuid, why)
             self._outbound_connected = False
             self._gone.set()
+        if settle and self._completions:
             gone = ChannelGoneError(why)
             for waiting in self._completions.values():
                 waiting.set_exception(gone)

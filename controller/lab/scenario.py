@@ -88,6 +88,10 @@ class Scenario:
     missing_files: tuple[str, ...] = ()  # playback of a path containing one: FILE NOT FOUND
     answer_delay: float = 0.001
     time_scale: float = 1.0
+    # With linger, FreeSWITCH writes its disconnect notice from the socket's own thread while the
+    # channel's events wait in their queue: on a real FreeSWITCH the notice was seen to overtake
+    # the running app's CHANNEL_EXECUTE_COMPLETE (a voicemail whose caller hung up lost its length).
+    notice_before_completion: bool = False
 
     @property
     def presses(self) -> tuple[Keypress, ...]:

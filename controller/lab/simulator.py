@@ -322,6 +322,8 @@ class SimulatedCall:
         # Channel-State-Number turns 10 (CS_HANGUP) while Channel-State still says CS_EXECUTE.
         self.channel.set_values(Answer_State="hangup", Hangup_Cause=cause, Channel_State_Number="10")
         self.emit("CHANNEL_HANGUP")
+        if self.scenario.notice_before_completion and self.linger is not None and not self.linger_notice_sent:
+            self.send_linger_notice()
         if self.bridged_to is not None:
             leg, self.bridged_to = self.bridged_to, None
             leg.set_values(Answer_State="hangup", Hangup_Cause="NORMAL_CLEARING")
