@@ -36,6 +36,8 @@ HOSTILE = {
     "join with a big separator": BIG + "{{ range(1000)|join(b) }}",
     "list concatenation": "{% set l = range(90000)|list %}{{ (l + l)|length }}",
     "percent width": "{{ '%0999999999d' % 1 }}",
+    "bytes percent width": "{{ '%0999999999d'.encode() % 1 }}",
+    "bytes method": "{{ 'a'.encode().ljust(10**9) }}",
     "percent star width": "{{ '%*d' % (999999999, 1) }}",
     "percent repeated key": BIG + "{{ '%(a)s%(a)s' % {'a': b} }}",
     "format filter width": "{{ '%0999999999d'|format(1) }}",

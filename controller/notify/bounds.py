@@ -114,8 +114,8 @@ def binop(op: str, left: Any, right: Any) -> Any:
         _check_power(left, right)
     elif op == "+":
         _check_join(left, right)
-    elif op == "%" and isinstance(left, str):
-        check_percent(left, right)
+    elif op == "%" and isinstance(left, (str, bytes)):
+        check_percent(left if isinstance(left, str) else left.decode("latin-1"), right)
     return _OPS[op](left, right)
 
 
