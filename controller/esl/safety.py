@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 _BREAKS = str.maketrans({"\r": " ", "\n": " ", "\x00": "", "\x1f": ""})
-_EXPANDER = str.maketrans({"$": "\uff04", "\\": "\uff3c"})
+_EXPANDER = str.maketrans({"$": "\uff04", "\\": "\uff3c", "'": "\u2019"})
 
 
 def one_line(text: object) -> str:
@@ -42,9 +42,11 @@ def one_line(text: object) -> str:
 
 def inert(text: object) -> str:
     """Caller- or tenant-controlled text: one line, with no `$` and no backslash left for
-    FreeSWITCH's expander to act on (each becomes its full-width look-alike)."""
+    FreeSWITCH's expander to act on (each becomes its full-width look-alike), and no `'`, which
+    FreeSWITCH's argument splitter (switch_separate_string, used by multiset and many apps)
+    pairs as quotes across values: it becomes the typographic apostrophe (U+2019)."""
     value = one_line(text)
-    if "$" in value or "\\" in value:
+    if "$" in value or "\\" in value or "'" in value:
         return value.translate(_EXPANDER)
     return value
 

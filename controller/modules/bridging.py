@@ -44,8 +44,9 @@ NOT_CAUSES = frozenset({"", "failure", "SUCCESS"})
 # A leg_timeout expiry alone is ALLOTTED_TIMEOUT in FreeSWITCH (the call_timeout set below, as
 # long as the longest leg, ends the originate first: NO_ANSWER); Kazoo calls both NO_ANSWER.
 ALIASES = {"ALLOTTED_TIMEOUT": ("NO_ANSWER",)}
-# Characters that separate legs or options in a dial string: never inside one target.
-_DIAL_SYNTAX = frozenset(",|{}")
+# Characters that separate legs or options in a dial string, or that FreeSWITCH's expander or
+# argument splitter reads: never inside one target.
+_DIAL_SYNTAX = frozenset(",|{}$\\'")
 
 
 @dataclasses.dataclass(frozen=True)

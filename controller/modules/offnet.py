@@ -62,7 +62,7 @@ def channel_variables(data: Mapping[str, Any], call: Call) -> dict[str, str]:
     if data.get("ignore_early_media") is True:
         variables["ignore_early_media"] = "true"
     if data.get("ringback"):
-        variables["ringback"] = one_line(data["ringback"])
+        variables["ringback"] = str(data["ringback"])
     return variables
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import multiset, one_line
+from controller.esl.safety import inert, multiset
 from controller.flow import DEFAULT_CHILD, Next
 
 Step = tuple[str, str]
@@ -28,7 +28,7 @@ Step = tuple[str, str]
 
 def media_path(media: object) -> str:
     """What FreeSWITCH's `playback` needs for a media reference."""
-    path = one_line(media).strip()
+    path = inert(media).strip()
     if path.startswith(("http://", "https://")):
         return "http_cache://" + path
     return path

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import one_line
+from controller.esl.safety import inert
 from controller.modules.play import media_path
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Prompt:
 def speak(text: str, engine: str = "flite", voice: str = "female") -> Step:
     """`speak engine|voice|text` (mod_flite's voices: kal, slt, rms, awb; `female` -> slt)."""
     voices = {"female": "slt", "male": "kal"} if engine == "flite" else {}
-    return "speak", f"{one_line(engine)}|{one_line(voices.get(voice, voice))}|{one_line(text)}"
+    return "speak", f"{inert(engine)}|{inert(voices.get(voice, voice))}|{inert(text)}"
 
 
 def file_prompt(media: object) -> Prompt:

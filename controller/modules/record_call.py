@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import multiset, one_line
+from controller.esl.safety import inert, multiset
 from controller.flow import DEFAULT_CHILD, Next
 
 RECORDING = "recording"
@@ -31,10 +31,10 @@ def path(data: dict[str, Any], call: Call) -> str:
     name = name.replace("{call_id}", call.uuid)
     if "." not in name:
         name += "." + extension
-    name = one_line(name).replace("/", "_").replace(" ", "_")
+    name = inert(name).replace("/", "_").replace(" ", "_")
     url = str(data.get("url") or "")
     if url:
-        return "http_cache://" + one_line(url).rstrip("/") + "/" + name
+        return "http_cache://" + inert(url).rstrip("/") + "/" + name
     return "${recordings_dir}/" + name
 
 

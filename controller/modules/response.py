@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import one_line
+from controller.esl.safety import inert
 from controller.flow import Next
 from controller.modules.play import media_path
 
@@ -24,7 +24,7 @@ def steps(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     code = int(data.get("code", DEFAULT_CODE))
     if not 400 <= code <= 699:
         code = DEFAULT_CODE
-    message = one_line(data.get("message", "")).strip()
+    message = inert(data.get("message", "")).strip()
     media = media_path(data.get("media", ""))
     early = [("pre_answer", ""), ("playback", media)] if media else []
     return [*early, ("respond", f"{code} {message}".strip())]

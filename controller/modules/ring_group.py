@@ -98,7 +98,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     strategy = str(data.get("strategy", "simultaneous"))
     limit = int(data["timeout"]) if strategy == "simultaneous" and "timeout" in data else None
     if data.get("ringback"):
-        call.channel.execute_all([multiset({"ringback": one_line(data["ringback"])})])
+        call.channel.execute_all([multiset({"ringback": str(data["ringback"])})])
     failure: tuple[str, ...] | None = ()
     for _ in range(max(1, int(data.get("repeats", 1)))):
         failure = bridging.bridge(call, planned, strategy, data.get("fail_on_single_reject") is True, limit)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import multiset, one_line
+from controller.esl.safety import inert, multiset
 from controller.flow import DEFAULT_CHILD, Next
 from controller.modules.play import terminators
 
@@ -21,12 +21,12 @@ GENDERS = {"masculine": "masculine", "feminine": "feminine", "neuter": "neuter"}
 
 
 def argument(data: dict[str, Any]) -> str:
-    language = one_line(data.get("language", "en")).split("-")[0] or "en"
+    language = inert(data.get("language", "en")).split("-")[0] or "en"
     gender = GENDERS.get(str(data.get("gender", "")))
     lang = f"{language}:{gender}" if gender else language
-    kind = one_line(data.get("say_type", "number")).upper().replace("-", "_")
-    method = one_line(data.get("method", "pronounced")).upper()
-    return f"{lang} {kind} {method} {one_line(data.get('text', '')).strip()}"
+    kind = inert(data.get("say_type", "number")).upper().replace("-", "_")
+    method = inert(data.get("method", "pronounced")).upper()
+    return f"{lang} {kind} {method} {inert(data.get('text', '')).strip()}"
 
 
 def handle(data: dict[str, Any], call: Call) -> Next:
