@@ -80,6 +80,8 @@ def test_a_short_message_is_discarded_yet_the_call_is_not_missed(rds: redis.Redi
     assert "record" in record.app_names()
     assert VoicemailMessages(rds).all(ACCOUNT, "vm-ann") == []  # shorter than vm-ann's 3 s minimum
     assert queued_jobs(rds) == []  # no voicemail email, and no missed-call alert: voicemail was reached
+    [(path, _)] = record.recordings
+    assert not Path(path).exists()  # the recording FreeSWITCH wrote is not left behind
 
 
 def test_a_full_box_plays_a_notice_and_tells_the_owner(rds: redis.Redis, esl_server: OutboundServer) -> None:

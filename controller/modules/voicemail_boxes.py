@@ -3,12 +3,16 @@ callflow pattern captured or a caller typed, and the owner of the device placing
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
 from controller.esl.safety import multiset, one_line
 from controller.modules import bridging
+
+log = logging.getLogger(__name__)
 
 
 def find_box(call: Call, data: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -62,3 +66,15 @@ def recorded_ms(event: Mapping[str, str]) -> int | None:
         if value.isdigit():
             return int(value) * scale
     return None
+
+
+def discard(path: str) -> None:
+    """Remove the recording of a message that is not kept, where this process can reach it (the
+    voicemail folder is shared with FreeSWITCH, as the mail sender's attachments need); a file
+    out of reach is left, with a line in the log."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("recording %s of a discarded message left: %s", path, exc)

@@ -70,6 +70,7 @@ def compose(call: Call, data: Mapping[str, Any], box: dict[str, Any]) -> Next:
     seconds = milliseconds / 1000
     if seconds < int(box.get("min_message_length", 3)):
         log.info("call %s: %.1f s message discarded (shorter than the minimum)", call.uuid, seconds)
+        boxes.discard(path)
         return None
     keep(call, box, {"media_id": media_id, "length": int(seconds), "media_path": path})
     prompts.play(call, prompts.Prompt(file=SAVED), prompts.Prompt(file=GOODBYE))
