@@ -280,17 +280,32 @@ class World:
 
 
 def leftovers(marker: str) -> list[int]:
-    """Processes other than this one whose command line or environment names `marker` (the row's
-    folder): what a SIGKILLed `controller run` left behind."""
+    """Processes other than this one and its ancestors whose command line or environment names
+    `marker` (the row's folder): what a SIGKILLed `controller run` left behind. (With --keep the
+    folder is on the command line of whatever started the benchmark too: never those.)"""
     found = []
+    spared = ancestors()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit() or int(entry.name) in spared:
             continue
         with contextlib.suppress(OSError):
             seen = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
             if marker.encode() in seen:
                 found.append(int(entry.name))
     return found
+
+
+def ancestors() -> set[int]:
+    """This process and every process above it, up to init."""
+    chain, pid = set(), os.getpid()
+    while pid > 1 and pid not in chain:
+        chain.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rpartition(")")[2].split()[1])
+    return chain
 
 
 def scenario(destination: str = NUMBER, ring: float = 0.2) -> Scenario:
