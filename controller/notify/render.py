@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import signal
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from controller.notify.bounds import LimitError
 from controller.notify.sandbox import BoundedEnvironment
 
 MAX_OUTPUT = 512 * 1024
+OUTPUT_BATCH = 32  # output chunks made before they are counted (at most 16 MiB)
 MAX_SOURCE = 128 * 1024
 MAX_TOKENS = 5000  # of Jinja2's lexer: what compiling costs grows with them (the defaults have < 200)
 TIME_LIMIT = 1.0
@@ -185,17 +187,19 @@ def _check_tokens(environment: jinja2.Environment, source: str) -> None:
 
 
 def _produce(template: jinja2.Template, macros: Mapping[str, Any], budget: int) -> str:
-    """The template's output, stopped as soon as it passes `budget` characters. (The template's
-    own render function, as `Template.render` calls it: `generate` would add a generator frame
-    per chunk and a traceback rewrite that the TemplateError made of any failure drops.)"""
-    parts, size = [], 0
+    """The template's output, stopped once it passes `budget` characters. Chunks are counted by
+    the batch (each is at most 512 KiB, `sandbox._printable`): a loop in Python over every chunk
+    cost more than the rest of the render. The template's own render function is run, as
+    `Template.render` runs it (`generate` adds a generator frame per chunk)."""
+    parts: list[str] = []
+    size = 0
     chunks = template.root_render_func(template.new_context(dict(macros)))
     try:
-        for chunk in chunks:
-            size += len(chunk)
+        while batch := list(itertools.islice(chunks, OUTPUT_BATCH)):
+            size += sum(map(len, batch))
             if size > budget:
                 raise TemplateError(f"template output over {MAX_OUTPUT} bytes")
-            parts.append(chunk)
+            parts += batch
     finally:
         chunks.close()  # type: ignore[attr-defined]
     return "".join(parts)
