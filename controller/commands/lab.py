@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.config import Settings
-from controller.lab import bench, bench_freeswitch, bench_mail, bench_match, calls, faults, recording
+from controller.lab import attack, bench, bench_freeswitch, bench_mail, bench_match, calls, faults, recording
 from controller.lab.freeswitch import FreeSwitchError, missing_reason
 from controller.store.connection import connect
 
@@ -70,6 +70,16 @@ def register(commands: Any) -> None:
     fault.add_argument("--smtp-down", type=float, default=20.0, help="seconds the SMTP sink is down in row 3")
     fault.add_argument("--keep", type=Path, help="leave each row's logs and data in this new folder")
     fault.set_defaults(run=run_faults)
+    _register_attack(sub)
+
+
+def _register_attack(sub: Any) -> None:
+    attacks = sub.add_parser("attack", help="issue 15's attacks against controller run, beside normal calls; "
+                             "one row each: held or broken, call setup p99, /healthz, memory")
+    attacks.add_argument("--only", help=f"attacks by name, comma separated ({', '.join(attack.NAMES)})")
+    attacks.add_argument("--quick", action="store_true", help="a quick subset (about 30 s)")
+    attacks.add_argument("--keep", type=Path, help="leave the run's logs, data and outbox in this new folder")
+    attacks.set_defaults(run=run_attack)
 
 
 def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
@@ -135,3 +145,18 @@ def run_faults(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     results = faults.run(faults.Options(rows=rows, scale=args.scale, smtp_down=args.smtp_down, keep=args.keep))
     return 0 if all(r.passed for r in results) else 1
+
+
+def run_attack(args: argparse.Namespace, settings: Settings) -> int:
+    only = tuple(n.strip() for n in (args.only or "").split(",") if n.strip())
+    unknown = sorted(set(only) - set(attack.NAMES))
+    if unknown:
+        print(f"controller lab attack: unknown attacks {', '.join(unknown)}; known: {', '.join(attack.NAMES)}",
+              file=sys.stderr)
+        return 2
+    try:
+        results = attack.run(attack.Options(only=only, quick=args.quick, keep=args.keep))
+    except RuntimeError as exc:  # the system attacked could not be started or set up
+        print(f"controller lab attack: {exc}", file=sys.stderr)
+        return 1
+    return 0 if results and all(r.passed for r in results) else 1
