@@ -186,11 +186,16 @@ class JobQueue:
         """Take up to `count` ready jobs in one step (the worker's heartbeat must be alive): two
         round trips for the batch instead of two per job. With nothing ready, wait up to `timeout`
         for one. The jobs are held in the worker's processing list like claimed ones."""
-        ids = [str(i) for i in self._claim_some(keys=[keys.QUEUE_READY, keys.queue_processing(worker)], args=[count])]
-        if not ids:
+        ready = self.claim_ready(worker, count)
+        if not ready:
             claimed = self.claim(worker, timeout, heartbeat=False)
             return [] if claimed is None else [claimed]
-        return self._read(ids)
+        return ready
+
+    def claim_ready(self, worker: str, count: int) -> list[Claimed]:
+        """Take up to `count` jobs that are ready now, without waiting (none: an empty list)."""
+        ids = [str(i) for i in self._claim_some(keys=[keys.QUEUE_READY, keys.queue_processing(worker)], args=[count])]
+        return self._read(ids) if ids else []
 
     def _read(self, job_ids: list[str]) -> list[Claimed]:
         pipe = self._rds.pipeline(transaction=False)
