@@ -237,7 +237,7 @@ class Mailer:
             prepared = upcoming.get()
             if index + 1 < len(pairs):
                 upcoming = gevent.spawn(self.prepare, *pairs[index + 1])
-            if self.stopping.is_set():
+            if self.stopping.is_set() and index > 0:  # stopping: the job in hand still goes out
                 break
             self.finish(prepared, delivered)
             handled += 1
