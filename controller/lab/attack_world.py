@@ -28,7 +28,8 @@ import redis
 import requests
 
 from controller import localredis
-from controller.lab.fault_world import Process, free_port, leftovers, listening, wait_until
+from controller.lab.fault_world import leftovers
+from controller.lab.processes import Process, free_port, listening, wait_until
 
 ROOT_ACCOUNT = "labroot"
 PROBE_NUMBER = "+15550100001"  # account A: answer, a short tone, hangup (the concurrent normal call)

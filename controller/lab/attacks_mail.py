@@ -19,7 +19,7 @@ from typing import Any
 
 from controller.lab.attack_world import ALERT_NUMBER, Verdict, World
 from controller.lab.attacks_api import heavy_template
-from controller.lab.fault_world import free_port, wait_until
+from controller.lab.processes import free_port, wait_until
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
 from controller.notify.job import make_job

@@ -38,6 +38,7 @@ from controller.config import Settings
 from controller.lab import recording, replay
 from controller.lab.cpu import cpu_seconds, own_cpu_seconds
 from controller.lab.load import Figures, drive
+from controller.lab.processes import free_port
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
 from controller.store.bundle import load_bundle
@@ -76,12 +77,6 @@ DRIVERS = ("replay", "simulator")
 CALL_TIMEOUT = 60.0
 # Places `calls` calls at `rate` per second against one server and returns what was measured.
 Load = Callable[[int, float], Figures]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_listening(port: int, proc: subprocess.Popen[bytes], deadline: float = 15.0) -> None:

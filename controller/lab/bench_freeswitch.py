@@ -25,7 +25,6 @@ import dataclasses
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,8 +41,8 @@ from controller.lab.freeswitch import (
     Ports,
     binary_path,
     free_port,
-    wait_until,
 )
+from controller.lab.processes import Process
 
 ACCOUNT = "benchfs0000000000000000000000000"
 NUMBER = "+15554449999"
@@ -158,9 +157,9 @@ def measure(server: str, freeswitch: FreeSwitch, folder: Path, options: Options)
 @contextlib.contextmanager
 def floor(port: int, freeswitch: FreeSwitch, folder: Path) -> Iterator[tuple[int, Path | None]]:
     command = [sys.executable, "-m", "controller.lab.baseline", "--floor", "--dialogue", "tone", "--port", str(port)]
-    with process(command, folder / "floor.log") as proc:
-        wait_listening(port, proc)
-        yield proc.pid, None
+    with Process(command, folder / "floor.log") as server:
+        server.wait_port(port, READY_SECONDS)
+        yield server.pid, None
 
 
 @contextlib.contextmanager
@@ -183,43 +182,15 @@ def product(port: int, freeswitch: FreeSwitch, folder: Path) -> Iterator[tuple[i
     (folder / "bundle.json").write_text(json.dumps(BUNDLE))
     sink_command = [sys.executable, "-m", "controller.lab.smtp_sink", f"127.0.0.1:{sink_port}", str(sink)]
     controller = [sys.executable, "-m", "controller"]
-    with process(sink_command, folder / "sink.out") as sink_proc, \
-            process([*controller, "run"], folder / "controller.log", env) as proc:
-        wait_listening(sink_port, sink_proc)
-        wait_listening(port, proc)
+    with Process(sink_command, folder / "sink.out") as sink_process, \
+            Process([*controller, "run"], folder / "controller.log", env) as run:
+        sink_process.wait_port(sink_port, READY_SECONDS)
+        run.wait_port(port, READY_SECONDS)
         loaded = subprocess.run([*controller, "flows", "load", str(folder / "bundle.json")], env=env,
                                 capture_output=True, text=True, timeout=60, check=False)
         if loaded.returncode != 0:
             raise FreeSwitchError(f"flows load: {loaded.stdout}{loaded.stderr}")
-        yield proc.pid, sink
-
-
-@contextlib.contextmanager
-def process(command: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process for the length of the block, ended with SIGTERM (SIGKILL if it lingers)."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, cwd=ROOT)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    def is_up() -> bool:
-        if proc.poll() is not None:
-            raise FreeSwitchError(f"{proc.args!r} exited with {proc.returncode}")
-        with socket.socket() as probe:
-            probe.settimeout(0.2)
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    wait_until(is_up, READY_SECONDS, f"port {port} to listen", step=0.1)
+        yield run.pid, sink
 
 
 def children_of(pid: int) -> list[int]:

@@ -32,9 +32,10 @@ import gevent
 import redis
 
 from controller.config import Settings
-from controller.lab.bench import free_port, server_process, wait_listening
+from controller.lab.bench import server_process, wait_listening
 from controller.lab.cpu import cpu_seconds
 from controller.lab.load import drive
+from controller.lab.processes import free_port
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.notify.delivery import SmtpSender
 from controller.notify.job import make_job

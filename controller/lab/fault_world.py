@@ -17,11 +17,8 @@ import dataclasses
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import gevent
@@ -29,18 +26,17 @@ import redis
 from gevent.pool import Pool
 
 from controller.lab.inbound import InboundServer
+from controller.lab.processes import START_SECONDS, Process, free_port, wait_until
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import CallRecord, run_call
 from controller.store.bundle import load_bundle
 
-ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "faults00000000000000000000000000"
 NUMBER = "+15554440100"
 GREYLIST_NUMBER = "+15554440101"
 RECIPIENT = "alerts@faults.example.com"
 GREYLISTED = "greylist-desk@faults.example.com"
 TIME_SCALE = 0.05  # FreeSWITCH's own times (linger 10 s -> 0.5 s)
-START_SECONDS = 30.0
 RESTART_SECONDS = 90.0  # a restarted `controller run` may first wait for its killed predecessor's roles
 
 
@@ -57,72 +53,6 @@ BUNDLE = {
     "callflows": [{"id": "alerted", "numbers": [NUMBER], "flow": _flow(RECIPIENT)},
                   {"id": "greylisted", "numbers": [GREYLIST_NUMBER], "flow": _flow(GREYLISTED)}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str, step: float = 0.05) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        gevent.sleep(step)
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-class Process:
-    """One child process with its output appended to a log file; started again with the same
-    command and log after a kill."""
-
-    def __init__(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        self.command, self.log, self.env = command, log, env
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Process:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT)
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL, the fault: nothing is flushed or handed back."""
-        if self.alive:
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it lingers: the end of a row."""
-        if not self.alive:
-            return
-        assert self.proc is not None
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def wait_port(self, port: int, seconds: float = START_SECONDS) -> None:
-        def up() -> bool:
-            if not self.alive:
-                code = self.proc.returncode if self.proc is not None else None
-                raise RuntimeError(f"{' '.join(self.command[2:4])} exited with {code}; see {self.log}")
-            return listening(port)
-
-        wait_until(up, seconds, f"{self.command[-1]} to listen on {port}")
 
 
 class LabRedis:

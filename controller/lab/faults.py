@@ -25,7 +25,8 @@ from typing import TextIO
 import gevent
 
 from controller.lab import fault_tally
-from controller.lab.fault_world import GREYLIST_NUMBER, Layout, World, scenario, wait_until
+from controller.lab.fault_world import GREYLIST_NUMBER, Layout, World, scenario
+from controller.lab.processes import wait_until
 
 RATE = 30.0  # calls started per second in the rows with traffic
 LONG_RING = 60.0  # seconds a call rings when a row kills its controller while calls ring

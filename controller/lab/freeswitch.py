@@ -19,13 +19,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from controller.lab.processes import ROOT, free_port, wait_until
+
 PROJECT_CONF = ROOT / "conf" / "freeswitch"
 DEFAULT_BINARY = Path("/opt/freeswitch/bin/freeswitch")
 ESL_PASSWORD = "lab-esl-secret"
@@ -51,7 +50,7 @@ NOT_OURS = {
 RTP_SPAN = 200  # ports of the RTP range, below the kernel's ephemeral range (no clash with port 0)
 
 
-class FreeSwitchError(Exception):
+class FreeSwitchError(RuntimeError):
     """FreeSWITCH could not be configured, started or asked something."""
 
 
@@ -65,28 +64,6 @@ def missing_reason(env: Mapping[str, str] = os.environ) -> str | None:
     if path.is_file() and os.access(path, os.X_OK):
         return None
     return f"real FreeSWITCH not installed at {path}; install with ../shared/freeswitch/install.sh"
-
-
-def free_port() -> int:
-    """A loopback port free for both TCP and UDP (a SIP profile binds both)."""
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                    udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str, step: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise FreeSwitchError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(step)
 
 
 @dataclasses.dataclass(frozen=True)
