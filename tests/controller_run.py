@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from tests.conftest import free_port
+from tests.office import flow, node
 
 
 def environment(folder: Path) -> dict[str, str]:
@@ -143,3 +144,7 @@ def end_leftovers(marker: Path, timeout: float = 15) -> list[str]:
         with contextlib.suppress(OSError):
             os.kill(int(line.split()[0]), signal.SIGKILL)
     return left
+
+
+RING_ANN = node("user", {"id": "u-ann", "timeout": 20}, _=node("voicemail", {"id": "vm-ann"}))
+ALERTED = flow("+15554441111", node("missed_call_alert", {"recipients": [{"type": "user", "id": "u-ann"}]}, _=RING_ANN))

@@ -9,11 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.controller_run import Run, controller, end_leftovers, environment
-from tests.office import ACCOUNT, bundle, flow, node
-
-RING_ANN = node("user", {"id": "u-ann", "timeout": 20}, _=node("voicemail", {"id": "vm-ann"}))
-ALERTED = flow("+15554441111", node("missed_call_alert", {"recipients": [{"type": "user", "id": "u-ann"}]}, _=RING_ANN))
+from tests.controller_run import ALERTED, Run, controller, end_leftovers, environment
+from tests.office import ACCOUNT, bundle
 
 
 @pytest.fixture
