@@ -153,8 +153,9 @@ class Mailer:
             record = self._pending[0]
             if not record.is_applied(self.rds):
                 self._apply(record)
-            else:
+            else:  # written before the reply was lost: still say what went out
                 self._pending.pop(0)
+                self._tell(record.prepared.claimed, record.attempt, None)
         moved = self.queue.requeue_held(self.name)
         if moved:
             log.warning("mail sender %s: handed back %d job(s) it held when it lost track", self.name, moved)
