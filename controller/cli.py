@@ -17,9 +17,16 @@ from controller import config, localredis, logcontext
 from controller.commands import api, flows, jobs, lab, mailer, run, serve, tokens
 from controller.errors import ConfigError
 
+DESCRIPTION = """\
+The FreeSWITCH call controller: FreeSWITCH hands each call to it over an outbound event socket, it
+runs the account's callflow on the channel, and it emails (or texts) the alerts the callflow asks
+for. `controller run` starts everything; the other commands load callflows, place simulated calls,
+look after the notification queue and manage API tokens."""
+EPILOG = "Each command has its own --help. The operator's guide is README.md; settings are CONTROLLER_* variables."
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="controller", description=__doc__)
+    parser = argparse.ArgumentParser(prog="controller", description=DESCRIPTION, epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     flows.register(commands)
     jobs.register(commands)

@@ -27,7 +27,12 @@ log = logging.getLogger(__name__)
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("api", help="serve the HTTP API (/v2/...)")
+    parser = commands.add_parser(
+        "api", help="serve the HTTP API (/v2/..., /metrics, /healthz; one role of `run`)",
+        description="Serve the HTTP API on CONTROLLER_API_LISTEN: accounts, users, devices, callflows and "
+        "notification templates under /v2/ (with an X-Auth-Token from `controller tokens create`), the OpenAPI "
+        "document at /v2/openapi.json, Prometheus metrics at /metrics and health at /healthz. `controller run` "
+        "starts it for you.")
     roles.add_option(parser)
     parser.set_defaults(run=run_api)
 

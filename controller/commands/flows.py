@@ -8,28 +8,39 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from controller.callflows.matcher import Matcher, resolve_account
 from controller.config import Settings
 from controller.errors import ControllerError, DocumentError
 from controller.store import bundle
-from controller.store.connection import connect
+from controller.store.connection import connected
 from controller.store.documents import Documents, device_by_sip_user
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("flows", help="check, load, export and match callflows")
+    parser = commands.add_parser("flows", help="check, load, export and match callflows",
+                                 description="Work with callflow documents and account bundles (README: Accounts, "
+                                 "callflows and bundles).")
     sub = parser.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
-    check = sub.add_parser("check", help="validate callflow or bundle files (no Redis needed)")
+    check = sub.add_parser("check", help="validate callflow or bundle files (no Redis needed)",
+                           description="Validate callflow or bundle files; each error names the file and the JSON "
+                           "path. Exit status 1 if any file is invalid.")
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     check.set_defaults(run=run_check)
-    load = sub.add_parser("load", help="import account bundles (all or nothing)")
+    load = sub.add_parser("load", help="import account bundles (all or nothing)",
+                          description="Check, then import account bundles into Redis; a bundle replaces its "
+                          "account's content. If any file has an error nothing is loaded.")
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     load.set_defaults(run=run_load)
-    export = sub.add_parser("export", help="print an account as a bundle")
-    export.add_argument("account")
+    export = sub.add_parser("export", help="print an account as a bundle",
+                            description="Print an account and everything in it as a bundle (loadable again).")
+    export.add_argument("account", metavar="ACCOUNT", help="the account id")
     export.set_defaults(run=run_export)
-    match = sub.add_parser("match", help="show which callflow a number reaches, and why")
-    match.add_argument("number")
+    match = sub.add_parser("match", help="show which callflow a number reaches, and why",
+                           description="Show which callflow a dialed number reaches, why, and the pattern's "
+                           "captures, as a call would find it.")
+    match.add_argument("number", metavar="NUMBER", help="the number dialled, e.g. +15554441111 or '*97'")
     match.add_argument("--account", help="account id (default: resolved as for a call)")
     match.add_argument("--caller", help="calling device id or SIP username (an internal call)")
     match.set_defaults(run=run_match)
@@ -71,21 +82,22 @@ def run_load(args: argparse.Namespace, settings: Settings) -> int:
     if not_bundles:
         print(f"error: not account bundles: {', '.join(not_bundles)}", file=sys.stderr)
         return 1
-    rds = connect(settings)
-    for path, doc in documents:
-        try:
-            counts = bundle.load_bundle(rds, doc, str(path))
-        except ControllerError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-        print(f"{path}: loaded account {doc['account']['id']} ({summary})")
+    with connected(settings) as rds:
+        for path, doc in documents:
+            try:
+                counts = bundle.load_bundle(rds, doc, str(path))
+            except ControllerError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            print(f"{path}: loaded account {doc['account']['id']} ({summary})")
     return 0
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        doc = bundle.export_bundle(connect(settings), args.account)
+        with connected(settings) as rds:
+            doc = bundle.export_bundle(rds, args.account)
     except ControllerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -95,12 +107,18 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_match(args: argparse.Namespace, settings: Settings) -> int:
-    rds = connect(settings)
+    with connected(settings) as rds:
+        return _match(args, settings, rds)
+
+
+def _match(args: argparse.Namespace, settings: Settings, rds: redis.Redis) -> int:
     aid, why = (args.account, "--account") if args.account else resolve_account(
         rds, args.number, None, settings.default_account
     )
     if aid is None:
-        print(f"no callflow: {why}")
+        print(f"no callflow: {why}", file=sys.stderr)
+        print("a number that only a pattern matches (a feature code such as '*97') belongs to no account "
+              "by itself: name the account with --account ACCOUNT_ID", file=sys.stderr)
         return 1
     caller = None
     if args.caller:
@@ -115,6 +133,8 @@ def run_match(args: argparse.Namespace, settings: Settings) -> int:
     print(f"caller:   {'internal device ' + caller['id'] if caller else 'outside the account'}")
     if route is None:
         print("callflow: none matches")
+        print(f"no callflow of account {aid} has this number or a pattern matching it: add one "
+              "(`controller flows load FILE` or the API)", file=sys.stderr)
         return 1
     name = route.callflow.get("name")
     print(f"callflow: {route.callflow_id}" + (f" ({name})" if name else ""))

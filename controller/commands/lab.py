@@ -10,18 +10,25 @@ from typing import Any
 from controller.config import Settings
 from controller.lab import attack, bench, bench_freeswitch, bench_mail, bench_match, calls, faults, recording
 from controller.lab.freeswitch import FreeSwitchError, missing_reason
-from controller.store.connection import connect
+from controller.store.connection import connect, connected
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("lab", help="benchmarks and simulated calls")
+    parser = commands.add_parser("lab", help="simulated calls, benchmarks and fault and attack runs",
+                                 description="Simulated calls against a running controller (`lab call`), and the "
+                                 "benchmarks, fault runs and attack runs that measure it (docs/benchmarks.md).")
     sub = parser.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
-    match = sub.add_parser("bench-match", help="time callflow lookups in a large account")
+    match = sub.add_parser("bench-match", help="time callflow lookups in a large account",
+                           description="Load N callflows and P patterns into a scratch account of the configured "
+                           "Redis and print the lookup times (p50, p99).")
     match.add_argument("--callflows", type=int, default=100_000)
     match.add_argument("--patterns", type=int, default=1_000)
     match.add_argument("--lookups", type=int, default=20_000)
     match.set_defaults(run=run_bench_match)
-    load = sub.add_parser("bench", help="the ESL server against a bare greenswitch application")
+    load = sub.add_parser("bench", help="the ESL server against a bare greenswitch application",
+                          description="Run the ESL server, a bare greenswitch application and a raw gevent floor "
+                          "under the same simulated load, each in its own process, and print each one's rate, "
+                          "setup latency and CPU per call.")
     load.add_argument("--calls", type=int, default=5000, help="calls per measured run")
     load.add_argument("--rate", type=float, default=1000.0, help="offered calls per second")
     load.add_argument("--hold", type=int, default=10000, help="calls held open to measure memory (0: skip)")
@@ -32,7 +39,9 @@ def register(commands: Any) -> None:
         "simulator: every call played by the simulator (about 2 ms of CPU per call)",
     )
     load.set_defaults(run=run_bench)
-    mail = sub.add_parser("bench-mail", help="mail sender: emails/s per worker and end-to-end alert latency")
+    mail = sub.add_parser("bench-mail", help="mail sender: emails/s per worker and end-to-end alert latency",
+                          description="Measure one mail sender's emails per second against a local SMTP sink, "
+                          "beside plain smtplib, then the delay from a missed call's end to its email.")
     mail.add_argument("--jobs", type=int, default=2000, help="emails per throughput run")
     mail.add_argument("--calls", type=int, default=1000, help="missed calls for the latency run")
     mail.add_argument("--rate", type=float, default=100.0, help="calls per second for the latency run")
@@ -40,7 +49,10 @@ def register(commands: Any) -> None:
     mail.add_argument("--sink", choices=("fast", "aiosmtpd"), default="fast", help="the SMTP server measured against")
     mail.set_defaults(run=run_bench_mail)
     real = sub.add_parser("bench-freeswitch",
-                          help="SIPp through a real FreeSWITCH into the raw floor, then the whole product")
+                          help="SIPp through a real FreeSWITCH into the raw floor, then the whole product",
+                          description="Place SIPp calls through a real FreeSWITCH (/opt/freeswitch) into a raw "
+                          "gevent floor, then into a whole `controller run`, and print success, INVITE->200 "
+                          "latency, each side's CPU per call and emails per missed call.")
     real.add_argument("--calls", type=int, default=1000, help="calls per server")
     real.add_argument("--rate", type=float, default=100.0, help="calls per second")
     real.add_argument("--servers", default=",".join(bench_freeswitch.SERVERS),
@@ -48,7 +60,11 @@ def register(commands: Any) -> None:
     real.add_argument("--mail-wait", type=float, default=120.0, help="seconds to wait for the product's emails")
     real.add_argument("--keep", type=Path, help="leave FreeSWITCH's, SIPp's and the servers' files in this new folder")
     real.set_defaults(run=run_bench_freeswitch)
-    call = sub.add_parser("call", help="place simulated calls against the running controller and summarise them")
+    call = sub.add_parser("call", help="place simulated calls against the running controller and summarise them",
+                          description="Place calls as FreeSWITCH would, over its wire format, against the "
+                          "controller at CONTROLLER_ESL_LISTEN, then print the calls by outcome, the notifications "
+                          "they enqueued and delivered, and where the mail is. Exit status 1 when a call could not "
+                          "connect, failed or a notification was not delivered in time.")
     call.add_argument("--to", required=True, help="the number dialled")
     call.add_argument("--from", dest="caller", default="+15550001111", help="caller number (internal: SIP username)")
     call.add_argument("--name", default="Lab Caller", help="caller ID name")
@@ -62,7 +78,10 @@ def register(commands: Any) -> None:
     call.add_argument("--time-scale", type=float, default=1.0, help="FreeSWITCH times (ring timeouts) times this")
     call.add_argument("--wait", type=float, default=15.0, help="seconds to wait for the notifications to be mailed")
     call.set_defaults(run=run_call)
-    fault = sub.add_parser("faults", help="kill and restart real processes under simulated calls; count lost alerts")
+    fault = sub.add_parser("faults", help="kill and restart real processes under simulated calls; count lost alerts",
+                           description="The fault benchmark: each row kills or stops a real process (Redis, the "
+                           "mail sender, the SMTP server, `serve`, the whole run) under simulated missed calls and "
+                           "counts the alerts lost and duplicated (docs/faults.md). Exit status 1 if a row fails.")
     fault.add_argument("--rows", default=",".join(str(r.number) for r in faults.ROWS),
                        help="which rows, e.g. 1,4 (1 none, 2 mail sender killed, 3 SMTP down, 4-5 Redis restarted, "
                        "6 serve killed, 7 greylisting, 8 controller run killed)")
@@ -74,8 +93,11 @@ def register(commands: Any) -> None:
 
 
 def _register_attack(sub: Any) -> None:
-    attacks = sub.add_parser("attack", help="issue 15's attacks against controller run, beside normal calls; "
-                             "one row each: held or broken, call setup p99, /healthz, memory")
+    attacks = sub.add_parser("attack", help="attacks against a controller run, beside normal calls; "
+                             "one row each: held or broken, call setup p99, /healthz, memory",
+                             description="Attack a `controller run` it starts (hostile ESL peers, templates, "
+                             "tenants, input, jobs and configuration) beside a normal call every 50 ms, one row "
+                             "per attack (docs/attacks.md). Exit status 1 if a row fails.")
     attacks.add_argument("--only", help=f"attacks by name, comma separated ({', '.join(attack.NAMES)})")
     attacks.add_argument("--quick", action="store_true", help="a quick subset (about 30 s)")
     attacks.add_argument("--keep", type=Path, help="leave the run's logs, data and outbox in this new folder")
@@ -129,8 +151,12 @@ def run_call(args: argparse.Namespace, settings: Settings) -> int:
         account=args.account, record=args.record, dtmf=args.dtmf, hangup_after=args.hangup_after,
         time_scale=args.time_scale, wait=args.wait,
     )
-    calls.run(settings, connect(settings), options)
-    return 0
+    with connected(settings) as rds:
+        summary = calls.run(settings, rds, options)
+    found = calls.problems(summary, options, settings)
+    for line in found:
+        print(f"controller lab call: {line}", file=sys.stderr)
+    return 1 if found else 0
 
 
 def run_faults(args: argparse.Namespace, settings: Settings) -> int:

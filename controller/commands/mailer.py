@@ -24,7 +24,11 @@ from controller.store.connection import connect
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("mailer", help="deliver notification jobs (email)")
+    parser = commands.add_parser(
+        "mailer", help="deliver notification jobs: email and SMS (one role of `run`)",
+        description="Deliver the notification queue's jobs: email over CONTROLLER_SMTP_URL (or .eml files in "
+        "CONTROLLER_OUTBOX_DIR), SMS through CONTROLLER_SMS_URL. Several may share one Redis. The first SIGTERM "
+        "finishes the job in hand, a second stops at once. `controller run` starts one for you.")
     parser.add_argument("--burst", action="store_true", help="stop when the queue is empty")
     parser.add_argument("--name", help="worker name (default: host and process)")
     roles.add_option(parser)

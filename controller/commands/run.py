@@ -34,7 +34,12 @@ LOCK_WAIT_MARGIN = 20.0  # beyond the drain, for the roles of a killed run to en
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("run", help="run every role, each in its own process, under one supervisor")
+    parser = commands.add_parser(
+        "run", help="run everything: the ESL server, the API and the mail sender, under one supervisor",
+        description="Run every role (`serve`, `api`, `mailer`), each in a process of its own, under one "
+        "supervisor that restarts any that dies; with no CONTROLLER_REDIS_URL, a private Redis in "
+        "CONTROLLER_DATA_DIR first. It prints where everything listens. Ctrl-C or SIGTERM stops the roles in "
+        "order, letting calls in progress finish.")
     parser.set_defaults(run=run_all)
 
 

@@ -30,7 +30,12 @@ log = logging.getLogger(__name__)
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("serve", help="run the outbound ESL server")
+    parser = commands.add_parser(
+        "serve", help="run the outbound ESL server and the FreeSWITCH watcher (one role of `run`)",
+        description="Run the outbound ESL server on CONTROLLER_ESL_LISTEN, where FreeSWITCH's `socket` application "
+        "hands over each call, and the inbound watcher of each FreeSWITCH in CONTROLLER_FREESWITCH. `controller run` "
+        "starts it for you; run it alone to split the roles over processes or machines. SIGTERM lets calls in "
+        "progress finish (CONTROLLER_DRAIN_SECONDS).")
     roles.add_option(parser)
     parser.set_defaults(run=run_serve)
 

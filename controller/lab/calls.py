@@ -13,7 +13,9 @@ Scenarios (what the caller and the rung phones do):
 
 The summary counts the calls by outcome and, for each call, whether a missed-call alert or a
 voicemail email was enqueued and delivered (the queue's idempotency records of those jobs), and
-says where the mail landed.
+says where the mail landed. What went wrong (calls that could not connect, failed or got no
+answer, notifications not delivered in time) is said after it, each with what to do next
+(`problems`); the command then exits 1.
 """
 
 from __future__ import annotations
@@ -127,6 +129,30 @@ def run(settings: Settings, rds: redis.Redis, options: Options, out: TextIO = sy
     summary = {"outcomes": dict(by_outcome), "notices": sent}
     _print(summary, settings, out)
     return summary
+
+
+def problems(summary: dict[str, Any], options: Options, settings: Settings) -> list[str]:
+    """What went wrong, one line each, saying what to do next (empty: nothing did)."""
+    lines = []
+    for name, count in sorted(summary["outcomes"].items()):
+        if name == "not connected":
+            lines.append(f"{count} of {options.count} call(s) could not connect to {settings.esl_listen} "
+                         "(CONTROLLER_ESL_LISTEN): start `controller run` (or `controller serve`) there first")
+        elif name == "failed: UNALLOCATED_NUMBER":
+            account = f"--account {options.account}" if options.account else "--account ACCOUNT_ID"
+            lines.append(f"{count} call(s) to {options.to} found no callflow: load one (`controller flows load FILE`); "
+                         f"`controller flows match '{options.to}' {account}` shows what the number reaches")
+        elif name.startswith("failed: "):
+            lines.append(f"{count} call(s) failed with {name.removeprefix('failed: ')}: the controller's log "
+                         "(grep call=<uuid>) says why")
+        elif name == "timed out":
+            lines.append(f"{count} call(s) got no answer from the controller in time: see the controller's log")
+    for kind, (queued, sent) in summary["notices"].items():
+        if sent < queued:
+            lines.append(f"{queued - sent} {kind} notification(s) not delivered after {options.wait:g} s: is the "
+                         "mail sender running? `controller jobs stats` shows the queue, `controller jobs dead` "
+                         "what failed (--wait to wait longer)")
+    return lines
 
 
 def _wait_for_mail(rds: redis.Redis, records: list[CallRecord], wait: float) -> dict[str, tuple[int, int]]:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import redis
 from redis import exceptions
 from redis.sentinel import Sentinel
@@ -46,3 +49,13 @@ def connect(settings: Settings) -> redis.Redis:
         decode_responses=True, socket_timeout=5, health_check_interval=30,
     )
     return redis.Redis(connection_pool=pool)
+
+
+@contextmanager
+def connected(settings: Settings) -> Iterator[redis.Redis]:
+    """A client for one command's work, its connections closed at the end."""
+    rds = connect(settings)
+    try:
+        yield rds
+    finally:
+        rds.connection_pool.disconnect()
