@@ -16,14 +16,14 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import gevent
 
 from controller.callstate import KEPT_HEADERS
 from controller.errors import ChannelGoneError
-from controller.flow import TerminationHandler
+from controller.flow import TerminationHandler, only_queue_jobs
 from controller.store.connection import UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,9 @@ class Call:
         self.kept = False  # its end went to the spool: Redis could not take it
         self._dirty = False
         self._saver: gevent.Greenlet | None = None
+        # While handlers marked queues_jobs_only run: the jobs they queue, each with what to do
+        # once it is in the queue (they go out with the call's finish, in one step).
+        self._finishing: list[tuple[dict[str, Any], Callable[[], None] | None]] | None = None
 
     # --- channel data -------------------------------------------------------------------------
 
@@ -186,6 +189,8 @@ class Call:
             return self._run_handlers(self._handlers)[0]
         if self._saver is not None:
             self._saver.join(timeout=5)
+        if only_queue_jobs(self._handlers):
+            return self._finish(calls, claimed)
         try:
             if not claimed and not calls.claim(self.uuid):
                 log.info("call %s: termination handlers already run elsewhere", self.uuid)
@@ -200,6 +205,37 @@ class Call:
             with contextlib.suppress(*UNAVAILABLE):
                 calls.forget(self.uuid)
         return ran
+
+    def _finish(self, calls: Any, claimed: bool) -> int:
+        """Handlers that only queue jobs: run them, then claim the call, queue their jobs and
+        forget it in one Redis step; nothing happens outside until the claim is won."""
+        self._finishing = []
+        try:
+            ran, _ = self._run_handlers(self._handlers)
+            jobs = self._finishing
+        finally:
+            self._finishing = None
+        try:
+            added = calls.finish(self.uuid, [job for job, _ in jobs], self.services.queue, claimed=claimed)
+        except UNAVAILABLE as exc:
+            self._keep(self._handlers, claimed, exc)
+            return 0
+        if added is None:
+            log.info("call %s: termination handlers already run elsewhere", self.uuid)
+            return 0
+        for (_, queued), was_added in zip(jobs, added, strict=True):
+            if was_added and queued is not None:
+                queued()
+        return ran
+
+    def queue_job(self, job: dict[str, Any], queued: Callable[[], None] | None = None) -> None:
+        """Queue a notification job for this call; `queued` runs once it is in the queue (not
+        when its idempotency key was queued before). From a queues_jobs_only termination
+        handler the job goes out with the call's finish."""
+        if self._finishing is not None:
+            self._finishing.append((job, queued))
+        elif self.services.queue.enqueue(job) and queued is not None:
+            queued()
 
     def _run_handlers(self, handlers: list[tuple[TerminationHandler, dict[str, Any]]]) -> tuple[int, list[Any]]:
         """(how many ran, the handlers Redis kept from running)."""

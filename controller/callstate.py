@@ -65,5 +65,10 @@ class CallStates:
         """True for the one caller that may run this call's handlers."""
         return bool(self._rds.set(keys.call_claimed(uuid), "1", nx=True, ex=TTL))
 
+    def finish(self, uuid: str, jobs: list[dict[str, Any]], queue: Any, *, claimed: bool) -> list[bool] | None:
+        """Claim the call (unless `claimed`), queue its jobs and forget it, in one step
+        (JobQueue.finish_call); None when the call was claimed elsewhere."""
+        return queue.finish_call(keys.call_claimed(uuid), keys.call(uuid), jobs, claim=not claimed, claim_ttl=TTL)
+
     def forget(self, uuid: str) -> None:
         self._rds.delete(keys.call(uuid))

@@ -38,3 +38,15 @@ class Module(Protocol):
 # A termination handler: a module-level function called with the call and the data it was
 # registered with, once, when the channel is gone.
 TerminationHandler = Callable[[Any, dict[str, Any]], None]
+
+
+def queues_jobs_only(handler: TerminationHandler) -> TerminationHandler:
+    """Marks a termination handler whose only effect is `call.queue_job`: a call whose handlers
+    are all such is finished in one Redis step (claim, its jobs queued, its state dropped:
+    `CallStates.finish`), since running them before the claim changes nothing outside."""
+    handler.queues_jobs_only = True  # type: ignore[attr-defined]
+    return handler
+
+
+def only_queue_jobs(handlers: list[tuple[TerminationHandler, dict[str, Any]]]) -> bool:
+    return all(getattr(handler, "queues_jobs_only", False) for handler, _ in handlers)

@@ -14,12 +14,15 @@ import redis
 
 from controller.call import Call
 from controller.config import EslEndpoint
+from controller.esl.lifecycle import CallLifecycle
+from controller.esl.localcalls import LocalCalls
 from controller.esl.server import OutboundServer
 from controller.esl.watcher import Watcher
+from controller.executor import Executor
 from controller.lab.inbound import InboundServer
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
-from controller.modules import TERMINATION_HANDLERS, missed_call_alert
+from controller.modules import REGISTRY, TERMINATION_HANDLERS, missed_call_alert
 from controller.notify.queue import JobQueue
 from controller.services import Services
 from tests.conftest import free_port
@@ -138,3 +141,44 @@ def test_a_watcher_connecting_completes_the_stored_calls_its_freeswitch_no_longe
     job = JobQueue(rds).claim("t", timeout=1)
     assert job is not None and job.doc["call"]["call_id"] == "ended"
     assert {s["uuid"] for s in services.calls.stored()} == {"still-up", "elsewhere"}
+
+
+def test_a_destroy_of_a_call_taken_by_this_process_is_left_to_it(
+    rds: redis.Redis, services: Services, inbound: InboundServer
+) -> None:
+    """The watcher reads nothing for the calls its own process took (that process completes
+    them); another controller's call is completed as before."""
+    local = LocalCalls()
+    watching = Watcher((), services, TERMINATION_HANDLERS, grace=0.05, local=local)
+    stored_call(services, "u-here", "core-1")
+    stored_call(services, "u-elsewhere", "core-1")
+    local.add("u-here")
+    for uuid in ("u-here", "u-elsewhere"):
+        watching.on_event({"Event-Name": "CHANNEL_DESTROY", "Unique-ID": uuid, "Hangup-Cause": "NO_ANSWER"})
+    wait_for(lambda: queued(rds) == 1)
+    gevent.sleep(0.2)
+    assert services.calls.load("u-here") is not None and services.calls.load("u-elsewhere") is None
+    assert len(local) == 0  # forgotten once its destroy went by
+
+
+def test_a_missed_call_taken_here_is_alerted_once_by_its_own_process(
+    rds: redis.Redis, services: Services, inbound: InboundServer
+) -> None:
+    load(rds, flow("+15554441111", node("missed_call_alert", {"recipients": []},
+                                        _=node("user", {"id": "u-ann", "timeout": 1}))))
+    local = LocalCalls()
+    server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY), local))
+    watching = Watcher((EslEndpoint(*inbound.address, password="ClueCon"),), services, TERMINATION_HANDLERS,
+                       grace=0.05, local=local)
+    server.start()
+    watching.start()
+    try:
+        wait_for(lambda: all(watching.connected.values()))
+        scenario = Scenario(destination="+15554441111", account_id=ACCOUNT, bridges=(BridgeOutcome("busy"),))
+        run_call(server.address, scenario, 10.0, inbound)
+        wait_for(lambda: queued(rds) == 1 and len(local) == 0)
+        gevent.sleep(0.3)
+        assert queued(rds) == 1
+    finally:
+        watching.stop()
+        server.stop(drain_seconds=2)

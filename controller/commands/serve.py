@@ -15,6 +15,7 @@ from controller.call import Call
 from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
 from controller.esl.lifecycle import CallLifecycle
+from controller.esl.localcalls import LocalCalls
 from controller.esl.server import OutboundServer, settle_garbage_collector
 from controller.esl.watcher import Watcher
 from controller.executor import Executor
@@ -54,8 +55,9 @@ def build_call_side(settings: Settings, services: Services) -> tuple[OutboundSer
         Drainer(services.spool, lambda snapshot: Call.replay(snapshot, services, TERMINATION_HANDLERS)).start()
     metrics = services.metrics
     refused = metrics.calls.labels("refused").inc if metrics is not None else None
-    server = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY)), on_refused=refused)
-    watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS)
+    local = LocalCalls()
+    server = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY), local), on_refused=refused)
+    watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS, local=local)
     if metrics is not None:
         metrics.count_calls_active(lambda: server.active_calls)
         metrics.watch_freeswitch(lambda: watcher.connected)

@@ -20,6 +20,7 @@ from controller.call import Call
 from controller.callflows.matcher import ACCOUNT_VARIABLE, resolve_account
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
+from controller.esl.localcalls import LocalCalls
 from controller.esl.session import PROCESS_BUFFERS, Session
 from controller.executor import Executor, run_call_flow
 from controller.logcontext import bind_call
@@ -65,9 +66,10 @@ def giving_back_if_unavailable(session: Session) -> Iterator[None]:
 class CallLifecycle:
     """Drives calls on outbound connections; one instance per process."""
 
-    def __init__(self, services: Services, executor: Executor) -> None:
+    def __init__(self, services: Services, executor: Executor, local: LocalCalls | None = None) -> None:
         self.services = services
         self.executor = executor
+        self.local = local  # the calls taken here, for this process's watcher
         self.budget = wire.Budget(PROCESS_BUFFERS)  # shared by this process's calls
         self.owners: collections.OrderedDict[str, str] = collections.OrderedDict()  # number -> account
 
@@ -80,6 +82,8 @@ class CallLifecycle:
         try:
             data = session.connect_and_subscribe(settings.linger_seconds)
             bind_call(str(data.get("Unique-ID", "-")))
+            if self.local is not None and data.get("Unique-ID"):
+                self.local.add(str(data["Unique-ID"]))
             call = self._place(session, data)
             if call is not None:
                 bind_call(call.uuid, call.account_id)

@@ -27,6 +27,7 @@ from controller.config import EslEndpoint
 from controller.errors import ESLProtocolError
 from controller.esl import wire
 from controller.esl.fairness import Turns
+from controller.esl.localcalls import LocalCalls
 from controller.flow import TerminationHandler
 from controller.services import Services
 from controller.store.connection import UNAVAILABLE
@@ -65,7 +66,9 @@ class Watcher:
         services: Services,
         handlers: Mapping[str, TerminationHandler],
         grace: float = GRACE_SECONDS,
+        local: LocalCalls | None = None,
     ) -> None:
+        self.local = local  # the calls this process's outbound server took: completed there
         self.endpoints = endpoints
         self.services = services
         self.handlers = handlers
@@ -154,6 +157,8 @@ class Watcher:
         if name == "CHANNEL_BRIDGE":
             self.services.calls.mark_bridged(uuid)
         elif name == "CHANNEL_DESTROY":
+            if self.local is not None and self.local.pop(uuid):
+                return
             gevent.spawn_later(self.grace, self.complete_orphan, uuid, event)
 
     def complete_orphan(self, uuid: str, destroy: Mapping[str, str] | None = None) -> bool:

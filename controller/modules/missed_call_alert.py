@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from controller.call import Call
-from controller.flow import DEFAULT_CHILD, Next
+from controller.flow import DEFAULT_CHILD, Next, queues_jobs_only
 from controller.notify.calldata import call_data, instance_of
 from controller.notify.job import make_job
 
@@ -29,14 +29,18 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     return DEFAULT_CHILD
 
 
+@queues_jobs_only
 def alert_if_missed(call: Call, data: dict[str, Any]) -> None:
-    """Termination handler: enqueue the alert unless the call was bridged or left a message."""
+    """Termination handler: queue the alert unless the call was bridged or left a message."""
     if call.state.bridged or call.state.voicemail_left:
         return
     job = make_job(
         "missed_call", call.account_id, call_data(call), instance=instance_of(call), recipients=data["recipients"]
     )
-    if call.services.queue.enqueue(job):
+
+    def queued() -> None:
         log.info("call %s: missed call alert queued for %s", call.uuid, call.account_id)
         if getattr(call.services, "metrics", None) is not None:
             call.services.metrics.missed_call_alerts.inc()
+
+    call.queue_job(job, queued)

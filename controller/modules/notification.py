@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.call import Call
-from controller.flow import DEFAULT_CHILD, Next
+from controller.flow import DEFAULT_CHILD, Next, queues_jobs_only
 from controller.notify.calldata import call_data, instance_of
 from controller.notify.job import make_job
 
@@ -25,6 +25,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     return DEFAULT_CHILD
 
 
+@queues_jobs_only
 def send(call: Call, data: dict[str, Any]) -> None:
     job = make_job(
         "cf_notification",
@@ -36,4 +37,4 @@ def send(call: Call, data: dict[str, Any]) -> None:
         media=list(data.get("notification_media") or ["email"]),
         comments=data.get("comments"),
     )
-    call.services.queue.enqueue(job)
+    call.queue_job(job)

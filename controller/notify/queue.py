@@ -51,6 +51,31 @@ end
 return 0
 """
 
+# A call's end in one step (CallStates.finish): claim it unless ARGV[1] is '0' (then the caller
+# holds the claim already), enqueue each job as _ENQUEUE does, drop the call's stored state.
+# KEYS: claim, call state, ready, due, then per job its enqueued key and its job key;
+# ARGV: claim?, claim ttl, now, sent ttl, then per job its id and document.
+# Returns -1 when another process holds the claim, else one 0/1 (enqueued) per job.
+_FINISH_CALL = """
+if ARGV[1] == '1' and not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  return -1
+end
+local added = {}
+for i = 5, #KEYS, 2 do
+  local id, doc = ARGV[i], ARGV[i + 1]
+  if redis.call('SET', KEYS[i], id, 'NX', 'EX', ARGV[4]) then
+    redis.call('HSET', KEYS[i + 1], 'doc', doc, 'attempts', 0, 'enqueued_at', ARGV[3])
+    redis.call('LPUSH', KEYS[3], id)
+    redis.call('ZADD', KEYS[4], ARGV[3], id)
+    added[#added + 1] = 1
+  else
+    added[#added + 1] = 0
+  end
+end
+redis.call('DEL', KEYS[2])
+return added
+"""
+
 _PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
 for _, id in ipairs(due) do
@@ -148,6 +173,7 @@ class JobQueue:
         self._requeue_all = rds.register_script(_REQUEUE_ALL)
         self._replay = rds.register_script(_REPLAY)
         self._claim_some = rds.register_script(_CLAIM_SOME)
+        self._finish_call = rds.register_script(_FINISH_CALL)
 
     # --- producing ----------------------------------------------------------------------------
 
@@ -161,6 +187,29 @@ class JobQueue:
         if added and self.metrics is not None:
             self.metrics.jobs_enqueued.labels(str(job.get("type", ""))).inc()
         return bool(added)
+
+    def finish_call(
+        self, claim_key: str, state_key: str, jobs: list[dict[str, Any]], *, claim: bool, claim_ttl: int
+    ) -> list[bool] | None:
+        """Claim a call (unless `claim` is False: held already), enqueue its jobs and drop its
+        stored state, atomically, in one round trip. None when another process holds the claim;
+        else whether each job was enqueued (False: its idempotency key was already)."""
+        job_keys, args = [], []
+        for job in jobs:
+            job_keys += [keys.queue_enqueued(job["idempotency_key"]), keys.queue_job(job["id"])]
+            args += [job["id"], json.dumps(job, separators=(",", ":"))]
+        result = self._finish_call(
+            keys=[claim_key, state_key, keys.QUEUE_READY, keys.QUEUE_DUE, *job_keys],
+            args=["1" if claim else "0", claim_ttl, time.time(), self.sent_ttl, *args],
+        )
+        if result == -1:
+            return None
+        added = [bool(flag) for flag in result]
+        if self.metrics is not None:
+            for job, was_added in zip(jobs, added, strict=True):
+                if was_added:
+                    self.metrics.jobs_enqueued.labels(str(job.get("type", ""))).inc()
+        return added
 
     # --- consuming ----------------------------------------------------------------------------
 
