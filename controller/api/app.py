@@ -17,6 +17,7 @@ from controller.api import (
     callflows,
     customer_update,
     documents,
+    landing,
     messages,
     notification_accounts,
     notification_system,
@@ -49,12 +50,13 @@ def create_app(services: Services) -> Flask:
     )
     app.before_request(_start)
     app.before_request(_check_identifiers)
+    app.before_request(_check_accept)
     app.before_request(authenticate)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     for module in (accounts, documents, messages, callflows, notification_system, notification_accounts, preview,
-                   smtplog, customer_update, openapi):
+                   smtplog, customer_update, openapi, landing):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app
@@ -75,6 +77,19 @@ def _check_identifiers() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and not IDENTIFIER.fullmatch(value):
             raise ApiError(400, "invalid identifier", {name: {"pattern": "1 to 128 letters, digits, '_', '.' or '-'"}})
+
+
+ANSWER_TYPES = ["application/json", "text/html", "text/plain"]
+
+
+def _check_accept() -> None:
+    """An `Accept` that takes none of the types the API answers in is refused with 406, before
+    anything runs (a route that answers in another type than JSON, a notification body, says so
+    itself; `?accept=` is the route's to read)."""
+    if request.headers.get("Accept") and "accept" not in request.args:
+        if request.accept_mimetypes.best_match(ANSWER_TYPES) is None:
+            raise ApiError(406, "not acceptable", {"accept": {"enum": "ask for application/json, text/html or "
+                                                                       "text/plain"}})
 
 
 def _api_error(error: ApiError) -> Response:

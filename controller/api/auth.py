@@ -1,4 +1,5 @@
-"""Who may do what: every request but the OpenAPI document carries `X-Auth-Token`; a token reaches
+"""Who may do what: every request but the OpenAPI document and the landing answer (`/`, `/v2/`)
+carries `X-Auth-Token`; a token reaches
 its own account and that account's descendants (a super admin token reaches every account);
 writes need an admin token; system notification templates need a super admin token.
 
@@ -12,12 +13,13 @@ from typing import Any
 
 from flask import g, request
 
+from controller.api import landing
 from controller.api.context import ctx
 from controller.api.errors import ApiError, forbidden, not_found
 from controller.errors import NotFoundError
 from controller.store.tokens import Token
 
-PUBLIC = frozenset({"/v2/openapi.json"})
+PUBLIC = frozenset({"/v2/openapi.json", *landing.PATHS})
 
 
 def authenticate() -> None:
@@ -27,7 +29,9 @@ def authenticate() -> None:
     secret = request.headers.get("X-Auth-Token", "")
     token = ctx().tokens.lookup(secret) if secret else None
     if token is None:
-        raise ApiError(401, "invalid credentials", {"X-Auth-Token": {"required": "a valid token is required"}})
+        raise ApiError(401, "invalid credentials", {"X-Auth-Token": {
+            "required": "a valid token is required: `controller tokens create --account ACCOUNT_ID` makes one "
+                        "(GET / says more)"}})
     g.token = token
     g.auth_secret = secret
 

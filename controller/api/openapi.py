@@ -36,6 +36,7 @@ class Op:
     errors: tuple[int, ...] = ()
     success: int = 200
     content: tuple[str, ...] = ("application/json",)
+    public: bool = False  # no token needed
 
 
 def _crud(name: str, tag: str, body: str, conflict: str) -> list[Op]:
@@ -55,7 +56,10 @@ def _crud(name: str, tag: str, body: str, conflict: str) -> list[Op]:
 _NOTE = "/v2/accounts/{account_id}/notifications"
 _BODY_TYPES = ("application/json", "text/html", "text/plain", "multipart/form-data")
 OPERATIONS: tuple[Op, ...] = (
-    Op("get", "/v2/openapi.json", "This document", "meta"),
+    Op("get", "/v2/openapi.json", "This document", "meta", public=True),
+    Op("get", "/", "What the API is, where its OpenAPI document and docs are, how to get a token (HTML for a "
+       "browser)", "meta", public=True, content=("application/json", "text/html")),
+    Op("get", "/v2/", "The same as /", "meta", public=True, content=("application/json", "text/html")),
     Op("get", "/v2/accounts", "Accounts the token reaches (its own and its descendants; all for a super admin)",
        "accounts", query=("page_size", "start_key")),
     Op("put", "/v2/accounts", "Create an account (a child of the token's account unless parent_id says)", "accounts",
@@ -134,7 +138,7 @@ def _operation(op: Op) -> dict[str, Any]:
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
               for name in re.findall(r"{(\w+)}", op.path)]
     params += [{"name": name, "in": "query", "required": False, "schema": _QUERY[name]} for name in op.query]
-    statuses = (op.success, *op.errors) if op.path == "/v2/openapi.json" else (op.success, 401, 403, 413, *op.errors)
+    statuses = (op.success, *op.errors) if op.public else (op.success, 401, 403, 413, *op.errors)
     doc: dict[str, Any] = {
         "summary": op.summary, "tags": [op.tag], "operationId": f"{op.method}_{_slug(op.path)}", "parameters": params,
         "responses": {str(s): _response(s, op.content) for s in sorted(set(statuses))},
@@ -148,12 +152,14 @@ def _operation(op: Op) -> dict[str, Any]:
             media["multipart/form-data"] = {"schema": {"type": "object", "properties": {
                 "content": {"type": "string", "format": "binary"}}}}
         doc["requestBody"] = {"required": op.method != "delete", "content": media}
-    if op.path == "/v2/openapi.json":
+    if op.public:
         doc["security"] = []
     return doc
 
 
 def _slug(path: str) -> str:
+    if path in ("/", "/v2/"):
+        return "root" if path == "/" else "v2"
     return re.sub(r"[^a-z0-9]+", "_", path.removeprefix("/v2/").lower()).strip("_")
 
 
