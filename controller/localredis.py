@@ -15,7 +15,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import gevent
@@ -34,10 +34,10 @@ class LocalRedisError(RuntimeError):
     """The private Redis cannot be started."""
 
 
-def is_wanted(settings: Settings) -> bool:
+def is_wanted(settings: Settings, environ: Mapping[str, str] | None = None) -> bool:
     """No Redis configured (no `redis_url` in the TOML file or the environment, no Sentinels):
     the private one is used."""
-    return "redis_url" not in config.given() and not settings.redis_sentinels
+    return "redis_url" not in config.given(environ) and not settings.redis_sentinels
 
 
 def socket_in(data_dir: str | Path) -> Path:

@@ -1,15 +1,23 @@
 """Shared fixtures: a real redis-server on a free loopback port for the whole run, flushed around
-each test. gevent's monkey patching comes first, as in every process entry point."""
+each test. gevent's monkey patching comes first, as in every process entry point.
+
+Every process the run starts carries SESSION_MARK in its environment (or works under the run's
+temporary folders); when the run ends, none may be left (`no_process_left`). Nothing writes to the
+user's state directory: XDG_STATE_HOME is a folder of the run's own."""
 
 from gevent import monkey
 
 monkey.patch_all()
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +31,11 @@ from controller.executor import Executor
 from controller.modules import REGISTRY
 from controller.services import Services
 from controller.store.connection import connect
+
+SESSION_MARK = f"TESTS_SESSION_MARK={uuid.uuid4().hex}"
+os.environ["TESTS_SESSION_MARK"] = SESSION_MARK.partition("=")[2]
+STATE_HOME = tempfile.mkdtemp(prefix="controller-test-state-")
+os.environ["XDG_STATE_HOME"] = STATE_HOME
 
 
 def free_port() -> int:
@@ -115,3 +128,50 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if "freeswitch" in getattr(r, "keywords", {})]
     if reason is not None and skipped:
         terminalreporter.write_line(f"{len(skipped)} real-FreeSWITCH tests skipped: {reason}", yellow=True)
+
+
+def _ancestors() -> set[int]:
+    found, pid = set(), os.getpid()
+    while pid > 1:
+        found.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+
+
+def session_processes(folders: list[Path]) -> list[str]:
+    """Processes of this test run still alive: those with the run's mark in their environment, or
+    working in or named after one of its folders (a redis-server overwrites its environment with
+    its title, but keeps its --dir as working directory)."""
+    mine, found = _ancestors(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            if not command:  # a zombie, or a kernel thread
+                continue
+            where = os.readlink(entry / "cwd") if os.access(entry / "cwd", os.R_OK) else ""
+            marked = SESSION_MARK.encode() in (entry / "environ").read_bytes()
+            if marked or any(str(f) in command or where.startswith(str(f)) for f in folders):
+                found.append(f"{entry.name} {command[:160]}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the last test (this fixture is torn down after every other one), nothing the run
+    started may still run: what does after 15 s is killed, and the run fails naming it."""
+    yield
+    folders = [tmp_path_factory.getbasetemp(), Path(STATE_HOME)]
+    deadline = time.monotonic() + 15
+    while session_processes(folders) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = session_processes(folders)
+    for line in left:
+        with contextlib.suppress(OSError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+    shutil.rmtree(STATE_HOME, ignore_errors=True)
+    assert not left, "processes left running by the test run: " + "; ".join(left)

@@ -33,6 +33,7 @@ def environment(folder: Path) -> dict[str, str]:
         "CONTROLLER_LINGER_SECONDS": "1",
         "CONTROLLER_DRAIN_SECONDS": "5",
         "CONTROLLER_JOB_LEASE_SECONDS": "5",
+        "XDG_STATE_HOME": str(folder / "state"),  # where a run on a relative data directory records itself
     })
     return env
 
@@ -61,7 +62,7 @@ class Run:
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self.api = "http://" + env["CONTROLLER_API_LISTEN"]
-        self.run_dir = Path(env["CONTROLLER_DATA_DIR"]).resolve() / "run"
+        self.run_dir = (cwd / env.get("CONTROLLER_DATA_DIR", "var")).resolve() / "run"
 
     def start(self, announced: bool = True) -> Run:
         """Start it; when `announced`, wait until it says where mail goes (every role is up)."""
@@ -117,6 +118,16 @@ class Run:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def close(self, timeout: float = 40) -> None:
+        """The end of a test: a run still going is stopped as an operator would (SIGTERM: every
+        role and the private Redis stopped in order), killed only if it does not stop."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            self.stop(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
 
 def leftovers(marker: Path) -> list[str]:

@@ -1,8 +1,14 @@
 """Every log line written while a call runs names the call and its account."""
 
+import datetime
 import json
 import logging
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import gevent
 import pytest
@@ -64,3 +70,44 @@ def test_json_lines() -> None:
     record.call_id, record.account_id = "c-1", "acct"
     line = json.loads(JsonFormatter().format(record))
     assert (line["message"], line["call"], line["account"], line["level"]) == ("hello there", "c-1", "acct", "WARNING")
+    assert datetime.datetime.fromisoformat(line["time"]).utcoffset() == datetime.timedelta(0)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
+
+
+@pytest.fixture
+def debug_kept(kept: Keep) -> Iterator[Keep]:
+    logging.getLogger().setLevel(logging.DEBUG)
+    return kept
+
+
+def test_the_lines_of_a_calls_reader_carry_its_uuid_too(
+    rds: redis.Redis, esl_server: OutboundServer, debug_kept: Keep
+) -> None:
+    load(rds, flow("951", node("answer")))
+    record = call(esl_server, "951")
+    gone = [r for r in debug_kept.records if "channel gone" in r.getMessage()]
+    assert gone and all((r.call_id, r.account_id) == (record.uuid, ACCOUNT) for r in gone)
+
+
+def test_in_the_json_format_every_line_a_command_writes_is_json(redis_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLLER_")}
+    env.update({"CONTROLLER_CONFIG": os.devnull, "CONTROLLER_REDIS_URL": redis_url, "CONTROLLER_LOG_FORMAT": "json",
+                "CONTROLLER_OUTBOX_DIR": str(tmp_path / "outbox"), "CONTROLLER_DATA_DIR": str(tmp_path / "var")})
+    done = subprocess.run([sys.executable, "-m", "controller", "mailer", "--burst"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in (done.stdout + done.stderr).splitlines()]
+    messages = [line["message"] for line in lines]
+    assert any(m.startswith("mailer ") and "delivering to" in m for m in messages), messages
+    assert any(m.startswith("mailer stopped after 0 jobs") for m in messages), messages
+    assert all(datetime.datetime.fromisoformat(line["time"]).tzinfo is not None for line in lines)
+
+
+def test_in_the_text_format_the_banner_keeps_its_plain_lines(redis_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLLER_")}
+    env.update({"CONTROLLER_CONFIG": os.devnull, "CONTROLLER_REDIS_URL": redis_url, "CONTROLLER_LOG_LEVEL": "ERROR",
+                "CONTROLLER_OUTBOX_DIR": str(tmp_path / "outbox"), "CONTROLLER_DATA_DIR": str(tmp_path / "var")})
+    done = subprocess.run([sys.executable, "-m", "controller", "mailer", "--burst"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "controller: mailer stopped after 0 jobs"  # shown at any log level

@@ -22,7 +22,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 def running(env: dict[str, str], tmp_path: Path) -> Iterator[Run]:
     run = Run(env, tmp_path, tmp_path / "run.log").start()
     yield run
-    run.kill()
+    run.close()
     assert not end_leftovers(tmp_path)
 
 
@@ -65,6 +65,32 @@ def test_a_second_run_on_the_same_data_is_refused(running: Run, env: dict[str, s
     other["CONTROLLER_DATA_DIR"] = env["CONTROLLER_DATA_DIR"]
     second = controller("run", env=other, cwd=tmp_path, timeout=30)
     assert second.returncode == 1
-    assert f"another `controller run` (pid {running.process.pid if running.process else 0}) is running" in second.stdout
-    assert second.stdout.count("\n") == 1
+    assert f"another `controller run` (pid {running.process.pid if running.process else 0}) is running" in second.stderr
+    assert second.stdout == "" and second.stderr.count("\n") == 1
     assert running.health()[0] == 200  # the first one never noticed
+
+
+def test_commands_started_in_another_directory_find_the_run_and_its_private_redis(tmp_path: Path) -> None:
+    home, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    env = environment(tmp_path)
+    for name in ("CONTROLLER_CONFIG", "CONTROLLER_DATA_DIR", "CONTROLLER_OUTBOX_DIR"):
+        del env[name]  # the defaults, as after ./conf/run: data and outbox in the run's var/
+    (tmp_path / "office.json").write_text(json.dumps(bundle([ALERTED])))
+    run = Run(env, home, tmp_path / "run.log").start()
+    try:
+        loaded = controller("flows", "load", str(tmp_path / "office.json"), env=env, cwd=elsewhere)
+        assert loaded.returncode == 0, loaded.stderr
+        placed = controller("lab", "call", "--to", "+15554441111", "--time-scale", "0.01", "--account", ACCOUNT,
+                            env=env, cwd=elsewhere)
+        assert placed.returncode == 0, placed.stderr
+        assert f"mail: {home / 'var' / 'outbox'}/*.eml" in placed.stdout
+        assert len(list((home / "var" / "outbox").glob("*.eml"))) == 1
+        assert not (elsewhere / "var").exists()
+    finally:
+        assert run.stop() == 0
+    alone = controller("jobs", "stats", env=env, cwd=elsewhere)
+    assert alone.returncode == 1
+    assert "no `controller run` is running" in alone.stderr and str(tmp_path / "state") in alone.stderr
+    assert "CONTROLLER_REDIS_URL" in alone.stderr

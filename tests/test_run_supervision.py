@@ -32,7 +32,7 @@ def run(env: dict[str, str], tmp_path: Path) -> Iterator[Run]:
     (tmp_path / "office.json").write_text(json.dumps(bundle([ALERTED])))
     started = Run(env, tmp_path, tmp_path / "run.log")
     yield started
-    started.kill()
+    started.close()
     assert not end_leftovers(tmp_path)
 
 

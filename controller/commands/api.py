@@ -19,6 +19,7 @@ from controller.api.ops import OpsApp
 from controller.api.server import ApiServer
 from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
+from controller.logcontext import announce
 from controller.metrics import Metrics
 from controller.services import Services
 from controller.store.connection import connect
@@ -61,7 +62,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     answering = roles.answer_supervisor(args.supervised, "api", {
         "address": f"{server.server_host}:{server.server_port}".encode,
     })
-    print(f"controller: API listening on http://{server.server_host}:{server.server_port}/v2/", flush=True)
+    announce(f"API listening on http://{server.server_host}:{server.server_port}/ (OpenAPI: /v2/openapi.json)")
     wait_for_stop_signal()
     server.stop(timeout=settings.drain_seconds)
     if answering is not None:

@@ -14,6 +14,7 @@ import gevent
 
 from controller import roles
 from controller.config import Settings
+from controller.logcontext import announce
 from controller.metrics import Metrics
 from controller.notify.delivery import OutboxSender, SmtpSender
 from controller.notify.mailer import Mailer, Sender
@@ -60,10 +61,10 @@ def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, on_signal)
     where = settings.smtp_url or f"the outbox {settings.outbox_dir}"
-    print(f"controller: mailer {mailer.name} delivering to {where}", flush=True)
+    announce(f"mailer {mailer.name} delivering to {where}")
     answering = roles.answer_supervisor(args.supervised, "mailer", {"metrics": metrics.exposition})
     handled = mailer.run(burst=args.burst)
     if answering is not None:
         answering.stop()
-    print(f"controller: mailer stopped after {handled} jobs", flush=True)
+    announce(f"mailer stopped after {handled} jobs")
     return 0

@@ -6,7 +6,9 @@ a private redis-server is started first, its data in `<data_dir>/redis`; with no
 mail lands in the outbox directory.
 
 The run holds `<data_dir>/run.lock` (controller/runlock.py): a second run on the same data is
-refused; a private Redis left by a killed run is stopped and started afresh. SIGTERM or SIGINT
+refused; a private Redis left by a killed run is stopped and started afresh. A run on a relative
+data directory (the default) records where it is in the user's state directory, so that commands
+started in another directory find it (controller/runrecord.py). SIGTERM or SIGINT
 stops the roles in order: no new calls (calls in progress finish, up to `drain_seconds`), then
 the API, then the mail sender (it finishes the job in hand), then the private Redis."""
 
@@ -21,8 +23,9 @@ from typing import Any
 
 from gevent import subprocess
 
-from controller import children, localredis, roles
+from controller import children, localredis, roles, runrecord
 from controller.config import Settings
+from controller.logcontext import announce
 from controller.localredis import LocalRedis, LocalRedisError
 from controller.roles import ask, socket_path
 from controller.runlock import RunLock, RunLockError
@@ -73,16 +76,21 @@ def run_all(args: argparse.Namespace, settings: Settings) -> int:
     try:
         lock.acquire(wait=settings.drain_seconds + LOCK_WAIT_MARGIN)
     except RunLockError as exc:
-        print(f"controller: refusing to start: {exc}", flush=True)
+        announce(f"refusing to start: {exc}", logging.ERROR)
         return 1
     with lock:
         local = LocalRedis(data / "redis") if localredis.is_wanted(settings) else None
         try:
             tiers = _children(settings, local, roles.run_dir(data), lock)
         except LocalRedisError as exc:
-            print(f"controller: {exc}", flush=True)
+            announce(str(exc), logging.ERROR)
             return 1
-        return _supervise(settings, local, tiers, roles.run_dir(data))
+        recorded = runrecord.write(settings)  # for commands started in another directory
+        try:
+            return _supervise(settings, local, tiers, roles.run_dir(data))
+        finally:
+            if recorded is not None:
+                runrecord.remove()
 
 
 def _children(settings: Settings, local: LocalRedis | None, directory: Path, lock: RunLock) -> list[list[Child]]:
@@ -113,7 +121,7 @@ def _supervise(settings: Settings, local: LocalRedis | None, tiers: list[list[Ch
     finally:
         supervisor.stop()
     if supervisor.failure is not None:
-        print(f"controller: {supervisor.failure}; every role stopped", flush=True)
+        announce(f"{supervisor.failure}; every role stopped", logging.ERROR)
         return 1
     return 0
 
@@ -122,14 +130,14 @@ def _announce(settings: Settings, local: LocalRedis | None, directory: Path) -> 
     esl = _address(directory, "serve", str(settings.esl_listen))
     lines = [
         f"outbound ESL server on {esl} (dialplan: socket {esl} async full)",
-        f"HTTP API on http://{_address(directory, 'api', str(settings.api_listen))}/v2/ "
-        "(metrics: /metrics, health: /healthz)",
+        f"HTTP API on http://{_address(directory, 'api', str(settings.api_listen))}/ "
+        "(what it offers and how to get a token; metrics: /metrics, health: /healthz)",
         f"Redis: {'private, data in ' + str(local.directory) if local else settings.redis_url}",
         f"mail: {settings.smtp_url or 'written as .eml files into ' + str(Path(settings.outbox_dir).resolve())}",
     ]
     lines += [f"watching FreeSWITCH {endpoint}" for endpoint in settings.freeswitch]
     for line in lines:
-        print(f"controller: {line}", flush=True)
+        announce(line)
 
 
 def _address(directory: Path, role: str, configured: str) -> str:

@@ -18,6 +18,7 @@ from controller.esl.lifecycle import CallLifecycle
 from controller.esl.localcalls import LocalCalls
 from controller.esl.server import OutboundServer, settle_garbage_collector
 from controller.esl.watcher import Watcher
+from controller.logcontext import announce
 from controller.executor import Executor
 from controller.metrics import Metrics
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
@@ -76,9 +77,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         "freeswitch": lambda: json.dumps(watcher.connected).encode(),
         "address": f"{host}:{port}".encode,
     })
-    print(f"controller: outbound ESL server on {host}:{port}", flush=True)
+    announce(f"outbound ESL server on {host}:{port}")
     for endpoint in settings.freeswitch:
-        print(f"controller: watching FreeSWITCH {endpoint}", flush=True)
+        announce(f"watching FreeSWITCH {endpoint}")
     wait_for_stop_signal()
     log.info("stopping: no new calls, %d in progress", server.active_calls)
     server.stop()

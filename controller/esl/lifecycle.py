@@ -82,11 +82,13 @@ class CallLifecycle:
         try:
             data = session.connect_and_subscribe(settings.linger_seconds)
             bind_call(str(data.get("Unique-ID", "-")))
+            session.share_log_context()
             if self.local is not None and data.get("Unique-ID"):
                 self.local.add(str(data["Unique-ID"]))
             call = self._place(session, data)
             if call is not None:
                 bind_call(call.uuid, call.account_id)
+                session.share_log_context()
                 session.listener = call.on_event
                 self._run(session, call)
             if session.wait_gone(settings.linger_seconds + GONE_GRACE):

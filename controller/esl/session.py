@@ -42,6 +42,7 @@ from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
 from controller.esl.fairness import Turns
 from controller.esl.safety import inert, multiset
+from controller.logcontext import share_call
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,11 @@ class Session(esl.OutboundSession):
     def start_event_handlers(self) -> None:
         # A raw greenlet: nothing joins or kills the reader (close() ends it through its socket).
         self._receive_events_greenlet = gevent.spawn_raw(self.receive_events)
+
+    def share_log_context(self) -> None:
+        """The reader's log lines (a channel gone, a broken stream, a failed event listener) name
+        the call the calling greenlet has bound (controller/logcontext.py)."""
+        share_call(self._receive_events_greenlet)
 
     def receive_events(self) -> None:
         turns = Turns()
