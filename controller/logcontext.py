@@ -22,7 +22,7 @@ import datetime
 import json
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 _CALL: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar("controller_call", default=("-", "-"))
 TEXT = "%(asctime)s %(levelname)s %(name)s call=%(call_id)s account=%(account_id)s %(message)s"
@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class ConsoleHandler(logging.StreamHandler[TextIO]):
     """Standard output, or standard error from WARNING up; the streams are looked up at each line
     (a test may have replaced them)."""
 

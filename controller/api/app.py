@@ -86,10 +86,9 @@ def _check_accept() -> None:
     """An `Accept` that takes none of the types the API answers in is refused with 406, before
     anything runs (a route that answers in another type than JSON, a notification body, says so
     itself; `?accept=` is the route's to read)."""
-    if request.headers.get("Accept") and "accept" not in request.args:
-        if request.accept_mimetypes.best_match(ANSWER_TYPES) is None:
-            raise ApiError(406, "not acceptable", {"accept": {"enum": "ask for application/json, text/html or "
-                                                                       "text/plain"}})
+    asked = request.headers.get("Accept") and "accept" not in request.args
+    if asked and request.accept_mimetypes.best_match(ANSWER_TYPES) is None:
+        raise ApiError(406, "not acceptable", {"accept": {"enum": "ask for application/json, text/html or text/plain"}})
 
 
 def _api_error(error: ApiError) -> Response:

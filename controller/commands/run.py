@@ -25,8 +25,8 @@ from gevent import subprocess
 
 from controller import children, localredis, roles, runrecord
 from controller.config import Settings
-from controller.logcontext import announce
 from controller.localredis import LocalRedis, LocalRedisError
+from controller.logcontext import announce
 from controller.roles import ask, socket_path
 from controller.runlock import RunLock, RunLockError
 from controller.supervisor import Child, Policy, Supervisor

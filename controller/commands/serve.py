@@ -18,8 +18,8 @@ from controller.esl.lifecycle import CallLifecycle
 from controller.esl.localcalls import LocalCalls
 from controller.esl.server import OutboundServer, settle_garbage_collector
 from controller.esl.watcher import Watcher
-from controller.logcontext import announce
 from controller.executor import Executor
+from controller.logcontext import announce
 from controller.metrics import Metrics
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
 from controller.services import Services
