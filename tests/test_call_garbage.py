@@ -1,16 +1,23 @@
 """A finished call leaves no reference cycle behind: everything it built is freed as soon as it
 ends, so the garbage collector (tuned down in `controller serve`) has nothing of it to find."""
 
+import dataclasses
 import gc
 from collections.abc import Iterator
 
 import pytest
 import redis
+from gevent import socket as gsocket
 
 from controller.call import Call
+from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer
 from controller.esl.session import Session
 from controller.esl.wire import FrameReader
+from controller.executor import Executor
+from controller.lab.processes import wait_until
+from controller.modules import REGISTRY
+from controller.services import Services
 from tests.office import call, flow, load, node
 
 CONTROLLER_TYPES = (Session, Call, FrameReader)
@@ -49,4 +56,23 @@ def test_a_caller_hanging_up_during_an_application_leaves_no_cycle(
     for _ in range(3):
         record = call(esl_server, "701", playback_seconds=0.2, hangup_during=("playback", 0.01))
         assert record.hangup_cause == "NORMAL_CLEARING"
+    assert controller_garbage(saved_garbage) == []
+
+
+def test_a_connection_that_never_answers_connect_leaves_no_cycle(
+    services: Services, saved_garbage: list[object]
+) -> None:
+    """gevent raises a failed AsyncResult's exception from a frame that keeps it: the `connect`
+    that timed out held its session, socket and greenlets in a cycle (esl-abandoned-2000)."""
+    hasty = dataclasses.replace(services, settings=dataclasses.replace(services.settings, command_timeout=0.2))
+    server = OutboundServer(hasty.settings, CallLifecycle(hasty, Executor(REGISTRY)))
+    server.start()
+    try:
+        for _ in range(3):
+            with gsocket.create_connection(server.address, timeout=5) as sock:
+                assert sock.recv(65536).startswith(b"connect")
+                assert sock.recv(65536) == b""  # closed by the controller after its command timeout
+        wait_until(lambda: server.active_calls == 0, 5.0, "the sessions' end")
+    finally:
+        server.stop(drain_seconds=1)
     assert controller_garbage(saved_garbage) == []

@@ -19,6 +19,7 @@ from controller.api.ops import OpsApp
 from controller.api.server import ApiServer
 from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
+from controller.heaptrim import start_trimmer
 from controller.logcontext import announce
 from controller.metrics import Metrics
 from controller.services import Services
@@ -59,6 +60,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
         peers = roles.Peers(Path(args.supervised), [str(endpoint) for endpoint in settings.freeswitch])
     server = build_server(settings, services, peers.freeswitch if peers and settings.freeswitch else None, peers)
     server.start()
+    start_trimmer()
     answering = roles.answer_supervisor(args.supervised, "api", {
         "address": f"{server.server_host}:{server.server_port}".encode,
     })

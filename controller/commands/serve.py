@@ -19,6 +19,7 @@ from controller.esl.localcalls import LocalCalls
 from controller.esl.server import OutboundServer, settle_garbage_collector
 from controller.esl.watcher import Watcher
 from controller.executor import Executor
+from controller.heaptrim import start_trimmer
 from controller.logcontext import announce
 from controller.metrics import Metrics
 from controller.modules import REGISTRY, TERMINATION_HANDLERS
@@ -71,6 +72,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     server.start()
     watcher.start()
     settle_garbage_collector()
+    start_trimmer()
     host, port = settings.esl_listen.host, server.address[1]
     answering = roles.answer_supervisor(args.supervised, "serve", {
         "metrics": metrics.exposition,

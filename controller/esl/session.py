@@ -30,6 +30,7 @@ import itertools
 import logging
 import random
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -67,6 +68,22 @@ UNREAD_EVENTS = (
     "CHANNEL_ORIGINATE", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_STATE", "CHANNEL_UNPARK", "CHANNEL_UUID",
     "DETECTED_SPEECH", "NOTALK", "TALK",
 )
+
+
+def settled(result: AsyncResult, timeout: float | None = None) -> Any:
+    """`result.get(timeout)`, but a failure raised from it leaves no reference cycle. gevent
+    raises a stored exception from `gevent._compat.reraise(t, value, tb)`, whose frame keeps
+    `value`: the exception's traceback reaches that frame, and through the frames above it the
+    session, its socket and its greenlets, all kept until a full garbage collection (rare in
+    `controller serve`): 2,000 connections that never answered `connect` were all still held
+    so once closed (docs/attacks.md, esl-abandoned-2000)."""
+    try:
+        return result.get(timeout=timeout)
+    except BaseException as error:
+        traceback.clear_frames(error.__traceback__)  # the finished frames: reraise's among them
+        raise
+    finally:
+        del result  # (it holds the failure too, and this frame is in the failure's traceback)
 
 
 class Replies:
@@ -282,7 +299,7 @@ class Session(esl.OutboundSession):
         """Write several commands at once (one syscall) and wait for all their replies (one
         wait, at most `command_timeout`); the first `-ERR` raises CommandError, except to the
         commands at the `optional` positions."""
-        answered: list[tuple[str, Mapping[str, str]]] = self._write(raws, optional).done.get()
+        answered: list[tuple[str, Mapping[str, str]]] = settled(self._write(raws, optional).done)
         return answered
 
     def _write(
@@ -347,12 +364,13 @@ class Session(esl.OutboundSession):
             # One wait: for the completion, which a -ERR or a missing reply fails as well.
             commands = [wire.sendmsg(app, arg, event_uuid=u) for (app, arg), u in zip(steps, uuids, strict=True)]
             self._write(commands, into=done)
-            completed: Mapping[str, str] = done.get(timeout=timeout)
+            completed: Mapping[str, str] = settled(done, timeout)
             return completed
         except gevent.Timeout as exc:
             raise CommandError(steps[-1][0], f"not complete within {timeout:g} s") from exc
         finally:
             self._completions.pop(uuids[-1], None)
+            del done  # (it holds the failure, whose traceback holds this frame: see `settled`)
 
     def call_command(
         self, app_name: str, app_args: str | None = None, block: bool = False,
