@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-import gevent
-
 from controller.callstate import KEPT_HEADERS
 from controller.errors import ChannelGoneError
 from controller.flow import TerminationHandler, only_queue_jobs
@@ -94,8 +92,6 @@ class Call:
         self._handlers: list[tuple[TerminationHandler, dict[str, Any]]] = []
         self._terminated = False
         self.kept = False  # its end went to the spool: Redis could not take it
-        self._dirty = False
-        self._saver: gevent.Greenlet | None = None
         # While handlers marked queues_jobs_only run: the jobs they queue, each with what to do
         # once it is in the queue (they go out with the call's finish, in one step).
         self._finishing: list[tuple[dict[str, Any], Callable[[], None] | None]] | None = None
@@ -187,8 +183,7 @@ class Call:
         calls = getattr(self.services, "calls", None)
         if not self._handlers or calls is None:
             return self._run_handlers(self._handlers)[0]
-        if self._saver is not None:
-            self._saver.join(timeout=5)
+        calls.settle(self.uuid)
         if only_queue_jobs(self._handlers):
             return self._finish(calls, claimed)
         try:
@@ -275,21 +270,11 @@ class Call:
     # --- persistence (controller/callstate.py) ---------------------------------------------------
 
     def _persist(self) -> None:
-        """Write the call's state to Redis in the background (events must not block); one
-        writer per call, always writing the latest state."""
+        """Have the call's state written to Redis soon (events must not block): the latest
+        state, with other calls' in one round trip (CallStates.save_soon)."""
         if not self._handlers or self._terminated or getattr(self.services, "calls", None) is None:
             return
-        self._dirty = True
-        if self._saver is None or self._saver.dead:
-            self._saver = gevent.spawn(self._save_latest)
-
-    def _save_latest(self) -> None:
-        while self._dirty:
-            self._dirty = False
-            try:
-                self.services.calls.save(self.snapshot())
-            except Exception:
-                log.exception("call %s: state not saved", self.uuid)
+        self.services.calls.save_soon(self.uuid, self.snapshot)
 
     def snapshot(self) -> dict[str, Any]:
         """What another process needs to run this call's termination handlers."""

@@ -1,23 +1,33 @@
 """Calls in progress kept in Redis, so that a call whose controller process dies still gets its
 termination handlers run — exactly once.
 
-A call is written here as soon as a module registers a termination handler (calls without
-handlers cost nothing), and again when its flags change. Whoever runs the handlers first claims
-the call (`SET NX`): the call's own process when the channel is gone, or, if that process died,
-the inbound-connection watcher of any controller sharing the Redis, on CHANNEL_DESTROY.
+A call is written here once a module registers a termination handler (calls without handlers
+cost nothing), and again when its flags change: within WRITE_WINDOW, with the other calls' states
+due then in one transaction (`save_soon`); a call that ends sooner is never written. Whoever
+runs the handlers first claims the call (`SET NX`): the call's own process when the channel is
+gone, or, if that process died, the inbound-connection watcher of any controller sharing the
+Redis, on CHANNEL_DESTROY.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import gevent
+import gevent.event
 import redis
 
 from controller.store import keys
 
+log = logging.getLogger(__name__)
+
 TTL = 86400
+# How long a call's state may wait to be written with others' (a process killed within it loses
+# the alerts of the calls registered that late; a call that ends first needs no write at all).
+WRITE_WINDOW = 0.05
 # The channel headers a job or a handler may read (call_data); kept small on purpose.
 KEPT_HEADERS = (
     "Unique-ID", "Core-UUID", "FreeSWITCH-Switchname", "Caller-Caller-ID-Name", "Caller-Caller-ID-Number",
@@ -29,15 +39,60 @@ KEPT_HEADERS = (
 class CallStates:
     """The Redis side of calls in progress."""
 
-    def __init__(self, rds: redis.Redis) -> None:
+    def __init__(self, rds: redis.Redis, window: float = WRITE_WINDOW) -> None:
         self._rds = rds
+        self.window = window
+        self._due: dict[str, Callable[[], Mapping[str, Any]]] = {}  # uuid -> its snapshot, taken when written
+        self._writing: dict[str, gevent.event.Event] = {}  # uuid -> set once its write in flight is done
+        self._writer: gevent.Greenlet | None = None
 
     def save(self, snapshot: Mapping[str, Any]) -> None:
-        key = keys.call(snapshot["uuid"])
         pipe = self._rds.pipeline(transaction=True)
+        self._stage(pipe, snapshot)
+        pipe.execute()
+
+    @staticmethod
+    def _stage(pipe: Any, snapshot: Mapping[str, Any]) -> None:
+        key = keys.call(snapshot["uuid"])
         pipe.hset(key, mapping={name: json.dumps(value) for name, value in snapshot.items()})
         pipe.expire(key, TTL)
-        pipe.execute()
+
+    def save_soon(self, uuid: str, snapshot: Callable[[], Mapping[str, Any]]) -> None:
+        """Write the call's state within `window` seconds, in one transaction with the other
+        calls' due by then (events must not block, and a round trip per call and change
+        cost more than the call's own work); the snapshot is taken when written: the latest."""
+        self._due[uuid] = snapshot
+        if self._writer is None or self._writer.dead:
+            self._writer = gevent.spawn(self._write_due)
+
+    def settle(self, uuid: str, timeout: float = 5.0) -> None:
+        """Before a call's end: its state still due is dropped (the end's own step supersedes
+        it); a write of it in flight is waited for, so that it cannot land after the end."""
+        self._due.pop(uuid, None)
+        flight = self._writing.get(uuid)
+        if flight is not None:
+            flight.wait(timeout)
+
+    def _write_due(self) -> None:
+        while self._due:
+            gevent.sleep(self.window)
+            batch, self._due = self._due, {}
+            if not batch:
+                continue
+            done = gevent.event.Event()
+            self._writing.update(dict.fromkeys(batch, done))
+            try:
+                pipe = self._rds.pipeline(transaction=True)
+                for snapshot in batch.values():
+                    self._stage(pipe, snapshot())
+                pipe.execute()
+            except Exception:
+                log.exception("%d call state(s) not saved", len(batch))
+            finally:
+                for uuid in batch:
+                    if self._writing.get(uuid) is done:
+                        del self._writing[uuid]
+                done.set()
 
     def mark_bridged(self, uuid: str) -> bool:
         """A CHANNEL_BRIDGE seen by a watcher; True when the call is known here."""

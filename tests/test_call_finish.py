@@ -3,6 +3,7 @@ queued and its stored state dropped atomically (CallStates.finish); exactly once
 
 from typing import Any
 
+import gevent
 import redis
 
 from controller.call import Call, GoneChannel
@@ -19,8 +20,13 @@ DATA = {"Unique-ID": "finish-0001", "Core-UUID": "core-1", "Caller-Caller-ID-Num
 def missed_call(services: Services, uuid: str = "finish-0001") -> Call:
     call = Call(GoneChannel(), {**DATA, "Unique-ID": uuid}, "acct-1", False, services)
     call.register_termination(alert_if_missed, {"recipients": []})
-    call._saver.join(5)  # type: ignore[union-attr]
+    settle(services)
     return call
+
+
+def settle(services: Services) -> None:
+    """Let the call states due be written (CallStates.save_soon)."""
+    gevent.sleep(services.calls.window * 2)
 
 
 class Commands:
@@ -75,8 +81,34 @@ def test_the_same_alert_queued_twice_goes_into_the_queue_once(services: Services
 def test_a_handler_with_effects_outside_is_run_after_the_claim(services: Services, rds: redis.Redis) -> None:
     call = missed_call(services)
     call.register_termination(post_cdr, {"cdr_url": "http://127.0.0.1:9/cdr"})  # refused: logged, not raised
-    call._saver.join(5)  # type: ignore[union-attr]
+    settle(services)
     commands = Commands(services.rds)
     call.run_termination()
     assert commands.sent[0] == "SET"  # the claim, before anything reaches the CDR server
     assert JobQueue(rds).stats()["ready"] == 1
+
+
+def test_the_states_of_calls_registered_together_are_written_in_one_transaction(
+    services: Services, rds: redis.Redis
+) -> None:
+    def transactions() -> int:
+        return int(rds.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
+
+    before = transactions()
+    calls = [Call(GoneChannel(), {**DATA, "Unique-ID": f"together-{n}"}, "acct-1", False, services) for n in range(5)]
+    for call in calls:
+        call.register_termination(alert_if_missed, {"recipients": []})
+    assert not rds.keys("call:*")  # not yet: within the window
+    settle(services)
+    assert len(rds.keys("call:*")) == 5
+    assert transactions() - before == 1
+
+
+def test_a_call_that_ends_within_the_window_is_never_written(services: Services, rds: redis.Redis) -> None:
+    missed_call(services, "finish-warm").run_termination()  # the script is loaded into Redis once
+    call = Call(GoneChannel(), {**DATA, "Unique-ID": "short-1"}, "acct-1", False, services)
+    call.register_termination(alert_if_missed, {"recipients": []})
+    assert call.run_termination() == 1
+    settle(services)
+    assert not rds.exists(keys.call("short-1"))
+    assert JobQueue(rds).stats()["ready"] == 2

@@ -11,6 +11,11 @@ import pytest
 import redis
 
 from controller.callflows.matcher import Matcher
+from controller.config import Settings
+from controller.esl.lifecycle import CallLifecycle
+from controller.executor import Executor
+from controller.modules import REGISTRY
+from controller.services import Services
 from controller.store.bundle import load_bundle
 from controller.store.cache import AccountCache
 from controller.store.callflows import Callflows
@@ -130,3 +135,51 @@ def test_a_notice_the_watch_cannot_read_makes_it_lapse_not_die(rds: redis.Redis,
     rds.publish(CHANNEL, ACCOUNT)
     assert until(lambda: watch.stamp(ACCOUNT) != again), "notices are no longer followed"
 
+
+
+@pytest.fixture
+def lifecycle(settings: Settings, rds: redis.Redis, watch: RevisionWatch) -> Iterator[CallLifecycle]:
+    services = Services.build(settings, redis.Redis.from_url(settings.redis_url, decode_responses=True))
+    assert isinstance(services.cache, AccountCache)
+    services.cache.follow(watch)
+    yield CallLifecycle(services, Executor(REGISTRY))
+    services.rds.close()
+
+
+def test_a_number_whose_owner_has_not_changed_is_routed_without_asking_redis(
+    rds: redis.Redis, watch: RevisionWatch, lifecycle: CallLifecycle
+) -> None:
+    before = watch.any_stamp()
+    load_bundle(rds, BUNDLE, "test")
+    assert until(lambda: watch.any_stamp() != before), "the load's notice never arrived"
+    assert lifecycle._resolve("100", None) == (ACCOUNT, "owner of the dialed number")
+    sent: list[str] = []
+    original = lifecycle.services.rds.execute_command
+    lifecycle.services.rds.execute_command = (  # type: ignore[method-assign]
+        lambda *args, **options: sent.append(str(args[0])) or original(*args, **options))
+    for _ in range(3):
+        assert lifecycle._resolve("100", None) == (ACCOUNT, "owner of the dialed number")
+    assert sent == []
+
+
+def test_a_number_moved_to_another_account_is_routed_there_once_the_notice_arrives(
+    rds: redis.Redis, redis_url: str, lifecycle: CallLifecycle
+) -> None:
+    load_bundle(rds, BUNDLE, "test")
+    load_bundle(rds, {"account": {"id": "other", "name": "Other", "realm": "other.example.com"}}, "test")
+    assert until(lambda: lifecycle._resolve("100", None)[0] == ACCOUNT)
+    writer = redis.Redis.from_url(redis_url, decode_responses=True)
+    Callflows(writer).delete(ACCOUNT, "cf1")
+    Callflows(writer).save("other", {"id": "cf9", "numbers": ["100"], "flow": {"module": "hangup", "data": {}}})
+    writer.close()
+    assert until(lambda: lifecycle._resolve("100", None)[0] == "other", 2.0)
+
+
+def test_without_the_watch_every_call_asks_redis_for_the_owner(
+    rds: redis.Redis, watch: RevisionWatch, lifecycle: CallLifecycle
+) -> None:
+    load_bundle(rds, BUNDLE, "test")
+    assert until(lambda: lifecycle._resolve("100", None)[0] == ACCOUNT)
+    watch.stop()  # it vouches for nothing now
+    rds.srem("number:100:accounts", ACCOUNT)  # behind the watch's back (no notice)
+    assert lifecycle._resolve("100", None)[0] != ACCOUNT

@@ -25,7 +25,9 @@ from controller.esl.session import PROCESS_BUFFERS, Session
 from controller.executor import Executor, run_call_flow
 from controller.logcontext import bind_call
 from controller.services import Services
+from controller.store.cache import AccountCache
 from controller.store.connection import UNAVAILABLE
+from controller.store.revisions import Stamp
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,8 @@ class CallLifecycle:
         self.executor = executor
         self.local = local  # the calls taken here, for this process's watcher
         self.budget = wire.Budget(PROCESS_BUFFERS)  # shared by this process's calls
-        self.owners: collections.OrderedDict[str, str] = collections.OrderedDict()  # number -> account
+        # number -> (account, why, the watch's stamp when read): see _resolve
+        self.owners: collections.OrderedDict[str, tuple[str | None, str, Stamp | None]] = collections.OrderedDict()
 
     def __call__(self, sock: gsocket.socket, address: tuple[Any, ...]) -> None:
         settings = self.services.settings
@@ -135,19 +138,25 @@ class CallLifecycle:
         return Call(session, data, account_id, is_internal_caller(services, account_id, data), services)
 
     def _resolve(self, destination: str, channel_account: str | None) -> tuple[str | None, str]:
-        """resolve_account, remembering each number's owner: while Redis is unavailable a number
-        this process has routed is routed to the same account (its cached views do the rest)."""
+        """resolve_account, remembering each number's owner: while the revision watch vouches
+        that no account changed since, a number is routed without asking Redis again; while
+        Redis is unavailable a number this process has routed goes to the same account (its
+        cached views do the rest)."""
+        cache = self.services.cache
+        stamp = cache.any_stamp() if isinstance(cache, AccountCache) and not channel_account else None
+        known = self.owners.get(destination)
+        if stamp is not None and known is not None and known[2] == stamp:
+            return known[0], known[1]
         try:
             account_id, why = resolve_account(
                 self.services.rds, destination, channel_account, self.services.settings.default_account
             )
         except UNAVAILABLE:
-            known = self.owners.get(destination)
-            if known is None:
+            if known is None or known[0] is None:
                 raise
-            return known, "the number's owner when Redis last answered"
-        if account_id is not None and not channel_account:
-            self.owners[destination] = account_id
+            return known[0], "the number's owner when Redis last answered"
+        if not channel_account:
+            self.owners[destination] = (account_id, why, stamp)
             self.owners.move_to_end(destination)
             if len(self.owners) > KNOWN_OWNERS:
                 self.owners.popitem(last=False)

@@ -43,6 +43,7 @@ from controller.lab.freeswitch import (
     free_port,
 )
 from controller.lab.processes import Process
+from controller.roles import ROLES
 
 ACCOUNT = "benchfs0000000000000000000000000"
 NUMBER = "+15554449999"
@@ -86,6 +87,7 @@ class Result:
     server_cpu: float
     redis_cpu: float = 0.0
     emails: int | None = None
+    roles: dict[str, float] = dataclasses.field(default_factory=dict)  # CPU seconds by process
 
     @property
     def success(self) -> float:
@@ -106,6 +108,9 @@ class Result:
         if self.emails is not None:
             missed = self.succeeded or 1
             text += f"  emails {self.emails}/{self.succeeded} ({self.emails / missed:.2f} per missed call)"
+        if len(self.roles) > 1:
+            text += "\n         by process: " + ", ".join(
+                f"{name} {self.per_call(seconds):4.2f}" for name, seconds in self.roles.items()) + " ms/call"
         return text
 
 
@@ -145,13 +150,15 @@ def measure(server: str, freeswitch: FreeSwitch, folder: Path, options: Options)
         redis_pid = child_named(pid, "redis-server")
         before = (cpu_seconds(freeswitch.pid), tree_cpu_seconds(pid, redis_pid),
                   cpu_seconds(redis_pid) if redis_pid else 0.0)
+        roles_before = cpu_by_process(pid)
         succeeded, failed, times = place_calls(freeswitch, folder, options)
         freeswitch.wait_idle(timeout=60.0)
         emails = wait_for_emails(sink, succeeded, options.mail_wait) if sink else None
         after = (cpu_seconds(freeswitch.pid), tree_cpu_seconds(pid, redis_pid),
                  cpu_seconds(redis_pid) if redis_pid else 0.0)
+        roles = {name: seconds - roles_before.get(name, 0.0) for name, seconds in cpu_by_process(pid).items()}
     return Result(server, options.calls, succeeded, failed, times, after[0] - before[0], after[1] - before[1],
-                  after[2] - before[2], emails)
+                  after[2] - before[2], emails, roles)
 
 
 @contextlib.contextmanager
@@ -220,6 +227,20 @@ def tree_cpu_seconds(pid: int, leave_out: int | None) -> float:
             with contextlib.suppress(OSError):
                 total += cpu_seconds(child)
     return total
+
+
+def cpu_by_process(pid: int) -> dict[str, float]:
+    """CPU seconds of `pid` (\"supervisor\") and of each direct child, named by its role (the
+    word of its command line: `serve`, `api`, `mailer`) or `redis`."""
+    found = {"supervisor": cpu_seconds(pid)}
+    for child in children_of(pid):
+        with contextlib.suppress(OSError):
+            words = Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            roles = [word for word in words if word in ROLES]
+            name = "redis" if any("redis-server" in word for word in words) else \
+                roles[0] if roles else str(child)
+            found[name] = found.get(name, 0.0) + cpu_seconds(child)
+    return found
 
 
 def place_calls(freeswitch: FreeSwitch, folder: Path, options: Options) -> tuple[int, int, list[float]]:

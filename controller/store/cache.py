@@ -76,6 +76,10 @@ class AccountCache:
         """Trust views the watch vouches for (no revision read while no notice came)."""
         self._watch = watch
 
+    def any_stamp(self) -> Stamp | None:
+        """Equal stamps: no account changed in between (None: nothing is vouched for)."""
+        return None if self._watch is None else self._watch.any_stamp()
+
     def view(self, aid: str) -> AccountView:
         """The account's view at its current revision: without a Redis round trip when the
         revision watch vouches that nothing changed since the view's revision was read, else

@@ -48,6 +48,7 @@ class RevisionWatch:
         self._ping = ping_seconds
         self._generation = 0
         self._changes: dict[str, int] = {}
+        self._heard_any = 0  # notices for any account this generation
         self._live_until = 0.0
         self._greenlet: gevent.Greenlet | None = None
 
@@ -60,6 +61,13 @@ class RevisionWatch:
         if time.monotonic() >= self._live_until:
             return None
         return self._generation, self._changes.get(aid, 0)
+
+    def any_stamp(self) -> Stamp | None:
+        """A stamp for every account at once (equal stamps: no account changed in between);
+        None while the watch cannot vouch for anything."""
+        if time.monotonic() >= self._live_until:
+            return None
+        return self._generation, self._heard_any
 
     def start(self) -> None:
         if self._greenlet is None:
@@ -76,6 +84,7 @@ class RevisionWatch:
         self._live_until = 0.0
         self._generation += 1
         self._changes.clear()
+        self._heard_any = 0
 
     def _run(self) -> None:
         while True:
@@ -113,6 +122,7 @@ class RevisionWatch:
             aid = message.get("data")
             aid = aid.decode("utf-8", "replace") if isinstance(aid, bytes) else str(aid)
             self._changes[aid] = self._changes.get(aid, 0) + 1
+            self._heard_any += 1
         elif kind == "subscribe":
             # Every confirmation, even one redis-py got by reconnecting on its own: notices
             # published before it may have been lost, so nothing cached before it is vouched for.
