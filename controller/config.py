@@ -21,6 +21,7 @@ from redis.connection import parse_url
 
 from controller.callflows.patterns import PatternError, compile_pattern
 from controller.errors import ConfigError
+from controller.notify import addresses
 
 PREFIX = "CONTROLLER_"
 DEFAULT_CONFIG = "conf/controller.toml"
@@ -88,6 +89,7 @@ class Settings:
     api_max_body: int = 1048576
     smtp_url: str = ""
     outbox_dir: str = "var/outbox"
+    mail_from: str = ""  # "": no-reply@<the account's realm> (controller/notify/sender.py)
     sms_url: str = ""
     sms_token: str = ""
     sms_from: str = ""
@@ -208,6 +210,18 @@ def _positive_float(value: str | float) -> float:
     return number
 
 
+def _mail_from(value: str) -> str:
+    """One mailbox a mail server accepts as sender: `alerts@example.com` or `PBX <alerts@example.com>`
+    (empty: the default, see controller/notify/sender.py)."""
+    if not value.strip():
+        return ""
+    found = addresses.mailbox(value)
+    if found is None or not addresses.is_valid(found[1]):
+        raise ValueError("expected one email address with a domain, e.g. alerts@example.com or "
+                         "'Example PBX <alerts@example.com>'")
+    return addresses.header(*found)
+
+
 def _log_format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError("expected text or json")
@@ -237,6 +251,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "api_max_body": _positive_int,
     "smtp_url": _url("smtp", "smtps"),
     "outbox_dir": str,
+    "mail_from": _mail_from,
     "sms_url": _url("http", "https"),
     "sms_token": str,
     "sms_from": str,

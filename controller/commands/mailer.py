@@ -6,6 +6,7 @@ supervisor's liveness check and gives its metrics to the API role (controller/ro
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 from typing import Any
@@ -22,6 +23,8 @@ from controller.notify.queue import JobQueue
 from controller.notify.recording import Recordings
 from controller.notify.sms import SmsSender
 from controller.store.connection import connect
+
+log = logging.getLogger(__name__)
 
 
 def register(commands: Any) -> None:
@@ -46,7 +49,7 @@ def build_mailer(settings: Settings, name: str | None, metrics: Metrics | None =
     sms = SmsSender(settings.sms_url, settings.sms_token, settings.sms_from) if settings.sms_url else None
     recordings = Recordings(settings.max_attachment_bytes, settings.media_url, root=settings.voicemail_dir)
     queue = JobQueue(rds, lease=settings.job_lease_seconds, metrics=metrics)
-    return Mailer(rds, queue, sender_for(settings), name, sms, recordings)
+    return Mailer(rds, queue, sender_for(settings), name, sms, recordings, mail_from=settings.mail_from)
 
 
 def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
@@ -62,6 +65,9 @@ def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
         gevent.signal_handler(signum, on_signal)
     where = settings.smtp_url or f"the outbox {settings.outbox_dir}"
     announce(f"mailer {mailer.name} delivering to {where}")
+    if settings.smtp_url and not settings.mail_from:
+        log.warning("CONTROLLER_MAIL_FROM is not set: emails whose template has no `from` come from "
+                    "no-reply@<the account's realm>; set it to an address your mail server may send from")
     answering = roles.answer_supervisor(args.supervised, "mailer", {"metrics": metrics.exposition})
     handled = mailer.run(burst=args.burst)
     if answering is not None:

@@ -133,7 +133,8 @@ def _announce(settings: Settings, local: LocalRedis | None, directory: Path) -> 
         f"HTTP API on http://{_address(directory, 'api', str(settings.api_listen))}/ "
         "(what it offers and how to get a token; metrics: /metrics, health: /healthz)",
         f"Redis: {'private, data in ' + str(local.directory) if local else settings.redis_url}",
-        f"mail: {settings.smtp_url or 'written as .eml files into ' + str(Path(settings.outbox_dir).resolve())}",
+        f"mail: {settings.smtp_url or 'written as .eml files into ' + str(Path(settings.outbox_dir).resolve())}, "
+        f"from {settings.mail_from or 'no-reply@<the account realm> (CONTROLLER_MAIL_FROM to choose)'}",
     ]
     lines += [f"watching FreeSWITCH {endpoint}" for endpoint in settings.freeswitch]
     for line in lines:

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from controller.notify import addresses
+from controller.notify.sender import account_sender
 from controller.notify.templates import SYSTEM, Template, first_stored
 from controller.store import codec, keys
 from controller.store.documents import Accounts
@@ -28,7 +29,8 @@ from controller.store.documents import Accounts
 class Context:
     """One job's account, users (by id), template, whether it (or its email) was delivered, and
     the recipients its email already reached (address -> receipt). `has_account`: the account
-    exists (a job for one that does not is dead-lettered, not mailed with empty values)."""
+    exists (a job for one that does not is dead-lettered, not mailed with empty values).
+    `sender`: the `notifications.from` of the account or its nearest parent (sender.py)."""
 
     account: dict[str, Any]
     users: dict[str, dict[str, Any]]
@@ -37,6 +39,7 @@ class Context:
     email_sent: bool = False
     delivered_to: dict[str, str] = dataclasses.field(default_factory=dict)
     has_account: bool = True
+    sender: str = ""
 
 
 def _user_ids(job: dict[str, Any]) -> list[str]:
@@ -60,8 +63,10 @@ class ContextReader:
         """The contexts of valid jobs, in order. Each account, its users and each template are
         read once per batch, however many of its jobs the batch holds."""
         sent, reached, accounts, users = self._accounts(jobs)
-        lineage = Accounts(self._rds).parents_of
-        owners = {aid: [aid, *lineage(account or {"id": aid}), SYSTEM] for aid, account in accounts.items()}
+        ancestors = {aid: Accounts(self._rds).parent_documents(account or {"id": aid})
+                     for aid, account in accounts.items()}
+        owners = {aid: [aid, *(ident for ident, _ in ancestors[aid]), SYSTEM] for aid in accounts}
+        senders = {aid: account_sender([accounts[aid], *(doc for _, doc in ancestors[aid])]) for aid in accounts}
         wanted = list(dict.fromkeys((job["account_id"], job["template_id"]) for job in jobs))
         found = self._templates([(owners[aid], template_id) for aid, template_id in wanted])
         templates = dict(zip(wanted, found, strict=True))
@@ -70,7 +75,8 @@ class ContextReader:
             Context(accounts[job["account_id"]] or {"id": job["account_id"]},
                     {**admins.get(job["account_id"], {}), **users[job["account_id"]]},
                     templates[job["account_id"], job["template_id"]], sent[2 * n] is not None,
-                    sent[2 * n + 1] is not None, reached[n], has_account=accounts[job["account_id"]] is not None)
+                    sent[2 * n + 1] is not None, reached[n], has_account=accounts[job["account_id"]] is not None,
+                    sender=senders[job["account_id"]])
             for n, job in enumerate(jobs)
         ]
 

@@ -64,7 +64,7 @@ class Mailer:
 
     def __init__(  # noqa: PLR0917 (the command line passes them in order)
         self, rds: Any, queue: JobQueue, sender: Sender, name: str | None = None, sms: SmsSender | None = None,
-        recordings: Recordings | None = None, *, batch: int = BATCH, gather: float = GATHER,
+        recordings: Recordings | None = None, *, batch: int = BATCH, gather: float = GATHER, mail_from: str = "",
     ) -> None:
         self.rds = rds
         self.queue = queue
@@ -75,7 +75,7 @@ class Mailer:
         self.name = worker_id(name)
         self.contexts = ContextReader(rds)
         self.renderer = Renderer()
-        self.preparer = Preparer(self.renderer, recordings or Recordings())
+        self.preparer = Preparer(self.renderer, recordings or Recordings(), mail_from)
         self.smtplog = SmtpLog(rds)
         self.report = Report(queue.metrics)
         self.outage = Outage(f"mail sender {self.name}")

@@ -20,12 +20,10 @@ from controller.notify.message import Attachment, Rendered, build, serialize
 from controller.notify.queue import Claimed
 from controller.notify.recording import Recordings
 from controller.notify.render import Renderer, TemplateError
+from controller.notify.sender import default_sender, template_from
 from controller.notify.templates import Template
 
 log = logging.getLogger(__name__)
-
-
-DEFAULT_FROM = "no-reply@localhost"
 
 
 class UndeliverableError(Exception):
@@ -60,9 +58,10 @@ class Prepared:
 
 
 class Preparer:
-    def __init__(self, renderer: Renderer, recordings: Recordings) -> None:
+    def __init__(self, renderer: Renderer, recordings: Recordings, mail_from: str = "") -> None:
         self.renderer = renderer
         self.recordings = recordings
+        self.mail_from = mail_from  # the setting (sender.py: who mail comes from)
 
     def prepare(self, claimed: Claimed, context: Context) -> Prepared:
         """The job made ready; an unexpected exception becomes its (transient) error."""
@@ -105,16 +104,20 @@ class Preparer:
             to = addresses.clean(str(a) for a in (fields.get("to") or {}).get("email_addresses") or [])
         if not to:
             raise UndeliverableError("no recipient: none resolved and the template has no To")
-        user = next((u for _, u in addresses.recipient_users(job["recipients"], users) if u), None)
+        # `user.*` is the reader: an email to several people greets none of them by name.
+        user = next((u for _, u in addresses.recipient_users(job["recipients"], users) if u), None) \
+            if len(to) == 1 else None
         voicemail = (job.get("data") or {}).get("voicemail") or {}
         values = macros(job, account, user, file_name=attachment.filename if attachment else "",
                         media_url=self.recordings.url(voicemail) if voicemail else "")
-        senders = address_macros(account)
+        senders, given_from = address_macros(account), template_from(fields)
         subject, sender, reply_to, text, html = self.renderer.render_parts([
-            (str(fields.get("subject", "")), False, values), (str(fields.get("from") or DEFAULT_FROM), False, senders),
+            (str(fields.get("subject", "")), False, values), (given_from, False, senders),
             (str(fields.get("reply_to") or ""), False, senders), (template.text, False, values),
             (template.html, True, values),
         ])
+        if not given_from:
+            sender = context.sender or default_sender(account, self.mail_from)
         name, address = one_mailbox("from", sender)
         reply = one_mailbox("reply_to", reply_to) if reply_to.strip() else None
         return Rendered(

@@ -57,13 +57,17 @@ class Accounts:
     def parents_of(self, account: dict[str, Any]) -> list[str]:
         """The existing ancestors of an account document (nearest first), stopping at a cycle
         or at a parent that does not exist."""
-        found: list[str] = []
+        return [ident for ident, _ in self.parent_documents(account)]
+
+    def parent_documents(self, account: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """`parents_of` with each parent's document."""
+        found: list[tuple[str, dict[str, Any]]] = []
         current = account.get("parent_id")
-        while current and current not in found and current != account.get("id"):
+        while current and current not in (i for i, _ in found) and current != account.get("id"):
             doc = codec.load(self._rds.get(keys.account(current)))
             if doc is None:
                 break
-            found.append(current)
+            found.append((current, doc))
             current = doc.get("parent_id")
         return found
 
