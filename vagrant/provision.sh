@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provisions the lab box (vagrant/Vagrantfile), as root: FreeSWITCH from SignalWire's packages,
 # Redis, SIPp, the controller in a virtualenv, this repository's FreeSWITCH snippets
-# (conf/freeswitch) and systemd units (conf/systemd), the example office (flows/office.json);
+# (conf/freeswitch), systemd units and drop-ins (conf/systemd: FreeSWITCH's limits, the CPU policy
+# of the controller and its Redis, docs/deployment.md), the example office (flows/office.json);
 # then starts everything. Safe to run again: every step checks before it changes anything, and
 # the controller is reinstalled from the repository each time.
 #
@@ -18,6 +19,7 @@ ESL_PASSWORD_FILE=$ETC/freeswitch-esl-password
 FS_CONF=/etc/freeswitch
 FS_REPO=https://freeswitch.signalwire.com/repo/deb/debian-release/
 FS_KEYRING=/usr/share/keyrings/signalwire-freeswitch-repo.gpg
+SYSTEMD_DIR=/etc/systemd/system
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'provision: %s\n' "$*" >&2; exit 1; }
@@ -43,6 +45,26 @@ install_packages() {
     apt-get update -qq
     apt-get install -y -qq ca-certificates curl python3-venv redis-server sip-tester >/dev/null
     systemctl enable --now redis-server.service
+    if dropin_differs redis-server.service; then
+        log "Redis at the controller's real-time priority (conf/systemd/redis-server.service.d)"
+        install_dropin redis-server.service
+        systemctl restart redis-server.service
+    fi
+}
+
+dropin_differs() {  # UNIT: conf/systemd/UNIT.d/controller.conf is not installed as it is
+    ! cmp -s "$SRC/conf/systemd/$1.d/controller.conf" "$SYSTEMD_DIR/$1.d/controller.conf"
+}
+
+install_dropin() {  # UNIT: conf/systemd/UNIT.d/controller.conf where systemd reads it
+    install -d "$SYSTEMD_DIR/$1.d"
+    install -m 644 "$SRC/conf/systemd/$1.d/controller.conf" "$SYSTEMD_DIR/$1.d/controller.conf"
+    systemctl daemon-reload
+}
+
+install_units() {  # the controller's units (conf/systemd/*.service)
+    install -m 644 "$SRC"/conf/systemd/*.service "$SYSTEMD_DIR"/
+    systemctl daemon-reload
 }
 
 install_freeswitch() {
@@ -119,6 +141,8 @@ configure_freeswitch() {
     install -d -o freeswitch -g freeswitch -m 2775 /var/lib/freeswitch/storage/voicemail
     printf '[default]\nhost => 127.0.0.1\nport => 8021\npassword => %s\n' "$password" >/etc/fs_cli.conf
     chmod 600 /etc/fs_cli.conf
+    # Open files, threads, stack, real-time limits: read at the restart in start_freeswitch.
+    install_dropin freeswitch.service
 }
 
 start_freeswitch() {
@@ -166,8 +190,7 @@ configure_controller() {
     set_env CONTROLLER_API_LISTEN 0.0.0.0:8000  # reachable through the forwarded port
     set_env CONTROLLER_OUTBOX_DIR /var/lib/controller/outbox
     set_env CONTROLLER_DATA_DIR /var/lib/controller
-    install -m 644 "$SRC"/conf/systemd/*.service /etc/systemd/system/
-    systemctl daemon-reload
+    install_units
 }
 
 controller_cli() {  # the controller command with the services' settings
@@ -213,4 +236,6 @@ main() {
     log "then: ls /var/lib/controller/outbox/"
 }
 
-main "$@"
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then  # (tests/test_deployment.py sources the functions)
+    main "$@"
+fi

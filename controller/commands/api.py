@@ -13,7 +13,7 @@ from typing import Any
 
 from gevent.pywsgi import WSGIServer
 
-from controller import roles
+from controller import roles, scheduling
 from controller.api.app import create_app
 from controller.api.ops import OpsApp
 from controller.api.server import ApiServer
@@ -54,6 +54,7 @@ def build_server(
 
 
 def run_api(args: argparse.Namespace, settings: Settings) -> int:
+    scheduling.leave_realtime("api")  # not on the call path (controller/scheduling.py)
     services = Services.build(settings, connect(settings))
     peers = None
     if args.supervised:

@@ -13,7 +13,7 @@ from typing import Any
 
 import gevent
 
-from controller import roles
+from controller import roles, scheduling
 from controller.config import Settings
 from controller.logcontext import announce
 from controller.metrics import Metrics
@@ -53,6 +53,7 @@ def build_mailer(settings: Settings, name: str | None, metrics: Metrics | None =
 
 
 def run_mailer(args: argparse.Namespace, settings: Settings) -> int:
+    scheduling.leave_realtime("mailer")  # not on the call path (controller/scheduling.py)
     metrics = Metrics()
     mailer = build_mailer(settings, args.name, metrics)
 
