@@ -13,8 +13,9 @@ from typing import Any
 
 import requests
 
-from controller.api.app import create_app
+from controller.api.app import close_app, create_app
 from controller.api.server import ApiServer
+from controller.notify.render_pool import RenderPool
 from controller.services import Services
 from controller.store.tokens import Tokens
 
@@ -45,9 +46,9 @@ class Client:
 
 
 @contextmanager
-def serve_api(services: Services) -> Iterator[Client]:
+def serve_api(services: Services, renderer: RenderPool | None = None) -> Iterator[Client]:
     """The accounts above with their tokens, and the API serving them (a test module's `api`
-    fixture wraps this)."""
+    fixture wraps this), rendering in `renderer`'s workers (else in a pool of its own)."""
     for account in ACCOUNTS:
         services.accounts.save(dict(account))
     tokens = Tokens(services.rds)
@@ -58,7 +59,8 @@ def serve_api(services: Services) -> Iterator[Client]:
         "child": tokens.create("child", admin=True)[0],
         "other": tokens.create("other", admin=True)[0],
     }
-    server = ApiServer(("127.0.0.1", 0), create_app(services), log=None)
+    app = create_app(services, renderer)
+    server = ApiServer(("127.0.0.1", 0), app, log=None)
     server.start()
     session = requests.Session()
     try:
@@ -66,3 +68,4 @@ def serve_api(services: Services) -> Iterator[Client]:
     finally:
         session.close()
         server.stop(timeout=2)
+        close_app(app)

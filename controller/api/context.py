@@ -7,7 +7,7 @@ import dataclasses
 
 from flask import current_app
 
-from controller.notify.render import Renderer
+from controller.notify.render_pool import RenderPool
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates
 from controller.services import Services
@@ -20,7 +20,7 @@ class ApiContext:
     tokens: Tokens
     templates: Templates
     smtplog: SmtpLog
-    renderer: Renderer  # validation and previews render here, in the same sandbox as the mail sender
+    renderer: RenderPool  # validation and previews render here, in worker processes, in the mail sender's sandbox
     instance: str  # names this API process in the idempotency keys of the jobs it enqueues
 
 

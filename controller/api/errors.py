@@ -18,7 +18,7 @@ from controller.errors import DocumentError
 MESSAGES = {
     400: "invalid request", 401: "invalid credentials", 403: "forbidden", 404: "bad identifier",
     405: "method not allowed", 406: "not acceptable", 409: "conflict", 413: "request entity too large",
-    415: "unsupported media type", 500: "internal error",
+    415: "unsupported media type", 500: "internal error", 503: "service unavailable",
 }
 
 

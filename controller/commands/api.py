@@ -22,6 +22,7 @@ from controller.config import Settings
 from controller.heaptrim import start_trimmer
 from controller.logcontext import announce
 from controller.metrics import Metrics
+from controller.notify.render_pool import RenderPool
 from controller.services import Services
 from controller.store.connection import connect
 
@@ -41,14 +42,14 @@ def register(commands: Any) -> None:
 
 def build_server(
     settings: Settings, services: Services, watcher: Callable[[], Mapping[str, bool]] | None = None,
-    peers: roles.Peers | None = None,
+    peers: roles.Peers | None = None, renderer: RenderPool | None = None,
 ) -> WSGIServer:
     """The API with `/metrics` and `/healthz` beside it (the process's metrics are
     `services.metrics`; one is made when the services have none), covering the other roles of a
-    run when it has `peers`."""
+    run when it has `peers`, rendering templates in `renderer`'s workers (else a pool of its own)."""
     metrics = services.metrics or Metrics()
     metrics.watch_queue(services.queue.stats)
-    app = OpsApp(create_app(services), services.rds, metrics, watcher, settings.alert_max_delay, peers=peers)
+    app = OpsApp(create_app(services, renderer), services.rds, metrics, watcher, settings.alert_max_delay, peers=peers)
     listen = settings.api_listen
     return ApiServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
 
@@ -59,7 +60,10 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     peers = None
     if args.supervised:
         peers = roles.Peers(Path(args.supervised), [str(endpoint) for endpoint in settings.freeswitch])
-    server = build_server(settings, services, peers.freeswitch if peers and settings.freeswitch else None, peers)
+    renderer = RenderPool()
+    renderer.start()  # warm: the first preview does not wait for them, and the role's memory is all there
+    server = build_server(settings, services, peers.freeswitch if peers and settings.freeswitch else None, peers,
+                          renderer)
     server.start()
     start_trimmer()
     answering = roles.answer_supervisor(args.supervised, "api", {
@@ -68,6 +72,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     announce(f"API listening on http://{server.server_host}:{server.server_port}/ (OpenAPI: /v2/openapi.json)")
     wait_for_stop_signal()
     server.stop(timeout=settings.drain_seconds)
+    renderer.close()
     if answering is not None:
         answering.stop()
     return 0

@@ -37,6 +37,7 @@ ALERT_NUMBER = "+15550100002"  # account A: missed_call_alert to a user, then a 
 B_NUMBER = "+15550200001"  # account B's own number
 START_SECONDS = 60.0
 ROLES = ("serve", "api", "mailer")
+RENDER_WORKER = "controller.notify.render_worker"
 
 
 def _answer_flow() -> dict[str, Any]:
@@ -204,14 +205,17 @@ class World:
         return found
 
     def pids(self) -> list[int]:
-        """`controller run` and its role processes (not its private redis-server)."""
+        """`controller run`, its role processes and theirs (the API's template workers), not its
+        private redis-server."""
         if self.run.proc is None or not self.run.alive:
             return []
-        found = [self.run.proc.pid]
-        for pid in _children(self.run.proc.pid):
-            with contextlib.suppress(OSError):
-                if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(pid)
+        found, parents = [self.run.proc.pid], [self.run.proc.pid]
+        while parents:
+            for pid in _children(parents.pop()):
+                with contextlib.suppress(OSError):
+                    if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        found.append(pid)
+                        parents.append(pid)
         return found
 
     def rss_mb(self) -> float:
@@ -276,15 +280,17 @@ class World:
         return leftovers(str(self.folder))
 
     def rss_by_process(self) -> dict[str, float]:
-        """Resident MB of each process of the run, by its role (`run` for the supervisor)."""
-        found = {}
+        """Resident MB of the run's processes by role (`run` for the supervisor, `render` for the
+        API's template workers, together)."""
+        found: dict[str, float] = {}
         for pid in self.pids():
             with contextlib.suppress(OSError):
                 words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 role = next((w.decode() for w in words if w.decode() in ROLES), "run")
+                role = "render" if RENDER_WORKER.encode() in words else role
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
-                        found[role] = int(line.split()[1]) / 1024
+                        found[role] = found.get(role, 0.0) + int(line.split()[1]) / 1024
         return found
 
 
