@@ -15,9 +15,9 @@ import requests
 
 from controller.api.app import close_app, create_app
 from controller.api.server import ApiServer
-from controller.notify.render_pool import RenderPool
 from controller.services import Services
 from controller.store.tokens import Tokens
+from controller.workers.pool import WorkerPool
 
 ACCOUNTS = (
     {"id": "reseller", "name": "Reseller", "realm": "reseller.test"},
@@ -46,9 +46,9 @@ class Client:
 
 
 @contextmanager
-def serve_api(services: Services, renderer: RenderPool | None = None) -> Iterator[Client]:
+def serve_api(services: Services, workers: WorkerPool | None = None) -> Iterator[Client]:
     """The accounts above with their tokens, and the API serving them (a test module's `api`
-    fixture wraps this), rendering in `renderer`'s workers (else in a pool of its own)."""
+    fixture wraps this), its CPU-heavy work done by `workers` (else by a pool of its own)."""
     for account in ACCOUNTS:
         services.accounts.save(dict(account))
     tokens = Tokens(services.rds)
@@ -59,7 +59,7 @@ def serve_api(services: Services, renderer: RenderPool | None = None) -> Iterato
         "child": tokens.create("child", admin=True)[0],
         "other": tokens.create("other", admin=True)[0],
     }
-    app = create_app(services, renderer)
+    app = create_app(services, workers)
     server = ApiServer(("127.0.0.1", 0), app, log=None)
     server.start()
     session = requests.Session()

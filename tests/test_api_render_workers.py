@@ -4,16 +4,17 @@ that overruns the hard limit is killed while the API answers 400 naming the limi
 
 import itertools
 import time
+from typing import Any
 
 import gevent
 import pytest
 import redis
 
-from controller.notify.render_pool import RenderPool
 from controller.services import Services
 from controller.store import keys
+from controller.workers.pool import WorkerPool
 from tests.api_world import serve_api
-from tests.test_render_pool import ENDLESS, is_running
+from tests.test_workers import ENDLESS, is_running
 
 BASE = "/v2/accounts/child/notifications/missed_call"
 
@@ -22,7 +23,7 @@ BASE = "/v2/accounts/child/notifications/missed_call"
 def test_a_worker_over_the_hard_limit_is_killed_and_the_api_answers_with_the_limit(
     services: Services, rds: redis.Redis
 ) -> None:
-    pool = RenderPool(workers=1, hard_limit=0.3)
+    pool = WorkerPool(workers=1, render_limit=0.3)
     with serve_api(services, pool) as api:
         assert api.call("POST", BASE + "/preview", json={"data": {"subject": "warm"}}).status_code == 200
         (worker,) = pool._idle.queue
@@ -30,7 +31,7 @@ def test_a_worker_over_the_hard_limit_is_killed_and_the_api_answers_with_the_lim
             response = api.call("POST", path, json={"data": {"subject": "ok", "plain": ENDLESS}})
             assert response.status_code == 400, response.text
             assert response.json()["data"] == {"text/plain": {
-                "template": "template ran past the hard limit of 0.3 s (its render worker was stopped)"}}
+                "template": "template ran past the hard limit of 0.3 s (its worker was stopped)"}}
         assert not is_running(worker.process.pid) and pool.replaced == 2
         assert not rds.exists(keys.template("child", "missed_call"))
         shown = api.ok("POST", BASE + "/preview", json={"data": {"subject": "Hi {{ account.name }}"}})
@@ -65,3 +66,26 @@ def test_the_api_answers_other_requests_while_a_heavy_preview_renders(services: 
     assert took >= 0.9  # its worker ran it for 1 s
     assert max(later - earlier for earlier, later in itertools.pairwise(ticks)) < 0.5
     assert answered[0] >= 10
+
+
+def wide_flow(depth: int, width: int) -> dict[str, Any]:
+    if depth == 0:
+        return {"module": "play", "data": {"id": "tone_stream://%(20,0,440)"}, "children": {}}
+    return {"module": "menu", "data": {}, "children": {str(i): wide_flow(depth - 1, width) for i in range(width)}}
+
+
+@pytest.mark.timeout(60)
+def test_a_large_callflow_is_validated_in_a_worker_under_its_hard_limit(services: Services) -> None:
+    """11,111 nodes (0.9 MB): over a second of validation, once, in a worker. Past the limit
+    the worker is stopped and the API answers 400 naming it."""
+    doc = {"name": "big", "numbers": ["+15550009999"], "flow": wide_flow(4, 10)}
+    hasty = WorkerPool(workers=1, check_limit=0.05)
+    with serve_api(services, hasty) as api:
+        response = api.call("PUT", "/v2/accounts/child/callflows", json={"data": doc})
+        assert response.status_code == 400, response.text
+        assert response.json()["data"] == {"document": {
+            "maxTime": "validating the callflow ran past the hard limit of 0.05 s (its worker was stopped)"}}
+        assert hasty.replaced == 1
+    with serve_api(services) as api:
+        made = api.ok("PUT", "/v2/accounts/child/callflows", json={"data": doc})
+        assert api.ok("GET", f"/v2/accounts/child/callflows/{made['id']}")["flow"] == doc["flow"]

@@ -29,18 +29,18 @@ from controller.api.auth import authenticate
 from controller.api.context import ApiContext
 from controller.api.envelope import error_reply
 from controller.api.errors import MESSAGES, ApiError
-from controller.notify.render_pool import RenderPool
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates
 from controller.services import Services
 from controller.store.tokens import Tokens
+from controller.workers.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
 
-def create_app(services: Services, renderer: RenderPool | None = None) -> Flask:
-    """`renderer`: the template workers (a pool of its own, whose workers start at the first render,
-    when none is given); `close_app` stops them."""
+def create_app(services: Services, workers: WorkerPool | None = None) -> Flask:
+    """`workers`: the processes that render templates and validate callflows (a pool of its own,
+    whose workers start at the first job, when none is given); `close_app` stops them."""
     app = Flask("controller.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = services.settings.api_max_body
     node = socket.gethostname()
@@ -48,7 +48,7 @@ def create_app(services: Services, renderer: RenderPool | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["controller"] = ApiContext(
         services=services, tokens=Tokens(services.rds), templates=Templates(services.rds),
-        smtplog=SmtpLog(services.rds), renderer=RenderPool() if renderer is None else renderer, instance=f"api:{node}",
+        smtplog=SmtpLog(services.rds), workers=WorkerPool() if workers is None else workers, instance=f"api:{node}",
     )
     app.before_request(_start)
     app.before_request(_check_identifiers)
@@ -65,9 +65,9 @@ def create_app(services: Services, renderer: RenderPool | None = None) -> Flask:
 
 
 def close_app(app: Flask) -> None:
-    """Stop what the app started: its template workers."""
+    """Stop what the app started: its workers."""
     context: ApiContext = app.extensions["controller"]
-    context.renderer.close()
+    context.workers.close()
 
 
 def _start() -> None:

@@ -7,11 +7,11 @@ import dataclasses
 
 from flask import current_app
 
-from controller.notify.render_pool import RenderPool
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates
 from controller.services import Services
 from controller.store.tokens import Tokens
+from controller.workers.pool import WorkerPool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +20,7 @@ class ApiContext:
     tokens: Tokens
     templates: Templates
     smtplog: SmtpLog
-    renderer: RenderPool  # validation and previews render here, in worker processes, in the mail sender's sandbox
+    workers: WorkerPool  # previews and template checks render there, callflows are validated there
     instance: str  # names this API process in the idempotency keys of the jobs it enqueues
 
 

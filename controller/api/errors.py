@@ -34,6 +34,11 @@ def invalid(field: str, rule: str, message: str) -> ApiError:
     return ApiError(400, "validation failed", {field: {rule: message}})
 
 
+def busy(reason: str) -> ApiError:
+    """The API's workers could not take the work now (controller/workers/pool.py)."""
+    return ApiError(503, "service unavailable", {"workers": {"busy": f"{reason}; try again later"}})
+
+
 def forbidden() -> ApiError:
     """The one answer for an account the token cannot reach, whether or not it exists."""
     return ApiError(403, "forbidden", {"account": {"access": "this token cannot reach that account"}})

@@ -6,7 +6,7 @@ description, i18n_label}}`), `templates` (the length of each body) and, for an a
 400), optionally `html` (base64) and `plain` bodies; `macros`, `templates` and
 `account_overridden` are ignored. Before anything is written the subject, from, reply_to and both
 bodies are rendered in the sandbox with sample values, in the API's template workers (processes
-of their own: controller/notify/render_pool.py; all busy for 10 s, a 503): a template that does
+of their own: controller/workers/; all busy for 10 s, a 503): a template that does
 not compile, fails, runs too long (1 s; a worker silent for 3 s is killed), renders too much or
 goes over the limits of `notify/bounds.py` is refused with the field that broke. `from` and
 `reply_to` may use the account and system macros only (the mail sender renders them without call
@@ -25,13 +25,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from controller.api.context import ctx
-from controller.api.errors import ApiError, field_errors, invalid
+from controller.api.errors import ApiError, busy, field_errors, invalid
 from controller.api.samples import sample_macros
 from controller.notify import addresses
 from controller.notify.macros import address_macros
 from controller.notify.render import TemplateError
-from controller.notify.render_pool import RenderBusyError
 from controller.notify.templates import SYSTEM, Template, packaged, packaged_ids
+from controller.workers.pool import WorkersBusyError
 
 TEMPLATE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 RESERVED_IDS = frozenset({"smtplog"})
@@ -158,11 +158,11 @@ def check_renders(account: dict[str, Any], fields: dict[str, Any], text: str, ht
         if name in ADDRESS_FIELDS:
             _check_address_names(name, source)
         try:
-            outputs.append(ctx().renderer.render_all([(source, is_html)], macros)[0])
+            outputs.append(ctx().workers.render_all([(source, is_html)], macros)[0])
         except TemplateError as exc:
             raise invalid(name, "template", str(exc)) from None
-        except RenderBusyError as exc:
-            raise busy(exc) from None
+        except WorkersBusyError as exc:
+            raise busy(str(exc)) from None
         if name in ADDRESS_FIELDS and outputs[-1].strip() and addresses.mailbox(outputs[-1]) is None:
             raise invalid(name, "format", f"renders to {outputs[-1][:120]!r}, not one email address")
     return outputs
@@ -170,19 +170,15 @@ def check_renders(account: dict[str, Any], fields: dict[str, Any], text: str, ht
 
 def _check_address_names(name: str, source: str) -> None:
     try:
-        used = ctx().renderer.names(source)
+        used = ctx().workers.names(source)
     except TemplateError as exc:
         raise invalid(name, "template", str(exc)) from None
-    except RenderBusyError as exc:
-        raise busy(exc) from None
+    except WorkersBusyError as exc:
+        raise busy(str(exc)) from None
     foreign = sorted(used - ADDRESS_MACROS)
     if foreign:
         raise invalid(name, "macros", f"{name} may use the account and system macros only, not {', '.join(foreign)}: "
                                       "no caller chooses who a mail is from or where replies go")
-
-
-def busy(error: RenderBusyError) -> ApiError:
-    return ApiError(503, "service unavailable", {"template": {"busy": f"{error}; try again later"}})
 
 
 def system_template(template_id: str) -> Template | None:

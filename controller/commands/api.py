@@ -22,9 +22,9 @@ from controller.config import Settings
 from controller.heaptrim import start_trimmer
 from controller.logcontext import announce
 from controller.metrics import Metrics
-from controller.notify.render_pool import RenderPool
 from controller.services import Services
 from controller.store.connection import connect
+from controller.workers.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,14 @@ def register(commands: Any) -> None:
 
 def build_server(
     settings: Settings, services: Services, watcher: Callable[[], Mapping[str, bool]] | None = None,
-    peers: roles.Peers | None = None, renderer: RenderPool | None = None,
+    peers: roles.Peers | None = None, workers: WorkerPool | None = None,
 ) -> WSGIServer:
     """The API with `/metrics` and `/healthz` beside it (the process's metrics are
     `services.metrics`; one is made when the services have none), covering the other roles of a
-    run when it has `peers`, rendering templates in `renderer`'s workers (else a pool of its own)."""
+    run when it has `peers`, its CPU-heavy work done by `workers` (else by a pool of its own)."""
     metrics = services.metrics or Metrics()
     metrics.watch_queue(services.queue.stats)
-    app = OpsApp(create_app(services, renderer), services.rds, metrics, watcher, settings.alert_max_delay, peers=peers)
+    app = OpsApp(create_app(services, workers), services.rds, metrics, watcher, settings.alert_max_delay, peers=peers)
     listen = settings.api_listen
     return ApiServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
 
@@ -60,10 +60,10 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     peers = None
     if args.supervised:
         peers = roles.Peers(Path(args.supervised), [str(endpoint) for endpoint in settings.freeswitch])
-    renderer = RenderPool()
-    renderer.start()  # warm: the first preview does not wait for them, and the role's memory is all there
+    workers = WorkerPool()
+    workers.start()  # warm: the first preview does not wait for them, and the role's memory is all there
     server = build_server(settings, services, peers.freeswitch if peers and settings.freeswitch else None, peers,
-                          renderer)
+                          workers)
     server.start()
     start_trimmer()
     answering = roles.answer_supervisor(args.supervised, "api", {
@@ -72,7 +72,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     announce(f"API listening on http://{server.server_host}:{server.server_port}/ (OpenAPI: /v2/openapi.json)")
     wait_for_stop_signal()
     server.stop(timeout=settings.drain_seconds)
-    renderer.close()
+    workers.close()
     if answering is not None:
         answering.stop()
     return 0

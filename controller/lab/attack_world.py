@@ -37,7 +37,7 @@ ALERT_NUMBER = "+15550100002"  # account A: missed_call_alert to a user, then a 
 B_NUMBER = "+15550200001"  # account B's own number
 START_SECONDS = 60.0
 ROLES = ("serve", "api", "mailer")
-RENDER_WORKER = "controller.notify.render_worker"
+API_WORKER = "controller.workers"
 
 
 def _answer_flow() -> dict[str, Any]:
@@ -205,7 +205,7 @@ class World:
         return found
 
     def pids(self) -> list[int]:
-        """`controller run`, its role processes and theirs (the API's template workers), not its
+        """`controller run`, its role processes and theirs (the API's workers), not its
         private redis-server."""
         if self.run.proc is None or not self.run.alive:
             return []
@@ -280,14 +280,14 @@ class World:
         return leftovers(str(self.folder))
 
     def rss_by_process(self) -> dict[str, float]:
-        """Resident MB of the run's processes by role (`run` for the supervisor, `render` for the
-        API's template workers, together)."""
+        """Resident MB of the run's processes by role (`run` for the supervisor, `workers` for the
+        API's worker processes, together)."""
         found: dict[str, float] = {}
         for pid in self.pids():
             with contextlib.suppress(OSError):
                 words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 role = next((w.decode() for w in words if w.decode() in ROLES), "run")
-                role = "render" if RENDER_WORKER.encode() in words else role
+                role = "workers" if API_WORKER.encode() in words else role
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
                         found[role] = found.get(role, 0.0) + int(line.split()[1]) / 1024

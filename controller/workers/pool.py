@@ -1,19 +1,21 @@
-"""Rendering off the API's loop: a bounded pool of long-lived worker processes
-(controller/notify/render_worker.py) fed over pipes.
+"""The API's worker processes: a bounded pool of long-lived children (`python -m
+controller.workers`) fed JSON lines over pipes, for the work that must not run on the loop that
+answers requests (template renders and checks, callflow validation: `jobs.py`).
 
 A template's render is CPU-bound Python that never yields: in the API role it stalled `/healthz`
 and every other request behind it (ten previews of a half-second template: `/healthz` 4.7 s). The
-pool renders in at most WORKERS processes, each one request at a time; a request waits for a free
-worker up to QUEUE_WAIT (RenderBusyError, a 503, past it). The API's greenlets wait on the pipes
-through gevent's cooperative file objects, so the loop goes on answering.
+pool runs at most WORKERS jobs at once, one per worker; a request waits for a free worker up to
+QUEUE_WAIT (WorkersBusyError, a 503, past it). The request's greenlet waits on the pipes through
+gevent's cooperative file objects, so the loop goes on answering.
 
-Limits: inside a worker, the Renderer's own (TIME_LIMIT by SIGALRM for the templates of one
-request, output, size, the sandbox's bounds); around it, a hard wall-clock limit (HARD_LIMIT),
-for what a signal cannot interrupt: a worker that has not answered by then is killed (SIGKILL)
-and replaced, and the request fails with a TemplateTimeError naming the limit. A worker that
-dies or answers nonsense is replaced the same way. gipc (gevent-cooperative processes) was
-not used: it forks the API process, whose listening socket, Redis connections and hub the
-children would inherit; these workers are fresh interpreters that import only the renderer.
+Limits: inside a worker, the job's own (the Renderer's TIME_LIMIT by SIGALRM, its output and
+sandbox bounds); around it, a hard wall-clock limit per job (RENDER_LIMIT, CHECK_LIMIT) for what a
+signal cannot interrupt: a worker that has not answered by then is killed (SIGKILL) and replaced,
+and the request fails with an error naming the limit (for a template a TemplateTimeError, which
+the API answers 400). A worker that dies or answers nonsense is replaced the same way. gipc
+(gevent-cooperative processes) was not used: it forks the API process, whose listening socket,
+Redis connections and hub the children would inherit; these workers are fresh interpreters that
+import only what their jobs need.
 """
 
 from __future__ import annotations
@@ -29,23 +31,34 @@ from gevent.lock import BoundedSemaphore
 from gevent.queue import Empty, LifoQueue
 from gevent.subprocess import PIPE, Popen, TimeoutExpired
 
+from controller.errors import DocumentError
 from controller.notify.render import TIME_LIMIT, TemplateError, TemplateTimeError
 
 log = logging.getLogger(__name__)
 
 WORKERS = 2
-HARD_LIMIT = 2 * TIME_LIMIT + 1.0  # seconds a worker may take to answer one request
+RENDER_LIMIT = 2 * TIME_LIMIT + 1.0  # seconds a worker may take to answer a render or a template check
+CHECK_LIMIT = 10.0  # seconds for a callflow's validation (a 0.9 MB flow took 1.1 s of CPU)
 QUEUE_WAIT = 10.0  # seconds a request may wait for a free worker
 START_WAIT = 30.0  # seconds a new worker may take to import the renderer and say it is ready
 STOP_WAIT = 2.0
-WORKER_ARGV = (sys.executable, "-m", "controller.notify.render_worker")
+WORKER_ARGV = (sys.executable, "-m", "controller.workers")
 
 
-class RenderBusyError(Exception):
+class WorkersBusyError(Exception):
     """Every worker stayed busy for QUEUE_WAIT: worth a retry later (the API answers 503)."""
 
 
-class RenderWorker:
+class WorkerFailedError(Exception):
+    """The worker ran past the hard limit (`overran`), died or answered nonsense: it was
+    replaced, and the work was not done."""
+
+    def __init__(self, reason: str, overran: bool = False) -> None:
+        super().__init__(reason)
+        self.overran = overran
+
+
+class Worker:
     """One worker process; `ask` sends one request and waits (cooperatively) for its reply."""
 
     def __init__(self, argv: Sequence[str] = WORKER_ARGV) -> None:
@@ -57,7 +70,7 @@ class RenderWorker:
         return self.process.poll() is None
 
     def ask(self, request: Mapping[str, Any], limit: float) -> dict[str, Any]:
-        """The worker's reply; TemplateError when it overran `limit` or failed (it is then killed)."""
+        """The worker's reply; WorkerFailedError when it overran `limit` or failed (it is then killed)."""
         try:
             if not self.ready:
                 self._read(START_WAIT, "start")
@@ -77,17 +90,16 @@ class RenderWorker:
             with gevent.Timeout(seconds, _OverranError(seconds)):
                 line = self.process.stdout.readline()
         except _OverranError:
-            raise TemplateTimeError(f"template ran past the hard limit of {seconds:g} s "
-                                    "(its render worker was stopped)") from None
+            raise WorkerFailedError(f"ran past the hard limit of {seconds:g} s (its worker was stopped)",
+                                    overran=True) from None
         except OSError as exc:
-            raise TemplateError(f"template failed: its render worker broke ({exc})") from None
+            raise WorkerFailedError(f"its worker broke ({exc})") from None
         if not line:
-            raise TemplateError(f"template failed: its render worker ended during the {what} "
-                                f"(exit status {self._exit_status()})")
+            raise WorkerFailedError(f"its worker ended during the {what} (exit status {self._exit_status()})")
         try:
             reply: dict[str, Any] = json.loads(line)
         except ValueError:
-            raise TemplateError(f"template failed: its render worker answered {line[:80]!r}") from None
+            raise WorkerFailedError(f"its worker answered {line[:80]!r}") from None
         return reply
 
     def _exit_status(self) -> int | None:
@@ -123,56 +135,72 @@ class _OverranError(Exception):
     pass
 
 
-class RenderPool:
-    """What the API renders through, with the Renderer's `render_all` and `names`."""
+class WorkerPool:
+    """The API's workers; `render_all` and `names` as the Renderer has them, `check_callflow`."""
 
-    def __init__(self, workers: int = WORKERS, hard_limit: float = HARD_LIMIT, queue_wait: float = QUEUE_WAIT,
-                 make: Callable[[], RenderWorker] = RenderWorker) -> None:
+    def __init__(self, workers: int = WORKERS, render_limit: float = RENDER_LIMIT, check_limit: float = CHECK_LIMIT,
+                 queue_wait: float = QUEUE_WAIT, make: Callable[[], Worker] = Worker) -> None:
         self.size = workers
-        self.hard_limit = hard_limit
+        self.render_limit = render_limit
+        self.check_limit = check_limit
         self.queue_wait = queue_wait
         self._make = make
         self._slots = BoundedSemaphore(workers)
-        self._idle: LifoQueue[RenderWorker] = LifoQueue()
+        self._idle: LifoQueue[Worker] = LifoQueue()
         self._closed = False
         self.replaced = 0  # workers killed (an overrun, a crash) and replaced
 
     def start(self) -> None:
-        """Start every worker now rather than at the first render (a role keeps them warm)."""
+        """Start every worker now rather than at the first job (a role keeps them warm)."""
         for _ in range(self.size - self._idle.qsize()):
             self._idle.put(self._make())
 
     def render_all(self, sources: Sequence[tuple[str, bool]], macros: Mapping[str, Any]) -> list[str]:
-        outputs: list[str] = self._ask({"op": "render", "parts": [list(s) for s in sources], "macros": macros})
+        request = {"job": "render", "parts": [list(s) for s in sources], "macros": macros}
+        outputs: list[str] = self._template_job(request)
         return outputs
 
     def names(self, source: str) -> set[str]:
-        return set(self._ask({"op": "names", "source": source}))
+        return set(self._template_job({"job": "names", "source": source}))
 
-    def _ask(self, request: Mapping[str, Any]) -> Any:
-        if not self._slots.acquire(timeout=self.queue_wait):
-            raise RenderBusyError(f"all {self.size} template workers stayed busy for {self.queue_wait:g} s")
-        worker = self._take()
+    def check_callflow(self, doc: Any, source: str = "callflow") -> list[DocumentError]:
+        """The errors of a callflow document (`controller.callflows.validate.check_callflow`);
+        WorkerFailedError when its validation overran CHECK_LIMIT."""
+        reply = self._ask({"job": "check_callflow", "doc": doc, "source": source}, self.check_limit)
+        return [DocumentError(*error) for error in reply["ok"]]
+
+    def _template_job(self, request: Mapping[str, Any]) -> Any:
         try:
-            reply = worker.ask(request, self.hard_limit)
-        except BaseException:
-            self.replaced += 1
-            log.warning("render worker %s stopped and replaced", worker.process.pid)
-            raise
-        finally:
-            self._give_back(worker)
+            reply = self._ask(request, self.render_limit)
+        except WorkerFailedError as exc:
+            if exc.overran:
+                raise TemplateTimeError(f"template {exc}") from None
+            raise TemplateError(f"template failed: {exc}") from None
         if "error" in reply:
             raise (TemplateTimeError if reply.get("timeout") else TemplateError)(reply["error"])
         return reply["ok"]
 
-    def _take(self) -> RenderWorker:
+    def _ask(self, request: Mapping[str, Any], limit: float) -> dict[str, Any]:
+        if not self._slots.acquire(timeout=self.queue_wait):
+            raise WorkersBusyError(f"all {self.size} API workers stayed busy for {self.queue_wait:g} s")
+        worker = self._take()
+        try:
+            return worker.ask(request, limit)
+        except BaseException:
+            self.replaced += 1
+            log.warning("API worker %s stopped and replaced", worker.process.pid)
+            raise
+        finally:
+            self._give_back(worker)
+
+    def _take(self) -> Worker:
         try:
             worker = self._idle.get_nowait()
         except Empty:
             return self._make()
         return worker if worker.alive else self._make()
 
-    def _give_back(self, worker: RenderWorker) -> None:
+    def _give_back(self, worker: Worker) -> None:
         try:
             if self._closed:
                 worker.stop()
