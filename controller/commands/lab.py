@@ -39,15 +39,7 @@ def register(commands: Any) -> None:
         "simulator: every call played by the simulator (about 2 ms of CPU per call)",
     )
     load.set_defaults(run=run_bench)
-    mail = sub.add_parser("bench-mail", help="mail sender: emails/s per worker and end-to-end alert latency",
-                          description="Measure one mail sender's emails per second against a local SMTP sink, "
-                          "beside plain smtplib, then the delay from a missed call's end to its email.")
-    mail.add_argument("--jobs", type=int, default=2000, help="emails per throughput run")
-    mail.add_argument("--calls", type=int, default=1000, help="missed calls for the latency run")
-    mail.add_argument("--rate", type=float, default=100.0, help="calls per second for the latency run")
-    mail.add_argument("--repeat", type=int, default=3, help="throughput runs of each kind")
-    mail.add_argument("--sink", choices=("fast", "aiosmtpd"), default="fast", help="the SMTP server measured against")
-    mail.set_defaults(run=run_bench_mail)
+    _bench_mail_parser(sub)
     real = sub.add_parser("bench-freeswitch",
                           help="SIPp through a real FreeSWITCH into the raw floor, then the whole product",
                           description="Place SIPp calls through a real FreeSWITCH (/opt/freeswitch) into a raw "
@@ -119,8 +111,34 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _bench_mail_parser(sub: Any) -> None:
+    mail = sub.add_parser("bench-mail", help="mail sender: emails/s per worker and end-to-end alert latency",
+                          description="Measure one mail sender's emails per second against a local SMTP sink, "
+                          "beside plain smtplib, then the delay from a missed call's end to its email.")
+    mail.add_argument("--jobs", type=int, default=2000, help="emails per throughput run")
+    mail.add_argument("--calls", type=int, default=1000, help="missed calls for the latency run")
+    mail.add_argument("--rate", type=float, default=100.0, help="calls per second for the latency run")
+    mail.add_argument("--repeat", type=int, default=3, help="throughput runs of each kind")
+    mail.add_argument("--sink", choices=("fast", "aiosmtpd"), default="fast", help="the SMTP server measured against")
+    mail.add_argument("--paced", type=rates, default=(), metavar="RATES",
+                      help="instead: a mailer process fed one job at a time at each of these rates "
+                      "(emails/s, comma-separated, e.g. 1,10,100,200): its CPU per email")
+    mail.add_argument("--seconds", type=float, default=10.0, help="how long each paced rate is fed")
+    mail.set_defaults(run=run_bench_mail)
+
+
+def rates(text: str) -> tuple[float, ...]:
+    try:
+        found = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected rates such as 1,10,100, not {text!r}") from None
+    if not found or min(found) <= 0:
+        raise argparse.ArgumentTypeError("expected positive rates such as 1,10,100")
+    return found
+
+
 def run_bench_mail(args: argparse.Namespace, settings: Settings) -> int:
-    options = bench_mail.Options(args.jobs, args.calls, args.rate, args.repeat, args.sink)
+    options = bench_mail.Options(args.jobs, args.calls, args.rate, args.repeat, args.sink, args.paced, args.seconds)
     bench_mail.run(settings, connect(settings), options)
     return 0
 

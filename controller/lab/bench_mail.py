@@ -142,6 +142,57 @@ def latency(settings: Settings, rds: redis.Redis, port: int, sink: Path, *, call
     return _delays(rds, accepted)
 
 
+@dataclasses.dataclass(frozen=True)
+class Paced:
+    rate: float  # emails/s fed
+    emails: int
+    cpu: float  # the mailer process's CPU seconds while fed and draining
+    idle: float  # its CPU seconds per second with nothing to send
+    drained: float  # seconds from the last job queued to the last email accepted
+
+    def line(self) -> str:
+        per_email = 1000.0 * self.cpu / max(1, self.emails)
+        busy = 1000.0 * (self.cpu - self.idle * self.emails / self.rate) / max(1, self.emails)
+        return (f"paced        {self.rate:6.0f} emails/s  {self.emails:5d} emails  "
+                f"mailer cpu {per_email:5.2f} ms/email ({busy:5.2f} beyond its idle {self.idle * 1000:4.1f} ms/s)  "
+                f"last email {self.drained * 1000:6.0f} ms after the last job")
+
+
+def paced(settings: Settings, rds: redis.Redis, port: int, sink: Path, *, rate: float, seconds: float) -> Paced:
+    """A `controller mailer` process fed jobs one by one at `rate` for `seconds` (as calls end on a
+    PBX, not in a batch): its CPU per email, and its CPU when idle (heartbeat, waiting)."""
+    _clear_queue(rds)
+    sink.write_text("")
+    env = {**os.environ, "CONTROLLER_REDIS_URL": settings.redis_url, "CONTROLLER_LOG_LEVEL": "WARNING",
+           "CONTROLLER_SMTP_URL": f"smtp://127.0.0.1:{port}"}
+    mailer = subprocess.Popen([sys.executable, "-m", "controller", "mailer"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        queue = JobQueue(rds)
+        deadline = time.monotonic() + 30
+        while not rds.smembers(keys.QUEUE_WORKERS) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # started: imports and first connections are not the idle cost
+        before = cpu_seconds(mailer.pid)
+        time.sleep(3.0)
+        idle = (cpu_seconds(mailer.pid) - before) / 3.0
+        count = max(1, round(rate * seconds))
+        before, start = cpu_seconds(mailer.pid), time.monotonic()
+        for n in range(count):
+            time.sleep(max(0.0, start + n / rate - time.monotonic()))
+            queue.enqueue(_job(n, f"paced{rate:g}"))
+        queued_at = time.monotonic()
+        deadline = queued_at + 60
+        while len(sink.read_text().splitlines()) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        drained = time.monotonic() - queued_at
+        emails = len(sink.read_text().splitlines())
+        return Paced(rate, emails, cpu_seconds(mailer.pid) - before, idle, drained)
+    finally:
+        mailer.terminate()
+        mailer.wait(10)
+
+
 def _delays(rds: redis.Redis, accepted: dict[str, str]) -> list[float]:
     """SMTP acceptance time minus the moment the call's termination handler ran."""
     delays = []
@@ -160,6 +211,8 @@ class Options:
     rate: float = 100.0
     repeat: int = 3
     sink: str = "fast"  # or "aiosmtpd"
+    paced: tuple[float, ...] = ()  # emails/s: measure a mailer process fed at each rate instead
+    seconds: float = 10.0  # how long each paced rate is fed
 
 
 def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
@@ -170,6 +223,10 @@ def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
         sink = Path(folder) / "accepted"
         smtp = _smtp(options.sink, port, sink)
         try:
+            if options.paced:
+                for rate in options.paced:
+                    print(paced(settings, rds, port, sink, rate=rate, seconds=options.seconds).line(), flush=True)
+                return
             _throughputs(rds, smtp, port, options)
             _latency_report(settings, rds, port, sink, options)
         finally:
