@@ -8,7 +8,10 @@ what FreeSWITCH answered, message by message:
   the same channel states, hangup cause, DTMF digit and source, and the same values (or absence)
   of the variables a controller reads (originate_disposition, DIALSTATUS, hangup_cause_q850...);
 - the same header names in the same order in every frame (the channel variables of events aside,
-  and all of them in the connect reply).
+  and all of them in the connect reply);
+- the same channel variables in every event (their names; the order is FreeSWITCH's hash's), so
+  that each event is as large as FreeSWITCH's: the media variables once answered, the call
+  report and RTP counters of CHANNEL_HANGUP_COMPLETE, the originate's, the SIP dialog's.
 
 Volatile values (uuids, dates, sequence numbers, ports, Content-Length) are not compared.
 CHANNEL_PARK is left out: it arrives in some runs and not in others (captures README, item 5).
@@ -200,6 +203,19 @@ def test_every_frame_has_freeswitchs_header_names_in_its_order(name: str) -> Non
         assert header_names(own) == header_names(captured), summary(captured)
     for own, captured in zip(others(mine), others(real), strict=True):
         assert list(own.headers) == list(captured.headers), summary(captured)
+
+
+def variable_names(frame: wire.Frame) -> set[str]:
+    lines = frame.body[: frame.body.find(b"\n\n")].decode().split("\n")
+    return {line.partition(": ")[0] for line in lines if line.startswith("variable_")}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_event_carries_the_variables_freeswitch_sent_and_weighs_as_much(name: str) -> None:
+    mine, real = simulate(name)
+    for own, captured in zip(events(mine), events(real), strict=True):
+        assert variable_names(own) == variable_names(captured), summary(captured)
+        assert abs(len(own.body) - len(captured.body)) <= 0.05 * len(captured.body), summary(captured)
 
 
 def test_the_connect_reply_ends_with_freeswitchs_trailer() -> None:

@@ -19,7 +19,17 @@ from controller.esl import wire
 from controller.lab.capture import read_capture
 from controller.lab.inbound import InboundServer
 from controller.lab.simulator import run_call
-from tests.test_simulator_golden import FAST, SCENARIOS, TRACES, captured_frames, replay, steps
+from tests.test_simulator_golden import (
+    FAST,
+    SCENARIOS,
+    TRACES,
+    captured_frames,
+    header_names,
+    replay,
+    steps,
+    summary,
+    variable_names,
+)
 
 Leg = list[tuple[str | None, ...]]
 
@@ -104,6 +114,43 @@ def check_both_legs(inbound: InboundServer, name: str, seen: Watch) -> None:
     assert mine_caller == real_caller_leg
     assert mine_others == real_others
     assert record.closed_at <= destroyed_at  # destroyed only once the outbound socket closed
+
+
+def frames_by_leg(frames: list[wire.Frame], caller: str) -> list[list[wire.Frame]]:
+    """The caller's events, then each other leg's, in order of first appearance."""
+    legs: dict[str, list[wire.Frame]] = {caller: []}
+    for frame in frames:
+        legs.setdefault(wire.parse_event(frame)["Unique-ID"], []).append(frame)
+    return list(legs.values())
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_both_legs_carry_freeswitchs_headers_and_variables(inbound: InboundServer, name: str) -> None:
+    """Every event of both legs, CHANNEL_DESTROY included, with the header names in FreeSWITCH's
+    order and the same variables: the callee's leg, which no outbound socket sees, as large as
+    the caller's."""
+    sock = gsocket.create_connection(inbound.address, timeout=5)
+    frames = iter(wire.FrameReader(sock))
+    next(frames)
+    for command in inbound_commands(name):
+        sock.sendall(command)
+        next(frames)
+    received: list[wire.Frame] = []
+    collector = gevent.spawn(lambda: received.extend(frames))
+    real_caller = captured_frames(name)[0].headers["Unique-ID"]
+    address, _ = replay(steps(read_capture(TRACES / f"{name}.txt")), real_caller)
+    record = run_call(address, dataclasses.replace(SCENARIOS[name], time_scale=FAST), timeout=20, inbound=inbound)
+    captured = [f for f in captured_frames(name, ".inbound") if f.is_event]
+    with gevent.Timeout(10):
+        while len(received) < len(captured):
+            gevent.sleep(0.01)
+    sock.close()
+    collector.kill()
+    for mine, real in zip(frames_by_leg(received, record.uuid), frames_by_leg(captured, real_caller), strict=True):
+        assert len(mine) == len(real)
+        for own, theirs in zip(mine, real, strict=True):
+            assert header_names(own) == header_names(theirs), summary(theirs)
+            assert variable_names(own) == variable_names(theirs), summary(theirs)
 
 
 def test_a_wrong_password_is_refused_and_the_connection_closed(inbound: InboundServer) -> None:

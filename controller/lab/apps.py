@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller.lab import bridge as bridging
+from controller.lab import report
 from controller.lab.expand import expand
 from controller.lab.keypad import BREAK
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 App = Callable[["SimulatedCall", str], str]
 
+SAMPLES_PER_MS = 8
 RESPOND_CAUSES = {"404": "UNALLOCATED_NUMBER", "486": "USER_BUSY", "480": "NO_USER_RESPONSE",
                   "503": "NORMAL_TEMPORARY_FAILURE", "603": "CALL_REJECTED", "403": "CALL_REJECTED"}
 
@@ -36,10 +38,14 @@ def answer(call: SimulatedCall, arg: str) -> str:
 
 
 def pre_answer(call: SimulatedCall, arg: str) -> str:
-    """Early media: CHANNEL_PROGRESS_MEDIA, Answer-State `early`."""
+    """Early media: CHANNEL_PROGRESS_MEDIA, Answer-State `early`, the media set up (a 183 with
+    its SDP and To tag)."""
     if not call.answered and call.channel.values.get("Answer-State") != "early":
+        call.media_up()
         call.channel.set_values(Answer_State="early")
         call.emit("CHANNEL_PROGRESS_MEDIA")
+        if call.channel.variable("sip_to_tag") is None:
+            call.channel.set_variable("sip_to_tag", report.sip_tag())
     return "_none_"
 
 
@@ -82,6 +88,8 @@ def playback(call: SimulatedCall, arg: str) -> str:
     started = time.monotonic()
     played = _listen(call, call.scenario.playback_seconds)
     milliseconds = int((time.monotonic() - started) * 1000)
+    samples = str(milliseconds * SAMPLES_PER_MS)  # where the file stopped, at 8 kHz (answer capture)
+    call.channel.set_variables({"variable_playback_last_offset_pos": samples, "variable_playback_samples": samples})
     call.channel.set_variable("playback_ms", str(milliseconds))
     call.channel.set_variable("playback_seconds", str(milliseconds // 1000))
     return "FILE PLAYED" if played else "PLAYBACK ERROR"

@@ -12,7 +12,12 @@
   (missed vs missed_continue).
   Application-Response is `_none_` either way.
 - On an inbound connection the callee's leg shows CHANNEL_CREATE, CHANNEL_PROGRESS,
-  CHANNEL_ANSWER, CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE and CHANNEL_DESTROY.
+  CHANNEL_ANSWER, CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE and CHANNEL_DESTROY (its headers and
+  variables: controller/lab/callee.py).
+- The caller's leg gains the originate's variables: `originate_signal_bond` and `originated_legs`
+  (`<callee uuid>;Outbound Call;<number>`) once the callee rings or fails, `originate_causes`
+  (`<callee uuid>;<cause>`, `NONE` when answered) and `signal_bond` with the outcome, and the
+  failure response's phrase (`sip_invite_failure_phrase`, `sip_hangup_phrase`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from controller.lab.channel import Channel, microseconds
+from controller.lab import callee as callees
+from controller.lab import report
+from controller.lab.channel import Channel
 from controller.lab.scenario import BRIDGE_FAILURES, BridgeOutcome
 
 if TYPE_CHECKING:
@@ -35,8 +42,7 @@ def bridge(call: SimulatedCall, arg: str) -> str:
     outcome = call.next_bridge()
     if outcome is None:
         return "_none_"
-    callee = callee_of(arg)
-    leg = call.channel.outbound_leg(callee)
+    leg = callees.leg(call.channel, callee_of(arg), arg)
     # Stale values while the originate runs (CHANNEL_PROGRESS in the bridge and missed captures).
     call.channel.set_variable("originate_disposition", "failure")
     call.channel.set_variable("DIALSTATUS", "INVALIDARGS")
@@ -47,20 +53,41 @@ def bridge(call: SimulatedCall, arg: str) -> str:
     if outcome.kind == "no_answer":
         cause = _unanswered_cause(call, arg)
     if rings:
-        _ringing(call, leg, callee)
+        _ringing(call, leg)
     if not call.wait(_ring_time(call, outcome, arg)):
         _cancelled(call, leg)
         return "_none_"
-    for name in FAILURE_VARIABLES:
-        call.channel.set_variable(name, cause)
-    if sip_status:
-        call.channel.set_variable("sip_invite_failure_status", sip_status)
-        call.channel.set_variable("last_bridge_proto_specific_hangup_cause", f"sip:{sip_status}")
+    _failed(call, leg, cause, sip_status)
     _end_leg(call, leg, cause, destroy=False)
     if not _continues(call.channel.variable("continue_on_fail"), cause):
         call.hangup(cause)  # FreeSWITCH hangs the caller up before completing the bridge
+    callees.destroyed(leg)
     call.publish(leg, "CHANNEL_DESTROY")
     return "_none_"
+
+
+def _originated(call: SimulatedCall, leg: Channel) -> None:
+    """The originate's bond to its callee, on the caller's leg (missed: from the ringing on)."""
+    if call.channel.variable("originate_signal_bond") is None:
+        number = leg.values["Caller-Destination-Number"]
+        call.channel.set_variables({"variable_originate_signal_bond": leg.uuid,
+                                    "variable_originated_legs": f"{leg.uuid};Outbound Call;{number}"})
+
+
+def _failed(call: SimulatedCall, leg: Channel, cause: str, sip_status: str | None) -> None:
+    """The failure on the caller's leg (missed, bridge_nolistener) and the callee's response."""
+    _originated(call, leg)
+    for name in FAILURE_VARIABLES:
+        call.channel.set_variable(name, cause)
+    call.channel.set_variable("originate_causes", f"{leg.uuid};{cause}")
+    if sip_status:
+        callees.refused(leg, sip_status, cause)
+        phrase = callees.PHRASES.get(sip_status, "")
+        call.channel.set_variables({
+            "variable_sip_invite_failure_status": sip_status,
+            "variable_last_bridge_proto_specific_hangup_cause": f"sip:{sip_status}",
+            "variable_sip_invite_failure_phrase": phrase, "variable_sip_hangup_phrase": phrase,
+        })
 
 
 def _ring_time(call: SimulatedCall, outcome: BridgeOutcome, dial: str) -> float:
@@ -91,31 +118,48 @@ def _continues(continue_on_fail: str | None, cause: str) -> bool:
     return continue_on_fail.lower() == "true" or cause in (c.strip() for c in continue_on_fail.split(","))
 
 
-def _ringing(call: SimulatedCall, leg: Channel, callee: str) -> None:
-    """The callee rings: its ID is known from now on (an unreachable one never has it)."""
-    call.channel.set_values(Caller_Callee_ID_Name="Outbound Call", Caller_Callee_ID_Number=callee)
+def _ringing(call: SimulatedCall, leg: Channel, answers: bool = False) -> None:
+    """The callee rings: its ID is known from now on (an unreachable one never has it), and the
+    caller hears the ringing through its own 180 (its To tag, the originate's bond). A callee
+    that will answer sent its SDP already (bridge capture: switch_m_sdp on CHANNEL_PROGRESS)."""
+    number = leg.values["Caller-Destination-Number"]
+    callees.ringing(leg, call.channel)
     call.publish(leg, "CHANNEL_PROGRESS")
+    channel = call.channel
+    channel.times.progress = report.microseconds()
+    channel.set_values(Caller_Callee_ID_Name="Outbound Call", Caller_Callee_ID_Number=number,
+                       Caller_Channel_Progress_Time=str(channel.times.progress))
+    if channel.variable("sip_to_tag") is None:
+        channel.set_variable("sip_to_tag", report.sip_tag())
+    _originated(call, leg)
+    if answers and leg.variable("switch_r_sdp") is None:
+        channel.set_variable("switch_m_sdp", callees.callee_sdp())
     call.emit("CHANNEL_PROGRESS")
 
 
 def _answered(call: SimulatedCall, leg: Channel, outcome: BridgeOutcome) -> str:
-    _ringing(call, leg, leg.values["Caller-Destination-Number"])
+    _ringing(call, leg, answers=True)
     if not call.wait(outcome.ring_seconds):
         _cancelled(call, leg)
         return "_none_"
-    leg.set_values(Answer_State="answered", Channel_Call_State="ACTIVE")
+    callees.answered(leg)
     call.publish(leg, "CHANNEL_ANSWER")
     call.answer()
     call.channel.set_variable("originate_disposition", "SUCCESS")
     call.channel.set_variable("DIALSTATUS", "SUCCESS")
     call.bridged_to = leg
-    now = microseconds()
-    call.channel.set_values(Caller_Channel_Bridged_Time=now)
-    leg.set_values(Caller_Channel_Answered_Time=now, Caller_Channel_Bridged_Time=now)
+    callees.bridged(leg, call.channel)
+    call.channel.times.bridged = leg.times.bridged
+    call.channel.set_values(Caller_Channel_Bridged_Time=str(leg.times.bridged))
+    call.channel.set_variables({"variable_sip_cseq": "1", "variable_originate_causes": f"{leg.uuid};NONE",
+                                "variable_signal_bond": leg.uuid})
+    call.channel.unset_variable("originate_signal_bond")  # the bond is made (bridge capture)
     call.channel.bridged_with(leg)
     call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=leg.uuid, Bridge_A_Unique_ID=call.uuid, Bridge_B_Unique_ID=leg.uuid)
     for name, value in (("bridge_uuid", leg.uuid), ("last_bridge_to", leg.uuid), ("bridge_to", leg.uuid),
-                        ("last_bridge_role", "originator"), ("bridge_channel", leg.values["Channel-Name"])):
+                        ("last_bridge_role", "originator"), ("bridge_channel", leg.values["Channel-Name"]),
+                        ("last_sent_callee_id_name", "Outbound Call"),
+                        ("last_sent_callee_id_number", leg.values["Caller-Destination-Number"])):
         call.channel.set_variable(name, value)  # set once bridged: the CHANNEL_BRIDGE lacks them
     if call.wait(outcome.talk):  # the callee hangs up first
         _callee_hangs_up(call, leg)
@@ -132,7 +176,8 @@ def _cancelled(call: SimulatedCall, leg: Channel) -> None:
 
 def _callee_hangs_up(call: SimulatedCall, leg: Channel) -> None:
     call.bridged_to = None
-    call.publish(leg, "CHANNEL_HANGUP", Hangup_Cause="NORMAL_CLEARING")
+    callees.hung_up(leg, "NORMAL_CLEARING", by_callee=True)
+    call.publish(leg, "CHANNEL_HANGUP")
     set_bridge_end(call, "NORMAL_CLEARING")
     call.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=leg.uuid)
     _end_leg(call, leg, "NORMAL_CLEARING", hung_up=True)
@@ -149,12 +194,13 @@ def set_bridge_end(call: SimulatedCall, cause: str) -> None:
 
 def _end_leg(call: SimulatedCall, leg: Channel, cause: str, hung_up: bool = False, destroy: bool = True) -> None:
     """The callee leg's end on an inbound connection."""
-    leg.set_values(Answer_State="hangup", Hangup_Cause=cause)
     if not hung_up:
+        callees.hung_up(leg, cause)
         call.publish(leg, "CHANNEL_HANGUP")
-    leg.set_values(Channel_State="CS_REPORTING", Channel_Call_State="HANGUP")
+    callees.completed(leg, cause)
     call.publish(leg, "CHANNEL_HANGUP_COMPLETE")
     if destroy:
+        callees.destroyed(leg)
         call.publish(leg, "CHANNEL_DESTROY")
 
 

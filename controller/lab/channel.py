@@ -1,8 +1,9 @@
 """A simulated channel's data as FreeSWITCH serialises it in every event: the channel headers
 (`Unique-ID`, `Caller-Caller-ID-Name`, `Answer-State`...) and the `variable_*` block, taken from
 the connect reply of the answer capture (controller/lab/templates.json) with the call's own
-uuid, caller, destination and SIP variables substituted. Lines are URL-encoded once and reused
-by every event until a value changes."""
+uuid, caller, destination, times and SIP variables substituted. Lines are URL-encoded once and
+reused by every event until a value changes. What a channel gains later (media, the call
+report) is controller/lab/report.py; the callee's leg of a bridge, controller/lab/callee.py."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import functools
 import itertools
 import time
 import uuid as uuids
+from collections.abc import Iterable
 
-from controller.lab import render
+from controller.lab import render, report, templates
 from controller.lab.scenario import Scenario
 
 _SEQUENCE = itertools.count(1000)
@@ -29,12 +31,14 @@ class Channel:
 
     def __init__(self, values: dict[str, str], variables: dict[str, str]) -> None:
         self.uuid = values["Unique-ID"]
+        self.times = report.Times.now()
         self.values = values
         self.variables: dict[str, str] = {}
         self._value_lines = {name: render.line(name, value) for name, value in values.items()}
         self._variable_lines: dict[str, bytes] = {}
         self._variables_block: bytes | None = None
         self.set_variables(variables)
+        self.dialplan_variables: frozenset[str] = frozenset()  # set after CHANNEL_CREATE
 
     @classmethod
     def inbound(cls, scenario: Scenario, call_uuid: str | None = None) -> Channel:
@@ -45,23 +49,18 @@ class Channel:
         values = _identity(call_uuid, channel, scenario.caller_name, scenario.caller_number, user)
         values["Caller-Destination-Number"] = scenario.destination
         leg = cls(values, {})
+        created = str(leg.times.created)  # the connect reply says Channel-..., events Caller-...
+        leg.set_headers({f"{prefix}-{name}": created for prefix in ("Caller", "Channel")
+                         for name in ("Profile-Created-Time", "Channel-Created-Time")})
         # The captured variables, already encoded, then the call's own on top (a thousand calls a
         # second each build one of these).
         template, lines = _template_variables()
         leg.variables, leg._variable_lines = dict(template), dict(lines)
-        leg.set_variables(_caller_variables(scenario, call_uuid, user))
+        own = _caller_variables(scenario, call_uuid, user)
+        leg.set_variables(own)
+        dialplan = {f"variable_{name}" for name in templates.load()["dialplan_variables"]}
+        leg.dialplan_variables = frozenset(dialplan | {name for name in own if name not in template})
         return leg
-
-    def outbound_leg(self, callee: str) -> Channel:
-        """The callee's leg a bridge originates (the B-leg seen on an inbound connection)."""
-        leg_uuid = str(uuids.uuid4())
-        values = _identity(leg_uuid, f"sofia/lab/{callee}@127.0.0.1:5090", "Outbound Call", callee, callee)
-        values.update({
-            "Caller-Destination-Number": callee, "Call-Direction": "outbound", "Channel-Call-State": "DOWN",
-            "Other-Leg-Unique-ID": self.uuid, "Channel-State": "CS_INIT",
-        })
-        variables = {"variable_uuid": leg_uuid, "variable_call_uuid": self.uuid, "variable_direction": "outbound"}
-        return Channel(values, variables)
 
     # --- values -------------------------------------------------------------------------------
 
@@ -73,6 +72,12 @@ class Channel:
         for name, value in headers.items():
             self.values[name] = value
             self._value_lines[name] = render.line(name, value)
+
+    def drop_headers(self, names: Iterable[str]) -> None:
+        """Headers the event templates have that this channel has not (yet): left out."""
+        for name in names:
+            self.values.pop(name, None)
+            self._value_lines[name] = b""
 
     def bridged_with(self, leg: Channel) -> None:
         """The Other-Type / Other-Leg-* block every later event carries (bridge capture)."""
@@ -137,6 +142,19 @@ class Channel:
             header = key.replace("_", "-")
             lines[header] = render.line(header, value)
         return render.event_frame(name, lines, self.variables_block(), extra)
+
+    def created_event(self) -> bytes:
+        """CHANNEL_CREATE: before the dialplan ran, so without the variables it and the `socket`
+        application set (answer.inbound capture)."""
+        if not self.dialplan_variables:
+            return self.event("CHANNEL_CREATE")
+        block = self._variables_block
+        self._variables_block = b"".join(line for name, line in self._variable_lines.items()
+                                         if name not in self.dialplan_variables)
+        try:
+            return self.event("CHANNEL_CREATE")
+        finally:
+            self._variables_block = block
 
     def connect_reply(self) -> bytes:
         return render.connect_reply(self._value_lines, self.variables_block())

@@ -115,13 +115,15 @@ def _sendmsg(call: SimulatedCall, command: Command) -> bytes:
 
 
 def _queue_app(call: SimulatedCall, command: Command) -> None:
-    """The app runs later, in order (event-lock); its argument may come as the body."""
+    """The app runs later, in order (event-lock); its argument may come as the body; `loops`
+    runs it that many times (current_loop / total_loops: switch_ivr_parse_event)."""
     headers = command.headers
     arg = command.body.decode("utf-8", "replace") if command.body else headers.get("execute-app-arg", "")
     loops = int(headers["loops"]) if headers.get("loops", "").isdigit() else 1
     app_uuid = headers.get("event-uuid") or str(uuid.uuid4())
-    for _ in range(max(1, loops)):
-        call.apps.put((headers.get("execute-app-name", ""), arg, app_uuid))
+    loops = max(1, loops)
+    for loop in range(1, loops + 1):
+        call.apps.put((headers.get("execute-app-name", ""), arg, app_uuid, loop, loops))
 
 
 def _hangup_message(call: SimulatedCall, cause: str) -> None:

@@ -26,19 +26,14 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from controller.esl import wire
-from controller.lab import apps, bridge, event_socket, render
-from controller.lab.channel import Channel, microseconds
+from controller.lab import apps, bridge, callee, event_socket, render, report
+from controller.lab.channel import Channel
 from controller.lab.inbound import InboundServer
 from controller.lab.keypad import HANGUP, Keypad
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.subscriptions import Subscriptions
 
 SOCKET_DATA = "127.0.0.1:8084 async full"
-# switch_channel_cause_q850: the Q.850 causes themselves; FreeSWITCH's own (ALLOTTED_TIMEOUT,
-# ORIGINATOR_CANCEL...) report 16 (missed capture).
-Q850 = {"UNALLOCATED_NUMBER": 1, "NORMAL_CLEARING": 16, "USER_BUSY": 17, "NO_USER_RESPONSE": 18,
-        "NO_ANSWER": 19, "CALL_REJECTED": 21, "DESTINATION_OUT_OF_ORDER": 27, "NORMAL_UNSPECIFIED": 31,
-        "NORMAL_TEMPORARY_FAILURE": 41}
 
 
 @dataclasses.dataclass
@@ -108,7 +103,6 @@ class SimulatedCall:
         self._greenlets: list[gevent.Greenlet] = []
         self._runner: gevent.Greenlet | None = None
         self._finished = False
-        self._answered_at = 0.0
         self._cause = "NORMAL_CLEARING"
         self._bridges = iter(scenario.bridges)
         self._last_bridge = scenario.bridges[-1] if scenario.bridges else None
@@ -191,7 +185,8 @@ class SimulatedCall:
 
     def run(self, timeout: float) -> CallRecord:
         self.record.connected_at = time.monotonic()
-        self.publish(self.channel, "CHANNEL_CREATE")
+        if self.inbound is not None:
+            self.inbound.relay("CHANNEL_CREATE", self.channel.created_event(), self.uuid)
         self._runner = gevent.spawn(self._run_apps)
         self._greenlets += [gevent.spawn(self._read_commands), self._runner]
         if self.scenario.hangup_after is not None:
@@ -255,10 +250,12 @@ class SimulatedCall:
 
     def _run_apps(self) -> None:
         while (item := self.apps.get()) is not None:
-            app, arg, event_uuid = item
+            app, arg, event_uuid, loop, loops = item
             if self.hungup.is_set() or self.closed.is_set():
                 continue
             self.running = (app, arg, event_uuid)
+            # switch_ivr_parse_event sets these for every application a sendmsg runs
+            self.channel.set_variables({"variable_current_loop": str(loop), "variable_total_loops": str(loops)})
             self._app_started(app, arg)
             self.emit("CHANNEL_EXECUTE", app_headers(app, arg, event_uuid))
             response = apps.run(self, app, arg)
@@ -266,6 +263,10 @@ class SimulatedCall:
                 self.channel.set_variable("current_application_response", response)
             self.emit("CHANNEL_EXECUTE_COMPLETE", app_headers(app, arg, event_uuid, response))
             self.running = None
+            if loop == loops or self.hungup.is_set():  # the sendmsg's loops are over
+                self.channel.unset_variable("current_loop")
+                self.channel.unset_variable("total_loops")
+            self._dialog_confirmed()
             if self.hungup.is_set():
                 self._finish_hangup()
 
@@ -288,16 +289,30 @@ class SimulatedCall:
         return not self.hungup.wait(seconds)
 
     def answer(self) -> None:
-        """CHANNEL_ANSWER; Channel-Call-State turns ACTIVE only after it (answer capture)."""
+        """CHANNEL_ANSWER, carrying the media variables set up for it; Channel-Call-State turns
+        ACTIVE only after it (answer capture)."""
         if self.answered:
             return
         self.answered = True
-        self._answered_at = time.monotonic()
-        self.channel.set_values(Answer_State="answered", Caller_Channel_Answered_Time=microseconds())
+        self.media_up()
+        self.channel.times.answered = report.microseconds()
+        self.channel.set_values(Answer_State="answered", Caller_Channel_Answered_Time=str(self.channel.times.answered))
         self.emit("CHANNEL_ANSWER")
         self.channel.set_variable("endpoint_disposition", "ANSWER")
-        self.channel.set_variable("answer_epoch", str(int(time.time())))
         self.channel.set_values(Channel_Call_State="ACTIVE")
+
+    def media_up(self) -> None:
+        """The channel's media is set up (an answer, early media): its RTP variables."""
+        if self.channel.variable("local_media_port") is None:
+            self.channel.set_variables({f"variable_{name}": value for name, value in report.media()})
+
+    def _dialog_confirmed(self) -> None:
+        """Once the app that answered has completed, the caller's dialog has its To tag and CSeq
+        (answer and answer_nolinger captures: on the events after it)."""
+        if self.answered and self.channel.variable("sip_cseq") is None:
+            if self.channel.variable("sip_to_tag") is None:
+                self.channel.set_variable("sip_to_tag", report.sip_tag())
+            self.channel.set_variable("sip_cseq", "1")
 
     def next_bridge(self) -> BridgeOutcome | None:
         self._last_bridge = next(self._bridges, self._last_bridge)
@@ -306,27 +321,39 @@ class SimulatedCall:
     # --- the end -------------------------------------------------------------------------------
 
     def caller_hangs_up(self) -> None:
-        """The caller ends the call: a BYE once answered (NORMAL_CLEARING), a CANCEL before
-        (ORIGINATOR_CANCEL, as a real FreeSWITCH reports a caller who gives up while it rings)."""
-        self.hangup("NORMAL_CLEARING" if self.answered else "ORIGINATOR_CANCEL")
+        """The caller ends the call: a BYE once answered (NORMAL_CLEARING, with the BYE's SIP
+        status on CHANNEL_HANGUP: caller_hangup capture), a CANCEL before (ORIGINATOR_CANCEL, as a
+        real FreeSWITCH reports a caller who gives up while it rings)."""
+        if self.hungup.is_set():
+            return
+        if not self.answered:
+            self.hangup("ORIGINATOR_CANCEL", disposition="recv_cancel")
+            return
+        self.channel.set_variables({"variable_sip_term_status": "200", "variable_sip_term_cause": "16",
+                                    "variable_proto_specific_hangup_cause": "sip:200"})
+        self.hangup("NORMAL_CLEARING", disposition="recv_bye")
 
-    def hangup(self, cause: str) -> None:
+    def hangup(self, cause: str, disposition: str | None = None) -> None:
         """CHANNEL_HANGUP (and CHANNEL_UNBRIDGE when bridged); the running app then completes and
-        the rest of the sequence follows (_finish_hangup)."""
+        the rest of the sequence follows (_finish_hangup). `disposition`: how the SIP side ended,
+        when the caller ended it (sip_hangup_disposition, on the events after CHANNEL_HANGUP)."""
         if self.hungup.is_set():
             return
         self.hungup.set()
+        self.channel.times.hungup = report.microseconds()
         if not self.closed.is_set():  # after the close only the inbound side sees the hangup
             self.record.hangup_cause = cause
         self._cause = cause
         # Channel-State-Number turns 10 (CS_HANGUP) while Channel-State still says CS_EXECUTE.
         self.channel.set_values(Answer_State="hangup", Hangup_Cause=cause, Channel_State_Number="10")
         self.emit("CHANNEL_HANGUP")
+        if disposition:
+            self.channel.set_variable("sip_hangup_disposition", disposition)
         if self.scenario.notice_before_completion and self.linger is not None and not self.linger_notice_sent:
             self.send_linger_notice()
         if self.bridged_to is not None:
             leg, self.bridged_to = self.bridged_to, None
-            leg.set_values(Answer_State="hangup", Hangup_Cause="NORMAL_CLEARING")
+            callee.hung_up(leg, "NORMAL_CLEARING")
             self.publish(leg, "CHANNEL_HANGUP")
             bridge.set_bridge_end(self, "NORMAL_CLEARING")
             self.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=leg.uuid)
@@ -344,29 +371,26 @@ class SimulatedCall:
         self.emit("CHANNEL_EXECUTE_COMPLETE", app_headers("socket", SOCKET_DATA, self._socket_app_uuid, response))
         self.channel.set_values(Channel_State="CS_HANGUP")
         self.emit("CHANNEL_STATE")
-        self.channel.set_values(Channel_State="CS_REPORTING", Channel_State_Number="11", Channel_Call_State="HANGUP")
+        self.channel.set_values(Channel_State="CS_REPORTING", Channel_State_Number="11", Channel_Call_State="HANGUP",
+                                Caller_Channel_Hangup_Time=str(self.channel.times.hungup))
         self.emit("CHANNEL_STATE")
         self._hangup_variables()
         self.emit("CHANNEL_HANGUP_COMPLETE")
         self._disconnect()
 
     def _hangup_variables(self) -> None:
-        """What CHANNEL_HANGUP_COMPLETE carries on top (the captures): the cause and its Q.850
-        code (16 for FreeSWITCH's own causes such as ALLOTTED_TIMEOUT), the last app, the call's
-        duration and billed seconds, the digits dialed."""
-        cause = self._cause
-        now = time.monotonic()
-        variables = {
-            "hangup_cause": cause, "hangup_cause_q850": str(Q850.get(cause, 16)),
-            "duration": str(int(now - self.record.connected_at)),
-            "billsec": str(int(now - self._answered_at)) if self._answered_at else "0",
-        }
-        if self.record.apps:
-            variables["last_app"], variables["last_arg"] = self.record.apps[-1]
-        variables["digits_dialed"] = self.keypad.pressed or "none"
-        for name, value in variables.items():
-            if value:  # an app without argument leaves no last_arg (answer_nolinger)
-                self.channel.set_variable(name, value)
+        """What CHANNEL_HANGUP_COMPLETE carries on top (controller/lab/report.py): the cause, the
+        call report from the channel's times, the last app (an app without argument leaves no
+        last_arg: answer_nolinger), the digits dialed, how the SIP side ended (FreeSWITCH's BYE
+        to an answered caller, its refusal otherwise, unless the caller ended it) and the RTP
+        counters of an answered call."""
+        channel = self.channel
+        disposition = channel.variable("sip_hangup_disposition") or ("send_bye" if self.answered else "send_refuse")
+        caller = (channel.values["Caller-Caller-ID-Name"], channel.values["Caller-Caller-ID-Number"])
+        last = self.record.apps[-1] if self.record.apps else None
+        found = report.hangup_complete(channel.times, self._cause, caller, last_app=last, digits=self.keypad.pressed,
+                                       disposition=disposition)
+        channel.set_variables({f"variable_{name}": value for name, value in found})
 
     def _disconnect(self) -> None:
         """Without linger: the goodbye notice and the close, at once (answer_nolinger). With

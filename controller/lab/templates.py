@@ -4,6 +4,15 @@
 connect reply's headers and, for every event name seen on the outbound socket, the ordered
 headers of its first occurrence, split around the channel variables (which the simulator fills
 with the call's own). Values are stored decoded; the simulator overrides the per-call ones.
+
+Also the variables a channel gains as its call goes on, where the captures show them appear:
+`dialplan_variables`, those of the connect reply the caller's channel did not have yet when it
+was created (set by the dialplan and the `socket` application, after CHANNEL_CREATE); `media`,
+what the caller's channel gains when answered (the answer capture's CHANNEL_ANSWER); and
+`callee`, the callee's leg of a bridge on an inbound connection: its channel headers (with the
+Other-Leg block of its originator) and variables when created, the variables it gains when it
+rings and answers (bridge) or is refused (bridge_nolistener), and `dial_variables`, the names that
+came from the capture's dial string (`{leg_timeout=10,...}`).
 """
 
 from __future__ import annotations
@@ -21,6 +30,13 @@ TEMPLATES = Path(__file__).with_name("templates.json")
 SOURCES = ("answer", "bridge", "missed_continue", "missed", "caller_hangup", "answer_nolinger")
 # Events only the inbound connection sees (CHANNEL_CREATE, CHANNEL_DESTROY) come from these.
 INBOUND_SOURCES = ("answer.inbound",)
+MEDIA_SOURCE = ("answer", "CHANNEL_ANSWER")
+EVENT_HEADERS = ("Core-UUID", "FreeSWITCH-Hostname", "FreeSWITCH-Switchname", "FreeSWITCH-IPv4", "FreeSWITCH-IPv6")
+# (inbound capture, the callee leg's event -> the phase whose variables appear there)
+CALLEE_SOURCES = (
+    ("bridge.inbound", {"CHANNEL_CREATE": "create", "CHANNEL_PROGRESS": "ringing", "CHANNEL_ANSWER": "answered"}),
+    ("bridge_nolistener.inbound", {"CHANNEL_HANGUP": "refused"}),
+)
 
 
 def _split(headers: list[tuple[str, str]]) -> dict[str, Any]:
@@ -43,7 +59,53 @@ def build(trace_dir: Path) -> dict[str, Any]:
         for raw in frames[1:] if scenario in SOURCES else frames:
             if raw and raw[0][0] == "Event-Name" and raw[0][1] not in templates["events"]:
                 templates["events"][raw[0][1]] = _split(raw)
+    templates["media"] = _gained(_frames(trace_dir / f"{MEDIA_SOURCE[0]}.txt")[1:], MEDIA_SOURCE[1])
+    created = _variables(_frames(trace_dir / f"{INBOUND_SOURCES[0]}.txt")[0])  # the caller's CHANNEL_CREATE
+    templates["dialplan_variables"] = [name for name in _variables(templates["connect"]) if name not in created]
+    templates["callee"] = _callee(trace_dir)
     return templates
+
+
+def _variables(headers: list[tuple[str, str]]) -> dict[str, str]:
+    return {name.removeprefix("variable_"): value for name, value in headers if name.startswith("variable_")}
+
+
+def _gained(frames: list[list[tuple[str, str]]], event: str) -> list[tuple[str, str]]:
+    """The variables new on the first `event` of these frames (one channel's), against the
+    frame before it."""
+    before: dict[str, str] = {}
+    for raw in frames:
+        now = _variables(raw)
+        if dict(raw).get("Event-Name") == event:
+            return [(name, value) for name, value in now.items() if name not in before]
+        before = now
+    raise ValueError(f"no {event} in the capture")
+
+
+def _callee(trace_dir: Path) -> dict[str, Any]:
+    """The callee leg's variables by phase, and which of them its dial string set."""
+    found: dict[str, Any] = {}
+    for source, phases in CALLEE_SOURCES:
+        frames = _frames(trace_dir / f"{source}.txt")
+        caller = dict(frames[0])["Unique-ID"]
+        leg = [raw for raw in frames if dict(raw).get("Unique-ID") != caller]
+        for event, phase in phases.items():
+            found[phase] = list(_variables(leg[0]).items()) if phase == "create" else _gained(leg, event)
+        if "create" in phases.values():
+            found["headers"] = [(name, value) for name, value in leg[0]
+                                if not name.startswith(("Event-", "variable_")) and name not in EVENT_HEADERS]
+            dial = next(dict(raw)["Application-Data"] for raw in frames
+                        if dict(raw).get("Application") == "bridge" and dict(raw).get("Unique-ID") == caller)
+            found["dial_variables"] = _dial_variables(dial)
+    return found
+
+
+def _dial_variables(dial: str) -> list[str]:
+    """The names a dial string's leading `{name=value,...}` block sets."""
+    if not dial.startswith("{"):
+        return []
+    block = dial[1 : dial.index("}")]
+    return [item.split("=", 1)[0] for item in block.split(",") if "=" in item]
 
 
 def _frames(path: Path) -> list[list[tuple[str, str]]]:
