@@ -10,7 +10,6 @@ import dataclasses
 import errno
 import logging
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -78,13 +77,16 @@ def unreachable(settings: config.Settings, env: Mapping[str, str], exc: Exceptio
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Until the settings are known, the format the environment asks for (if it is a valid one).
+    early = os.environ.get("CONTROLLER_LOG_FORMAT", "text")
+    logcontext.configure("INFO", early if early in ("text", "json") else "text")
     try:
         settings, env = load_settings(args.command)
     except ConfigError as exc:
-        print(f"controller: configuration refused: {exc}", file=sys.stderr)
+        announce(f"configuration refused: {exc}", logging.ERROR)
         return 2
     for line in config.unknown_variables():
-        print(f"controller: warning: {line}", file=sys.stderr)
+        announce(f"warning: {line}", logging.WARNING)
     logcontext.configure(settings.log_level, settings.log_format)
     try:
         return int(args.run(args, settings) or 0)

@@ -111,3 +111,15 @@ def test_in_the_text_format_the_banner_keeps_its_plain_lines(redis_url: str, tmp
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "controller: mailer stopped after 0 jobs"  # shown at any log level
+
+
+def test_in_the_json_format_a_refused_configuration_is_json_too(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLLER_")}
+    env.update({"CONTROLLER_CONFIG": os.devnull, "CONTROLLER_LOG_FORMAT": "json", "CONTROLLER_ESL_LISTEN": "x",
+                "CONTROLLER_LOG_LEVL": "DEBUG"})
+    done = subprocess.run([sys.executable, "-m", "controller", "jobs", "stats"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [line["level"] for line in lines] == ["ERROR"]
+    assert "CONTROLLER_ESL_LISTEN" in lines[0]["message"]
