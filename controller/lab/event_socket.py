@@ -4,7 +4,8 @@ reply FreeSWITCH gives, as the captures show (README items 2, 4, 10, 11, 13):
 - `connect` -> the channel data block (no Content-Length), `myevents` -> `+OK Events Enabled`
   (controller/lab/subscriptions.py: which events it and `event`, `nixevent`, `noevents` select),
   `linger` -> `+OK will linger`, `linger 3` -> `+OK will linger 3 seconds`,
-  `event plain ...` -> `+OK event listener enabled plain`, `getvar x` -> the value itself;
+  `event plain ...` -> `+OK event listener enabled plain`, `getvar x` -> the value itself,
+  `filter <header> <value>` -> `+OK filter added. [<header>]=[<value>]` (subscriptions.Filters);
 - `api ...` -> `api/response` with a body (`uptime`, `uuid_getvar` — `-ERR No such channel!` once
   the channel hung up, even while lingering — `uuid_setvar`, `uuid_exists`, `uuid_kill`,
   `uuid_break`);
@@ -60,6 +61,10 @@ def _event(call: SimulatedCall, command: Command) -> bytes:
 def _noevents(call: SimulatedCall, command: Command) -> bytes:
     call.subscriptions.clear()
     return render.reply("+OK no longer listening for events")
+
+
+def _filter(call: SimulatedCall, command: Command) -> bytes:
+    return render.reply(call.filters.command(command.arg))
 
 
 def _nixevent(call: SimulatedCall, command: Command) -> bytes:
@@ -199,6 +204,6 @@ APIS: dict[str, Callable[[SimulatedCall, list[str]], str]] = {
 
 COMMANDS: dict[str, Handler] = {
     "connect": _connect, "myevents": _myevents, "event": _event, "noevents": _noevents,
-    "nixevent": _nixevent, "linger": _linger, "nolinger": _nolinger, "getvar": _getvar,
+    "nixevent": _nixevent, "filter": _filter, "linger": _linger, "nolinger": _nolinger, "getvar": _getvar,
     "api": _api, "sendmsg": _sendmsg, "exit": _exit, "resume": _resume,
 }

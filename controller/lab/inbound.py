@@ -1,15 +1,18 @@
 """FreeSWITCH's inbound event socket (the 8021 side) for simulated calls, as the `*.inbound.txt`
 captures show it: `auth/request` on connect, `auth <password>` -> `+OK accepted` (else
 `-ERR invalid` and the close), `event plain NAME ...` (or `ALL`) -> `+OK event listener enabled
-plain`, then every subscribed event of every simulated call that relays here: both legs of a
-bridge, CHANNEL_CREATE first and CHANNEL_DESTROY once the call's outbound socket has closed
-(FreeSWITCH destroys the session only then; the a-leg's destroy is seen only here). `api
-global_getvar core_uuid` and `api uuid_exists UUID` answer from the channels relayed here.
+plain` (`nixevent`, `noevents` and `filter` as on the outbound socket: subscriptions.py), then
+every subscribed event that passes the connection's filters, of every simulated call that
+relays here: both legs of a bridge, CHANNEL_CREATE first and CHANNEL_DESTROY once the call's
+outbound socket has closed (FreeSWITCH destroys the session only then; the a-leg's destroy is
+seen only here). `api global_getvar core_uuid` and `api uuid_exists UUID` answer from the
+channels relayed here.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from gevent import socket as gsocket
@@ -18,6 +21,7 @@ from gevent.server import StreamServer
 
 from controller.esl import wire
 from controller.lab import render
+from controller.lab.subscriptions import Filters, Lookup, Subscriptions, frame_lookup
 
 
 class _Subscriber:
@@ -25,12 +29,13 @@ class _Subscriber:
 
     def __init__(self, sock: gsocket.socket) -> None:
         self.sock = sock
-        self.events: set[str] = set()
+        self.events = Subscriptions()
+        self.filters = Filters()
         self.authenticated = False
         self.lock = Semaphore()
 
-    def wants(self, event: str) -> bool:
-        return event in self.events or "ALL" in self.events
+    def wants(self, event: str, lookup: Callable[[], Lookup]) -> bool:
+        return self.events.wants(event) and (not self.filters or self.filters.passes(lookup()))
 
     def send(self, data: bytes) -> bool:
         with self.lock:
@@ -75,8 +80,15 @@ class InboundServer:
             self.channels.add(uuid)
         elif event == "CHANNEL_DESTROY":
             self.channels.discard(uuid)
+        parsed: list[Lookup] = []
+
+        def lookup() -> Lookup:  # the frame parsed once, for the connections that filter
+            if not parsed:
+                parsed.append(frame_lookup(frame))
+            return parsed[0]
+
         for subscriber in list(self._subscribers):
-            if subscriber.wants(event) and not subscriber.send(frame):
+            if subscriber.wants(event, lookup) and not subscriber.send(frame):
                 self._drop(subscriber)
 
     def _drop(self, subscriber: _Subscriber) -> None:
@@ -117,11 +129,16 @@ class InboundServer:
             subscriber.send(render.reply("+OK accepted" if ok else "-ERR invalid"))
             return ok
         if name == "event" and command.arg.split()[:1] == ["plain"]:
-            subscriber.events.update(command.arg.split()[1:] or ["ALL"])
+            subscriber.events.add(command.arg.split()[1:] or ["ALL"])
             subscriber.send(render.reply("+OK event listener enabled plain"))
         elif name == "noevents":
             subscriber.events.clear()
             subscriber.send(render.reply("+OK no longer listening for events"))
+        elif name == "nixevent":
+            subscriber.events.nix(command.arg.split())
+            subscriber.send(render.reply("+OK events nixed" if command.arg.split() else "-ERR no keywords supplied"))
+        elif name == "filter":
+            subscriber.send(render.reply(subscriber.filters.command(command.arg)))
         elif name == "api":
             subscriber.send(render.api_response(self._api(command.arg)))
         elif name == "exit":

@@ -31,7 +31,7 @@ from controller.lab.channel import Channel
 from controller.lab.inbound import InboundServer
 from controller.lab.keypad import HANGUP, Keypad
 from controller.lab.scenario import BridgeOutcome, Scenario
-from controller.lab.subscriptions import Subscriptions
+from controller.lab.subscriptions import Filters, Subscriptions, frame_lookup
 
 SOCKET_DATA = "127.0.0.1:8084 async full"
 
@@ -89,6 +89,7 @@ class SimulatedCall:
         self.closed = Event()
         self.keypad = Keypad(scenario.presses, self.emit, self.hungup)
         self.subscriptions = Subscriptions()
+        self.filters = Filters()
         self.linger: int | None = None  # None: no linger; -1: linger until the server closes
         self.linger_notice_sent = False
         self.answered = False
@@ -161,6 +162,8 @@ class SimulatedCall:
         if not outbound and self.inbound is None:
             return
         frame = self.channel.event(event, extra, **overrides)
+        if outbound and self.filters and not self.filters.passes(frame_lookup(frame)):
+            outbound = False
         if outbound:
             self.record.events.append(event)
             self.record.note("event", event)
