@@ -77,7 +77,7 @@ def test_a_worker_that_overruns_the_hard_limit_is_killed_and_replaced() -> None:
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(("after_ready", "reason"), [
-    ("sys.exit(3)", r"template failed: its worker ended during the render \(exit status 3\)"),
+    ("sys.exit(3)", r"template failed: its worker ended during the job \(exit status 3\)"),
     ("print('Traceback (most recent call last):', flush=True); time.sleep(60)", "template failed: its worker answered"),
 ])
 def test_a_worker_that_dies_or_answers_nonsense_is_replaced(after_ready: str, reason: str) -> None:

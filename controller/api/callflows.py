@@ -17,7 +17,7 @@ from controller.api.context import ctx
 from controller.api.errors import busy, document_errors, invalid
 from controller.api.resource import Resource, Store, blueprint
 from controller.store.callflows import Callflows
-from controller.workers.pool import WorkerFailedError, WorkersBusyError
+from controller.workers.pool import WorkerFailedError, WorkersBusyError, WorkRefusedError
 
 
 def _check(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -25,6 +25,8 @@ def _check(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
         return document_errors(ctx().workers.check_callflow(doc, "callflow"))
     except WorkersBusyError as exc:
         raise busy(str(exc)) from None
+    except WorkRefusedError as exc:
+        raise invalid("document", "limit", f"validating the callflow: {exc}") from None
     except WorkerFailedError as exc:
         if exc.overran:
             raise invalid("document", "maxTime", f"validating the callflow {exc}") from None

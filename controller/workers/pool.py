@@ -49,6 +49,15 @@ class WorkersBusyError(Exception):
     """Every worker stayed busy for QUEUE_WAIT: worth a retry later (the API answers 503)."""
 
 
+class WorkRefusedError(Exception):
+    """The worker refused the work (a template over its limits, the worker's memory limit):
+    `timeout` when the work ran out of its own time (perhaps only because the machine was busy)."""
+
+    def __init__(self, reason: str, timeout: bool = False) -> None:
+        super().__init__(reason)
+        self.timeout = timeout
+
+
 class WorkerFailedError(Exception):
     """The worker ran past the hard limit (`overran`), died or answered nonsense: it was
     replaced, and the work was not done."""
@@ -73,11 +82,9 @@ class Worker:
         """The worker's reply; WorkerFailedError when it overran `limit` or failed (it is then killed)."""
         try:
             if not self.ready:
-                self._read(START_WAIT, "start")
+                self._exchange(None, START_WAIT, "start")
                 self.ready = True
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
-            reply = self._read(limit, "render")
+            reply = self._exchange(json.dumps(request).encode() + b"\n", limit, "job")
         except BaseException:  # an overrun, a dead worker, or the request's greenlet killed: never reused
             self.kill()
             raise
@@ -85,9 +92,13 @@ class Worker:
             self.stop()
         return reply
 
-    def _read(self, seconds: float, what: str) -> dict[str, Any]:
+    def _exchange(self, request: bytes | None, seconds: float, what: str) -> dict[str, Any]:
+        """Write a request (None: only read), read the reply, all within `seconds`."""
         try:
             with gevent.Timeout(seconds, _OverranError(seconds)):
+                if request is not None:
+                    self.process.stdin.write(request)
+                    self.process.stdin.flush()
                 line = self.process.stdout.readline()
         except _OverranError:
             raise WorkerFailedError(f"ran past the hard limit of {seconds:g} s (its worker was stopped)",
@@ -165,33 +176,37 @@ class WorkerPool:
 
     def check_callflow(self, doc: Any, source: str = "callflow") -> list[DocumentError]:
         """The errors of a callflow document (`controller.callflows.validate.check_callflow`);
-        WorkerFailedError when its validation overran CHECK_LIMIT."""
-        reply = self._ask({"job": "check_callflow", "doc": doc, "source": source}, self.check_limit)
-        return [DocumentError(*error) for error in reply["ok"]]
+        WorkerFailedError when its validation overran CHECK_LIMIT, WorkRefusedError past the
+        worker's memory limit."""
+        found = self._ask({"job": "check_callflow", "doc": doc, "source": source}, self.check_limit)
+        return [DocumentError(*error) for error in found]
 
     def _template_job(self, request: Mapping[str, Any]) -> Any:
         try:
-            reply = self._ask(request, self.render_limit)
+            return self._ask(request, self.render_limit)
+        except WorkRefusedError as exc:
+            raise (TemplateTimeError if exc.timeout else TemplateError)(str(exc)) from None
         except WorkerFailedError as exc:
             if exc.overran:
                 raise TemplateTimeError(f"template {exc}") from None
             raise TemplateError(f"template failed: {exc}") from None
-        if "error" in reply:
-            raise (TemplateTimeError if reply.get("timeout") else TemplateError)(reply["error"])
-        return reply["ok"]
 
-    def _ask(self, request: Mapping[str, Any], limit: float) -> dict[str, Any]:
+    def _ask(self, request: Mapping[str, Any], limit: float) -> Any:
+        """The job's result; WorkRefusedError, WorkerFailedError or WorkersBusyError."""
         if not self._slots.acquire(timeout=self.queue_wait):
             raise WorkersBusyError(f"all {self.size} API workers stayed busy for {self.queue_wait:g} s")
         worker = self._take()
         try:
-            return worker.ask(request, limit)
+            reply = worker.ask(request, limit)
         except BaseException:
             self.replaced += 1
             log.warning("API worker %s stopped and replaced", worker.process.pid)
             raise
         finally:
             self._give_back(worker)
+        if "error" in reply:
+            raise WorkRefusedError(str(reply["error"]), timeout=bool(reply.get("timeout")))
+        return reply["ok"]
 
     def _take(self) -> Worker:
         try:
