@@ -16,7 +16,16 @@ from controller.metrics import Metrics
 from controller.notify.queue import JobQueue
 from controller.spool import Spool, call_spool
 from controller.store import codec, keys
-from controller.store.cache import AccountCache, CallViews, Views, device_text, group_texts, ringing_texts
+from controller.store.cache import (
+    AccountCache,
+    CallViews,
+    Views,
+    device_text,
+    document_text,
+    group_texts,
+    ringing_texts,
+    temporal_texts,
+)
 from controller.store.callflows import Callflows
 from controller.store.documents import Accounts, Documents
 from controller.store.voicemail import VoicemailMessages
@@ -75,6 +84,18 @@ class Services:
         ring group needs; the account's revision only, when they are cached)."""
         account, users, devices, groups = self._texts(aid, ("group",), lambda: group_texts(self.rds, aid))
         return codec.load(account) or {}, _by_id(users), _by_id(devices), _by_id(groups)
+
+    def document(self, aid: str, kind: str, doc_id: str) -> dict[str, Any] | None:
+        """One document of the account (a menu a callflow names), cached like the rest."""
+        return codec.load(self._texts(aid, ("doc", kind, doc_id), lambda: document_text(self.rds, aid, kind, doc_id)))
+
+    def temporal_context(
+        self, aid: str
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The account and its temporal rules and rule sets by id, in one Redis round trip
+        (what a temporal_route needs; the account's revision only, when they are cached)."""
+        account, rules, sets = self._texts(aid, ("temporal",), lambda: temporal_texts(self.rds, aid))
+        return codec.load(account) or {}, _by_id(rules), _by_id(sets)
 
     def for_call(self) -> Services:
         """The services one call uses: its account's revision is read once at its start (and

@@ -15,7 +15,8 @@ from controller.store.callflows import stage_write
 ACCOUNT = "acct-test"
 
 
-def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
+def bundle(callflows: list[dict[str, Any]], **documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The test account with `callflows`; `documents`: more sections (menus, temporal_rules, ...)."""
     return {
         "account": {"id": ACCOUNT, "name": "Test Office", "realm": "office.test", "timezone": "UTC",
                     "caller_id": {"external": {"name": "Test Office", "number": "+15550001000"},
@@ -45,6 +46,7 @@ def bundle(callflows: list[dict[str, Any]]) -> dict[str, Any]:
              "media": {"unavailable": "/media/bob-away.wav"}, "skip_instructions": True},
         ],
         "callflows": callflows,
+        **documents,
     }
 
 
@@ -56,8 +58,8 @@ def node(module: str, data: dict[str, Any] | None = None, **children: dict[str, 
     return {"module": module, "data": data or {}, "children": children}
 
 
-def load(rds: redis.Redis, *callflows: dict[str, Any]) -> None:
-    load_bundle(rds, bundle(list(callflows)), "test bundle")
+def load(rds: redis.Redis, *callflows: dict[str, Any], **documents: list[dict[str, Any]]) -> None:
+    load_bundle(rds, bundle(list(callflows), **documents), "test bundle")
 
 
 def load_unchecked(rds: redis.Redis, *callflows: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from controller.callflows import schema as project_schema
-from controller.store.bundle import check_bundle
+from controller.store.bundle import check_bundle, export_bundle, load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ROOT / "controller" / "modules"
@@ -248,6 +248,8 @@ VALID: dict[str, list[dict[str, Any]]] = {
                  "enabled": True},
             ],
         },
+        {"timezone": "inherit", "rules": ["1d69688903545f80118b38424c9825ac"], "rule_set": "holidays"},
+        {},
     ],
     "tts": [
         {"text": "Thank you for calling."},
@@ -324,7 +326,9 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("sleep", "the duration is negative", {"duration": -1}, "minimum"),
     ("temporal_route", "the timezone is Mars/Olympus", {"timezone": "Mars/Olympus", "rules": [BUSINESS_HOURS]},
      "format"),
-    ("temporal_route", "the rules are missing", {"timezone": "UTC"}, "required"),
+    ("temporal_route", "a rule id has a slash", {"rules": ["../rules"]}, "pattern"),
+    ("temporal_route", "a rule is a number", {"rules": [7]}, "type"),
+    ("temporal_route", "the rule set id is a list", {"rule_set": ["holidays"]}, "type"),
     ("temporal_route", "a weekly rule has no weekdays",
      {"rules": [{"id": "r", "name": "Weekdays", "cycle": "weekly"}]}, "required"),
     ("temporal_route", "a weekday is funday", {"rules": [{**BUSINESS_HOURS, "wdays": ["funday"]}]}, "enum"),
@@ -385,6 +389,17 @@ DOCUMENTS_VALID: list[tuple[str, dict[str, Any]]] = [
     ("device", {"id": "d-ata", "sip": {"invite_format": "route", "route": "sip:1004@192.0.2.10:5060"}}),
     ("vmbox", {"id": VMBOX, "owner_id": USER, "mailbox": "1001", "pin": "7391",
                "media": {"unavailable": "/media/alice-greeting.wav"}, "max_message_length": 300}),
+    ("menu", {"id": "8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d", "name": "Main menu", "retries": 3, "timeout": 10000,
+              "max_extension_length": 4, "hunt": True, "hunt_allow": "^1[0-9]{3}$", "record_pin": "1234",
+              "allow_record_from_offnet": False, "suppress_media": False,
+              "media": {"greeting": "/media/main-menu.wav", "invalid_media": True, "exit_media": False,
+                        "transfer_media": "/media/connecting.wav"}}),
+    ("temporal_rule", {"id": "1d69688903545f80118b38424c9825ac", "name": "Business hours", "cycle": "weekly",
+                       "interval": 1, "wdays": ["monday", "tuesday", "wensday", "thursday", "friday"],
+                       "time_window_start": 32400, "time_window_stop": 61200, "start_date": 62586115200}),
+    ("temporal_rule", {"id": "christmas", "name": "Christmas", "cycle": "yearly", "month": 12, "days": [25],
+                       "start_date": "2020-01-01", "flags": ["holiday"]}),
+    ("temporal_rule_set", {"id": "holidays", "name": "Holidays", "temporal_rules": ["christmas", "new_year"]}),
 ]
 
 DOCUMENTS_INVALID: list[tuple[str, str, dict[str, Any], str]] = [
@@ -405,6 +420,19 @@ DOCUMENTS_INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("vmbox", "the mailbox has a letter", {"id": "v1", "mailbox": "10a1"}, "pattern"),
     ("vmbox", "the PIN is two digits", {"id": "v1", "mailbox": "1001", "pin": "12"}, "pattern"),
     ("vmbox", "the PIN is a number", {"id": "v1", "mailbox": "1001", "pin": 1234}, "type"),
+    ("menu", "the name is missing", {"id": "m1", "retries": 3}, "required"),
+    ("menu", "retries is eleven", {"id": "m1", "name": "M", "retries": 11}, "maximum"),
+    ("menu", "the greeting breaks the line", {"id": "m1", "name": "M", "media": {"greeting": "/a.wav\nX: 1"}},
+     "pattern"),
+    ("menu", "hunt_deny needs backtracking", {"id": "m1", "name": "M", "hunt_deny": "^(1)\\1$"}, "format"),
+    ("temporal_rule", "the cycle is missing", {"id": "r1", "name": "R"}, "required"),
+    ("temporal_rule", "the cycle is hourly", {"id": "r1", "name": "R", "cycle": "hourly"}, "enum"),
+    ("temporal_rule", "a weekday is funday", {"id": "r1", "name": "R", "cycle": "weekly", "wdays": ["funday"]},
+     "enum"),
+    ("temporal_rule", "the start date is month 13", {"id": "r1", "name": "R", "cycle": "date",
+                                                     "start_date": "2025-13-01"}, "format"),
+    ("temporal_rule_set", "the rules are empty", {"id": "s1", "name": "S", "temporal_rules": []}, "minItems"),
+    ("temporal_rule_set", "a rule id is a number", {"id": "s1", "name": "S", "temporal_rules": [1]}, "type"),
 ]
 
 
@@ -503,3 +531,44 @@ def test_the_bundle_sections_default_to_empty_lists() -> None:
         "users": [], "devices": [], "vmboxes": [], "callflows": []
     }
     assert errors("bundle.json", {"account": office()["account"]}) == []
+
+
+def kazoo_office() -> dict[str, Any]:
+    """The office bundle with a stored menu and temporal rules, and a callflow naming them."""
+    bundle = office()
+    bundle["menus"] = [{"id": "m-main", "name": "Main menu", "media": {"greeting": "/media/main.wav"}}]
+    bundle["temporal_rules"] = [{"id": "r-xmas", "name": "Christmas", "cycle": "yearly", "month": 12, "days": [25]}]
+    bundle["temporal_rules_sets"] = [{"id": "s-holidays", "name": "Holidays", "temporal_rules": ["r-xmas"]}]
+    route = {"module": "temporal_route", "data": {"rules": ["r-xmas", "s-holidays"], "rule_set": "s-holidays"},
+             "children": {"_": {"module": "menu", "data": {"id": "m-main"}, "children": {}}}}
+    bundle["callflows"].append({"id": "cf-kazoo", "numbers": ["5000"], "flow": route})
+    return bundle
+
+
+def test_a_bundle_holds_the_menus_and_temporal_rules_its_callflows_name() -> None:
+    assert [str(e) for e in check_bundle(kazoo_office(), "kazoo").errors] == []
+
+
+def test_a_bundle_refuses_menus_rules_and_rule_sets_it_does_not_hold() -> None:
+    bundle = kazoo_office()
+    route = bundle["callflows"][-1]["flow"]
+    route["data"] = {"rules": ["r-gone"], "rule_set": "s-gone"}
+    route["children"]["_"]["data"]["id"] = "m-gone"
+    bundle["temporal_rules_sets"][0]["temporal_rules"] = ["r-xmas", "r-lost"]
+    index = len(bundle["callflows"]) - 1
+    found = {e.path: e.reason for e in check_bundle(bundle, "kazoo").errors}
+    assert found == {
+        f"$.callflows[{index}].flow.data.rules[0]": "no temporal_rule 'r-gone' in the bundle",
+        f"$.callflows[{index}].flow.data.rule_set": "no temporal_rules_set 's-gone' in the bundle",
+        f"$.callflows[{index}].flow.children['_'].data.id": "no menu 'm-gone' in the bundle",
+        "$.temporal_rules_sets[0].temporal_rules[1]": "no temporal_rule 'r-lost' in the bundle",
+    }
+
+
+def test_a_bundles_menus_and_temporal_rules_load_and_export_again(rds: Any) -> None:
+    bundle = kazoo_office()
+    counts = load_bundle(rds, bundle, "kazoo")
+    assert (counts["menus"], counts["temporal_rules"], counts["temporal_rules_sets"]) == (1, 1, 1)
+    exported = export_bundle(rds, bundle["account"]["id"])
+    assert {kind: exported[kind] for kind in ("menus", "temporal_rules", "temporal_rules_sets")} == {
+        kind: bundle[kind] for kind in ("menus", "temporal_rules", "temporal_rules_sets")}

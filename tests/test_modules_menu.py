@@ -6,7 +6,8 @@ import redis
 
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import Keypress
-from tests.office import call, flow, load, node
+from controller.store.documents import Documents
+from tests.office import ACCOUNT, call, flow, load, load_unchecked, node
 
 FAST = 0.05  # FreeSWITCH times (menu timeouts) at 1/20: a 2 s interdigit timeout waits 100 ms
 
@@ -137,3 +138,75 @@ def test_custom_prompts_and_interdigit_timeout(rds: redis.Redis, esl_server: Out
     words = collections(record)[0].split()
     assert words[1] == "2" and words[-1] == "1500"
     assert record.args_of("playback") == ["/media/connecting.wav", "/media/twelve.wav"]  # no invalid prompt
+
+
+# --- a stored menu document named by `id` (Kazoo's form) -----------------------------------------
+
+MAIN_MENU = {"id": "m-main", "name": "Main menu", "retries": 2, "timeout": 5000, "hunt": False,
+             "media": {"greeting": "/media/main-menu.wav", "invalid_media": "/media/wrong.wav",
+                       "exit_media": "/media/goodbye.wav"}}
+
+
+def test_a_stored_menu_plays_its_greeting_and_follows_a_digit(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("220", node("menu", {"id": "m-main"}, **{"1": play("one"), "2": play("two")})), menus=[MAIN_MENU])
+    record = call(esl_server, "220", keypresses=presses("7", "2"), time_scale=FAST)
+    words = collections(record)[0].split()
+    assert words[3] == "5000" and words[5] == "/media/main-menu.wav"  # the document's timeout and greeting
+    assert record.args_of("playback") == ["/media/wrong.wav", "/media/two.wav"]
+
+
+def test_a_stored_menus_retries_end_with_its_exit_media_then_the_default_child(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load(rds, flow("221", node("menu", {"id": "m-main"}, **{"1": play("one"), "_": play("operator")})),
+         menus=[MAIN_MENU])
+    record = call(esl_server, "221", keypresses=presses("8", "9"), time_scale=FAST)
+    assert len(collections(record)) == 2
+    assert record.args_of("playback") == ["/media/wrong.wav", "/media/wrong.wav", "/media/goodbye.wav",
+                                          "/media/operator.wav"]
+
+
+def test_the_max_retries_child_comes_before_the_default_child(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    children = {"1": play("one"), "max_retries": play("tries"), "_": play("operator")}
+    load(rds, flow("222", node("menu", {"id": "m-main"}, **children)), menus=[MAIN_MENU])
+    record = call(esl_server, "222", keypresses=presses("8", "9"), time_scale=FAST)
+    assert record.args_of("playback")[-1] == "/media/tries.wav"
+    assert "/media/operator.wav" not in record.args_of("playback")
+
+
+def test_the_nodes_own_data_fills_what_the_stored_menu_leaves_out(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    """Kazoo's cf_menu reads `interdigit_timeout` from the menu, else from the node."""
+    load(rds, flow("223", node("menu", {"id": "m-main", "interdigit_timeout": 1500, "retries": 9},
+                               **{"1": play("one")})), menus=[MAIN_MENU])
+    record = call(esl_server, "223", keypresses=presses("1"), time_scale=FAST)
+    assert collections(record)[0].split()[-1] == "1500"
+    load(rds, flow("224", node("menu", {"id": "m-main", "retries": 9})), menus=[MAIN_MENU])
+    assert len(collections(call(esl_server, "224", time_scale=FAST))) == 2  # the document's retries win
+
+
+def test_suppress_media_leaves_out_the_invalid_entry_prompt(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    quiet = {**MAIN_MENU, "suppress_media": True}
+    load(rds, flow("225", node("menu", {"id": "m-main"}, **{"1": play("one")})), menus=[quiet])
+    record = call(esl_server, "225", keypresses=presses("7", "1"), time_scale=FAST)
+    assert record.args_of("playback") == ["/media/one.wav"]
+
+
+def test_a_menu_that_is_not_stored_runs_with_the_nodes_own_data(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load_unchecked(rds, flow("226", node("menu", {"id": "m-gone", "media": {"greeting": "/media/inline.wav"}},
+                                         **{"1": play("one")})))
+    record = call(esl_server, "226", keypresses=presses("1"), time_scale=FAST)
+    assert collections(record)[0].split()[5] == "/media/inline.wav"
+    assert record.args_of("playback") == ["/media/one.wav"]
+
+
+def test_a_change_to_the_stored_menu_reaches_the_next_call(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load(rds, flow("227", node("menu", {"id": "m-main"}, **{"1": play("one")})), menus=[MAIN_MENU])
+    assert collections(call(esl_server, "227", keypresses=presses("1"), time_scale=FAST))[0].split()[5] == (
+        "/media/main-menu.wav")
+    Documents(rds, "menus").save(ACCOUNT, {**MAIN_MENU, "media": {"greeting": "/media/new-menu.wav"}})
+    assert collections(call(esl_server, "227", keypresses=presses("1"), time_scale=FAST))[0].split()[5] == (
+        "/media/new-menu.wav")

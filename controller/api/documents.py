@@ -1,6 +1,7 @@
-"""`/v2/accounts/{id}/users`, `/devices`, `/vmboxes` and `/groups`: Kazoo's documents, validated
-against `store/schemas/` (user.json, device.json, vmbox.json, group.json) on every write. A
-device's SIP username is unique in its account (409) and indexed for the call path."""
+"""`/v2/accounts/{id}/users`, `/devices`, `/vmboxes`, `/groups`, `/menus`, `/temporal_rules` and
+`/temporal_rules_sets`: Kazoo's documents (Crossbar's cb_users, cb_devices, cb_vmboxes, cb_groups,
+cb_menus, cb_temporal_rules, cb_temporal_rules_sets), validated against `store/schemas/` on every
+write. A device's SIP username is unique in its account (409) and indexed for the call path."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def _resource(kind: str, singular: str) -> Resource:
 
 
 RESOURCES = (_resource("users", "user"), _resource("devices", "device"), _resource("vmboxes", "vmbox"),
-             _resource("groups", "group"))
+             _resource("groups", "group"), _resource("menus", "menu"), _resource("temporal_rules", "temporal_rule"),
+             _resource("temporal_rules_sets", "temporal_rule_set"))
 
 
 def blueprints() -> list[Blueprint]:

@@ -75,6 +75,9 @@ OPERATIONS: tuple[Op, ...] = (
     *_crud("devices", "devices", "Device", "its SIP username is freed"),
     *_crud("vmboxes", "vmboxes", "Vmbox", "with its messages"),
     *_crud("groups", "groups", "Group", "ring groups naming it skip it"),
+    *_crud("menus", "menus", "Menu", "menu nodes naming it run with the node's own data"),
+    *_crud("temporal_rules", "temporal_rules", "TemporalRule", "routes naming it skip it"),
+    *_crud("temporal_rules_sets", "temporal_rules", "TemporalRuleSet", "routes naming it skip it"),
     *_crud("callflows", "callflows", "Callflow", "its numbers and patterns are freed"),
     Op("get", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages", "A box's messages, oldest first", "vmboxes",
        query=("folder", "page_size", "start_key"), errors=(404,)),
@@ -165,7 +168,8 @@ def _slug(path: str) -> str:
 
 def _components() -> dict[str, Any]:
     schemas = {name: dict(schema.validator(name).schema) for name in
-               ("account.json", "user.json", "device.json", "vmbox.json", "group.json", "callflow.json")}
+               ("account.json", "user.json", "device.json", "vmbox.json", "group.json", "menu.json",
+                "temporal_rule.json", "temporal_rule_set.json", "callflow.json")}
     envelope = {"type": "object", "required": ["data", "status", "request_id"], "properties": {
         "data": {}, "status": {"enum": ["success", "error"]}, "request_id": {"type": "string"},
         "revision": {"type": "string"}, "auth_token": {"type": "string"}, "timestamp": {"type": "string"},
@@ -180,7 +184,9 @@ def _components() -> dict[str, Any]:
         "schemas": {
             "Envelope": envelope, "Error": error,
             "Account": schemas["account.json"], "User": schemas["user.json"], "Device": schemas["device.json"],
-            "Vmbox": schemas["vmbox.json"], "Group": schemas["group.json"], "Callflow": schemas["callflow.json"],
+            "Vmbox": schemas["vmbox.json"], "Group": schemas["group.json"], "Menu": schemas["menu.json"],
+            "TemporalRule": schemas["temporal_rule.json"], "TemporalRuleSet": schemas["temporal_rule_set.json"],
+            "Callflow": schemas["callflow.json"],
             "Notification": FIELDS_SCHEMA,
             "MessageFolder": {"type": "object", "required": ["folder"],
                               "properties": {"folder": {"enum": ["new", "saved", "deleted"]}}},

@@ -1,20 +1,25 @@
 """menu — an IVR menu: a greeting, the caller presses digits, the matching child runs (Kazoo's
 cf_menu).
 
-Data: `media.greeting` (a recorded greeting) or `media.greeting_tts` (`text`, `voice`),
+Data: `id` names a stored menu document (Kazoo's form, `/v2/accounts/{id}/menus`): its settings
+apply, the node's own data filling only what the document leaves out (Kazoo takes the node's
+`interdigit_timeout` that way); a menu that does not exist leaves the node's own data. The
+settings, stored or inline:
+`media.greeting` (a recorded greeting) or `media.greeting_tts` (`text`, `voice`),
 `retries` (3 tries in all), `timeout` (ms to wait for the first digit after the greeting, 10000),
 `interdigit_timeout` (ms, 2000), `max_extension_length` (4), `hunt` (default true: the caller may
 dial an extension, i.e. a number of one of the account's callflows), `hunt_allow` / `hunt_deny`
 (RE2 patterns an extension must / must not match), `media.invalid_media`, `media.timeout_media`,
 `media.exit_media`, `media.transfer_media` (each a media reference, `true` for the built-in
-prompt, `false` for none).
+prompt, `false` for none), `suppress_media` (no `invalid_media`).
 
 Each try plays the greeting and collects up to `max_extension_length` digits (`#` ends the entry).
 - Digits that are a child key: that child (after `transfer_media`, when set).
 - Nothing pressed: the `timeout` child when the node has one, else `timeout_media` and a new try.
 - Digits that are no child: hunted as an extension when allowed (the flow branches into that
   callflow, after `transfer_media`), else `invalid_media` and a new try.
-- Tries exhausted: `exit_media`, then the `_` child (the flow ends when there is none).
+- Tries exhausted: `exit_media`, then the `max_retries` child when the node has one, else the
+  `_` child (the flow ends when there is none).
 
 A recorded greeting is interrupted by the first digit (it is `play_and_get_digits`' own file); a
 spoken greeting is said with `speak` first and the digits are collected after it.
@@ -34,6 +39,7 @@ from controller.modules.prompts import Collect, Prompt, collect, file_prompt, pl
 log = logging.getLogger(__name__)
 
 TIMEOUT_CHILD = "timeout"
+MAX_RETRIES_CHILD = "max_retries"
 # FreeSWITCH's standard sounds (sounds/en/us/callie), relative to its sound_prefix.
 BUILT_IN = {
     "invalid_media": "ivr/ivr-that_was_an_invalid_entry.wav",
@@ -59,8 +65,22 @@ class Menu:
         return file_prompt(value) if isinstance(value, str) else Prompt()
 
 
+def stored(data: dict[str, Any], call: Call) -> dict[str, Any]:
+    """The menu's settings: the stored document `data.id` names over the node's own data."""
+    menu_id = data.get("id")
+    if not isinstance(menu_id, str) or not menu_id:
+        return data
+    doc = call.services.document(call.account_id, "menus", menu_id)
+    if doc is None:
+        log.warning("call %s: no menu %r in the account; the node's own data applies", call.uuid, menu_id)
+        return data
+    return {**data, **doc}
+
+
 def settings(data: dict[str, Any]) -> Menu:
     media = dict(data.get("media") or {})
+    if data.get("suppress_media") is True:
+        media["invalid_media"] = False
     greeting = file_prompt(media.get("greeting")) if media.get("greeting") else tts_prompt(media.get("greeting_tts"))
     return Menu(
         greeting=greeting,
@@ -75,6 +95,7 @@ def settings(data: dict[str, Any]) -> Menu:
 
 
 def handle(data: dict[str, Any], call: Call) -> Next:
+    data = stored(data, call)
     menu = settings(data)
     call.channel.execute("answer")
     for attempt in range(1, menu.retries + 1):
@@ -95,7 +116,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
         log.info("call %s: menu try %d, invalid entry %r", call.uuid, attempt, digits)
         play(call, menu.prompt("invalid_media"))
     play(call, menu.prompt("exit_media"))
-    return DEFAULT_CHILD
+    return MAX_RETRIES_CHILD if MAX_RETRIES_CHILD in call.children else DEFAULT_CHILD
 
 
 def hunt(call: Call, digits: str, data: dict[str, Any]) -> Branch | None:

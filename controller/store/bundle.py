@@ -1,5 +1,6 @@
-"""Account bundles: one JSON file holding an account with its users, devices, voicemail boxes
-and callflows in Kazoo's document shapes (format in README.md, schema `store/schemas/bundle.json`).
+"""Account bundles: one JSON file holding an account with its users, devices, voicemail boxes,
+groups, menus, temporal rules and rule sets and callflows in Kazoo's document shapes (format in
+README.md, schema `store/schemas/bundle.json`).
 
 Loading is all or nothing: the whole bundle is checked first (schemas, Kazoo's callflow rules,
 numbers unique across its callflows, ids unique, references between its documents), and only a
@@ -31,9 +32,9 @@ from controller.store.callflows import (
 )
 from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_username, stage_unlink
 
-KINDS = ("users", "devices", "vmboxes", "groups", "callflows")
+KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "callflows")
 # Callflow modules whose data.id names a document of the bundle.
-REFERENCES = {"user": "users", "device": "devices", "voicemail": "vmboxes", "callflow": "callflows"}
+REFERENCES = {"user": "users", "device": "devices", "voicemail": "vmboxes", "callflow": "callflows", "menu": "menus"}
 
 
 def read_json(path: Path) -> Any:
@@ -137,6 +138,11 @@ def _reference_errors(
             owner = item.get("owner_id")
             if owner and owner not in ids["users"]:
                 yield DocumentError(source, f"$.{kind}[{index}].owner_id", f"no user {owner!r} in the bundle")
+    for index, rule_set in _items(doc, "temporal_rules_sets"):
+        for position, rule in enumerate(rule_set.get("temporal_rules") or []):
+            if rule not in ids["temporal_rules"]:
+                path = f"$.temporal_rules_sets[{index}].temporal_rules[{position}]"
+                yield DocumentError(source, path, f"no temporal_rule {rule!r} in the bundle")
     for index, callflow in _items(doc, "callflows"):
         yield from _flow_references(callflow.get("flow"), f"$.callflows[{index}].flow", source, ids)
 
@@ -151,9 +157,24 @@ def _flow_references(
     target = data.get("id") if kind and isinstance(data, dict) else None
     if kind and isinstance(target, str) and target not in ids[kind]:
         yield DocumentError(source, f"{path}.data.id", f"no {kind[:-1]} {target!r} in the bundle")
+    if node.get("module") == "temporal_route" and isinstance(data, dict):
+        yield from _temporal_references(data, f"{path}.data", source, ids)
     children = node.get("children")
     for key, child in (children.items() if isinstance(children, dict) else []):
         yield from _flow_references(child, f"{path}.children['{key}']", source, ids)
+
+
+def _temporal_references(
+    data: dict[str, Any], path: str, source: str, ids: dict[str, set[str]]
+) -> Iterator[DocumentError]:
+    """A temporal_route's `rules` ids (rules or rule sets, as Kazoo expands them) and `rule_set`."""
+    rules = data.get("rules")
+    for position, rule in enumerate(rules if isinstance(rules, list) else []):
+        if isinstance(rule, str) and rule not in ids["temporal_rules"] | ids["temporal_rules_sets"]:
+            yield DocumentError(source, f"{path}.rules[{position}]", f"no temporal_rule {rule!r} in the bundle")
+    rule_set = data.get("rule_set")
+    if isinstance(rule_set, str) and rule_set not in ids["temporal_rules_sets"]:
+        yield DocumentError(source, f"{path}.rule_set", f"no temporal_rules_set {rule_set!r} in the bundle")
 
 
 def load_bundle(rds: redis.Redis, doc: Any, source: str) -> dict[str, int]:

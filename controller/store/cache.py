@@ -1,5 +1,5 @@
-"""What calls read from an account (callflows, the number index, the account, users, devices),
-kept in this process for as long as the account's revision stays the same.
+"""What calls read from an account (callflows, the number index, the account, users, devices,
+menus, temporal rules), kept in this process for as long as the account's revision stays the same.
 
 Every write to an account's callflows, documents or the account itself bumps
 `account:{aid}:revision` and publishes a notice in the same transaction (store/revisions.py,
@@ -158,6 +158,7 @@ class CallViews:
 
 RingingTexts = tuple[str | None, str | None, list[str]]
 GroupTexts = tuple[str | None, dict[str, str], dict[str, str], dict[str, str]]
+TemporalTexts = tuple[str | None, dict[str, str], dict[str, str]]
 
 
 def ringing_texts(rds: redis.Redis, aid: str, user_id: str) -> RingingTexts:
@@ -185,3 +186,19 @@ def group_texts(rds: redis.Redis, aid: str) -> GroupTexts:
         pipe.hgetall(keys.docs(aid, kind))
     account, users, devices, groups = pipe.execute()
     return account, users, devices, groups
+
+
+def document_text(rds: redis.Redis, aid: str, kind: str, doc_id: str) -> str | None:
+    """One stored document of the account (a menu), as stored."""
+    found = rds.hget(keys.docs(aid, kind), doc_id)
+    return None if found is None else str(found)
+
+
+def temporal_texts(rds: redis.Redis, aid: str) -> TemporalTexts:
+    """The account and its temporal rules and rule sets by id, as stored, in one round trip."""
+    pipe = rds.pipeline(transaction=False)
+    pipe.get(keys.account(aid))
+    pipe.hgetall(keys.docs(aid, "temporal_rules"))
+    pipe.hgetall(keys.docs(aid, "temporal_rules_sets"))
+    account, rules, sets = pipe.execute()
+    return account, rules, sets

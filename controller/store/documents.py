@@ -1,6 +1,6 @@
-"""Accounts and the documents that live in them (users, devices, voicemail boxes), in Kazoo's
-shapes, validated against `store/schemas/`. Callflows have their own store (`callflows.py`)
-because they carry the number and pattern index."""
+"""Accounts and the documents that live in them (users, devices, voicemail boxes, groups, menus,
+temporal rules and rule sets), in Kazoo's shapes, validated against `store/schemas/`. Callflows
+have their own store (`callflows.py`) because they carry the number and pattern index."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from controller.callflows import schema
 from controller.errors import ConflictError, DocumentError, NotFoundError
 from controller.store import codec, keys, revisions
 
-SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json"}
+SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json",
+             "menus": "menu.json", "temporal_rules": "temporal_rule.json",
+             "temporal_rules_sets": "temporal_rule_set.json"}
 
 
 def schema_errors(kind: str, doc: Any) -> list[ValidationError]:
-    """Every schema violation of an account (`accounts`) or a user, device or vmbox document."""
+    """Every schema violation of an account (`accounts`) or of a document of one of SCHEMA_OF's kinds."""
     return schema.errors("account.json" if kind == "accounts" else SCHEMA_OF[kind], doc)
 
 
@@ -142,7 +144,8 @@ class Accounts:
 
 
 class Documents:
-    """Users, devices or voicemail boxes of accounts: one Redis hash per account and kind."""
+    """The documents of one kind (users, devices, vmboxes, ...) of accounts: one Redis hash per
+    account and kind."""
 
     def __init__(self, rds: redis.Redis, kind: str) -> None:
         if kind not in SCHEMA_OF:
@@ -153,7 +156,7 @@ class Documents:
     def get(self, aid: str, doc_id: str) -> dict[str, Any]:
         doc = codec.load(self._rds.hget(keys.docs(aid, self.kind), doc_id))
         if doc is None:
-            raise NotFoundError(self.kind[:-1] if self.kind != "vmboxes" else "vmbox", doc_id)
+            raise NotFoundError(SCHEMA_OF[self.kind].removesuffix(".json"), doc_id)
         return dict(doc)
 
     def find(self, aid: str, doc_id: str) -> dict[str, Any] | None:

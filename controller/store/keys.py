@@ -4,7 +4,7 @@ Layout (all values are JSON documents unless said otherwise):
 - `accounts`                              set of account ids
 - `account:{aid}`                         the account document
 - `account:{aid}:children`                set of child account ids
-- `account:{aid}:docs:{kind}`             hash id -> document, kind in users|devices|vmboxes|groups|callflows
+- `account:{aid}:docs:{kind}`             hash id -> document, kind in DOC_KINDS
 - `account:{aid}:numbers`                 hash number -> callflow id (one callflow per number)
 - `account:{aid}:patterns`                hash callflow id -> JSON list of its patterns
 - `account:{aid}:sip_users`               hash SIP username -> device id
@@ -15,7 +15,7 @@ Layout (all values are JSON documents unless said otherwise):
 from __future__ import annotations
 
 ACCOUNTS = "accounts"
-DOC_KINDS = ("users", "devices", "vmboxes", "groups", "callflows")
+DOC_KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "callflows")
 
 
 def account(aid: str) -> str:
