@@ -51,6 +51,8 @@ def register(commands: Any) -> None:
                       help="which servers, in order (floor, product)")
     real.add_argument("--mail-wait", type=float, default=120.0, help="seconds to wait for the product's emails")
     real.add_argument("--keep", type=Path, help="leave FreeSWITCH's, SIPp's and the servers' files in this new folder")
+    real.add_argument("--realtime", action="store_true",
+                      help="start each server at SCHED_RR 1, as the systemd units do (docs/deployment.md)")
     real.set_defaults(run=run_bench_freeswitch)
     call = sub.add_parser("call", help="place simulated calls against the running controller and summarise them",
                           description="Place calls as FreeSWITCH would, over its wire format, against the "
@@ -154,7 +156,7 @@ def run_bench_freeswitch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"controller lab bench-freeswitch: --servers takes {', '.join(bench_freeswitch.SERVERS)}",
               file=sys.stderr)
         return 2
-    options = bench_freeswitch.Options(args.calls, args.rate, servers, args.mail_wait, args.keep)
+    options = bench_freeswitch.Options(args.calls, args.rate, servers, args.mail_wait, args.keep, args.realtime)
     try:
         bench_freeswitch.run(options)
     except FreeSwitchError as exc:

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,22 @@ class Options:
     servers: tuple[str, ...] = SERVERS
     mail_wait: float = 120.0
     keep: Path | None = None  # leave every log, trace and configuration in this folder
+    realtime: bool = False  # start each server at SCHED_RR 1, as conf/systemd's units do (docs/deployment.md)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mail:
+    """What the product's mail came to: the alerts its calls queued (its own count, from
+    /metrics: a call SIPp gave up on may still have reached it and been missed) and the emails
+    the sink accepted, told apart by Message-ID (one per call's alert)."""
+
+    alerts: int
+    emails: int
+    distinct: int
+
+    def summary(self) -> str:
+        return (f"alerts {self.alerts} emails {self.emails} ({self.emails - self.distinct} duplicate, "
+                f"{max(0, self.alerts - self.distinct)} lost)")
 
 
 @dataclasses.dataclass
@@ -86,7 +103,7 @@ class Result:
     freeswitch_cpu: float
     server_cpu: float
     redis_cpu: float = 0.0
-    emails: int | None = None
+    mail: Mail | None = None
     roles: dict[str, float] = dataclasses.field(default_factory=dict)  # CPU seconds by process
 
     @property
@@ -105,9 +122,8 @@ class Result:
                 f"{self.server} {server_ms:5.2f} ms/call ({share:.0f}% of FreeSWITCH's)")
         if self.redis_cpu:
             text += f"  redis {self.per_call(self.redis_cpu):4.2f} ms/call"
-        if self.emails is not None:
-            missed = self.succeeded or 1
-            text += f"  emails {self.emails}/{self.succeeded} ({self.emails / missed:.2f} per missed call)"
+        if self.mail is not None:
+            text += "  " + self.mail.summary()
         if len(self.roles) > 1:
             text += "\n         by process: " + ", ".join(
                 f"{name} {self.per_call(seconds):4.2f}" for name, seconds in self.roles.items()) + " ms/call"
@@ -145,7 +161,8 @@ def measure(server: str, freeswitch: FreeSwitch, folder: Path, options: Options)
     folder.mkdir()
     port = free_port()
     starter = floor if server == "floor" else product
-    with starter(port, freeswitch, folder) as (pid, sink):
+    prefix = ["chrt", "--rr", "1"] if options.realtime else []
+    with starter(port, freeswitch, folder, prefix) as (pid, mailbox):
         freeswitch.point_socket(port)
         redis_pid = child_named(pid, "redis-server")
         before = (cpu_seconds(freeswitch.pid), tree_cpu_seconds(pid, redis_pid),
@@ -153,32 +170,33 @@ def measure(server: str, freeswitch: FreeSwitch, folder: Path, options: Options)
         roles_before = cpu_by_process(pid)
         succeeded, failed, times = place_calls(freeswitch, folder, options)
         freeswitch.wait_idle(timeout=60.0)
-        emails = wait_for_emails(sink, succeeded, options.mail_wait) if sink else None
+        mail = mailbox.collect(options.mail_wait) if mailbox else None
         after = (cpu_seconds(freeswitch.pid), tree_cpu_seconds(pid, redis_pid),
                  cpu_seconds(redis_pid) if redis_pid else 0.0)
         roles = {name: seconds - roles_before.get(name, 0.0) for name, seconds in cpu_by_process(pid).items()}
     return Result(server, options.calls, succeeded, failed, times, after[0] - before[0], after[1] - before[1],
-                  after[2] - before[2], emails, roles)
+                  after[2] - before[2], mail, roles)
 
 
 @contextlib.contextmanager
-def floor(port: int, freeswitch: FreeSwitch, folder: Path) -> Iterator[tuple[int, Path | None]]:
-    command = [sys.executable, "-m", "controller.lab.baseline", "--floor", "--dialogue", "tone", "--port", str(port)]
+def floor(port: int, freeswitch: FreeSwitch, folder: Path, prefix: list[str]) -> Iterator[tuple[int, Mailbox | None]]:
+    command = [*prefix, sys.executable, "-m", "controller.lab.baseline", "--floor", "--dialogue", "tone",
+               "--port", str(port)]
     with Process(command, folder / "floor.log") as server:
         server.wait_port(port, READY_SECONDS)
         yield server.pid, None
 
 
 @contextlib.contextmanager
-def product(port: int, freeswitch: FreeSwitch, folder: Path) -> Iterator[tuple[int, Path | None]]:
+def product(port: int, freeswitch: FreeSwitch, folder: Path, prefix: list[str]) -> Iterator[tuple[int, Mailbox | None]]:
     """`controller run` with its private Redis in `folder`, mailing to a lab SMTP sink."""
-    sink_port, sink = free_port(), folder / "sink.log"
+    sink_port, sink, api_port = free_port(), folder / "sink.log", free_port()
     sink.touch()
     env = {
         **os.environ,
         "CONTROLLER_CONFIG": str(folder / "none.toml"),
         "CONTROLLER_ESL_LISTEN": f"127.0.0.1:{port}",
-        "CONTROLLER_API_LISTEN": f"127.0.0.1:{free_port()}",
+        "CONTROLLER_API_LISTEN": f"127.0.0.1:{api_port}",
         "CONTROLLER_DATA_DIR": str(folder / "var"),
         "CONTROLLER_SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
         "CONTROLLER_FREESWITCH": f"esl://:{ESL_PASSWORD}@127.0.0.1:{freeswitch.ports.esl}",
@@ -190,14 +208,14 @@ def product(port: int, freeswitch: FreeSwitch, folder: Path) -> Iterator[tuple[i
     sink_command = [sys.executable, "-m", "controller.lab.smtp_sink", f"127.0.0.1:{sink_port}", str(sink)]
     controller = [sys.executable, "-m", "controller"]
     with Process(sink_command, folder / "sink.out") as sink_process, \
-            Process([*controller, "run"], folder / "controller.log", env) as run:
+            Process([*prefix, *controller, "run"], folder / "controller.log", env) as run:
         sink_process.wait_port(sink_port, READY_SECONDS)
         run.wait_port(port, READY_SECONDS)
         loaded = subprocess.run([*controller, "flows", "load", str(folder / "bundle.json")], env=env,
                                 capture_output=True, text=True, timeout=60, check=False)
         if loaded.returncode != 0:
             raise FreeSwitchError(f"flows load: {loaded.stdout}{loaded.stderr}")
-        yield run.pid, sink
+        yield run.pid, Mailbox(sink, f"http://127.0.0.1:{api_port}/metrics")
 
 
 def children_of(pid: int) -> list[int]:
@@ -283,13 +301,30 @@ def sipp_times(folder: Path) -> list[float]:
     return times
 
 
-def wait_for_emails(sink: Path, expected: int, timeout: float) -> int:
-    """How many messages the SMTP sink holds once it has `expected` (or the wait ran out)."""
-    def count() -> int:
-        return sum(1 for _ in sink.open())
+@dataclasses.dataclass(frozen=True)
+class Mailbox:
+    sink: Path  # the SMTP sink's record: one line per message, its Message-ID first
+    metrics: str  # the product's /metrics
 
-    deadline = time.monotonic() + timeout
-    while count() < expected and time.monotonic() < deadline:
-        time.sleep(0.25)
-    time.sleep(1.0)  # a duplicate would arrive right after
-    return count()
+    def alerts(self) -> int:
+        """controller_missed_call_alerts_total, summed over the roles' samples."""
+        with urllib.request.urlopen(self.metrics, timeout=10) as answer:
+            text = answer.read().decode()
+        return int(sum(float(line.split()[-1]) for line in text.splitlines()
+                       if line.startswith("controller_missed_call_alerts_total")))
+
+    def collect(self, timeout: float) -> Mail:
+        """Once the alert count has settled, wait until the sink holds that many distinct
+        messages (or the wait ran out); a duplicate would arrive right after."""
+        alerts, deadline = self.alerts(), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            settled, alerts = alerts == (now := self.alerts()), now
+            if settled and len(set(self.ids())) >= alerts:
+                break
+        time.sleep(1.0)
+        ids = self.ids()
+        return Mail(self.alerts(), len(ids), len(set(ids)))
+
+    def ids(self) -> list[str]:
+        return [line.split()[0] for line in self.sink.read_text().splitlines() if line.strip()]
