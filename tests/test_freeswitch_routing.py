@@ -1,5 +1,6 @@
 """Callflows that choose where a call goes, through a real FreeSWITCH: a menu the caller answers
-with a key, a ring group where the second phone answers, and a time-of-day route.
+with a key (inline, and stored as Kazoo's menus document), a ring group where the second phone
+answers, and a time-of-day route.
 
 Which branch ran is read where it shows: which SIPp phone received the INVITE; what the office
 sees is read in the mailbox (one missed-call email for a call nobody answered, none for a
@@ -65,6 +66,29 @@ def test_a_menu_runs_the_child_of_the_key_the_caller_pressed(
     [collected] = executed(fs, mark, "play_and_get_digits")
     assert str(greeting) in collected
     assert caller.received()[-1].startswith("BYE ")  # the chosen phone did not answer: the flow ended
+    assert_one_missed_call_to_alice(mail(settings, mailbox[1]), name="SIPp")
+    assert fs.errors_since(mark) == []
+
+
+def test_a_stored_menu_plays_its_greeting_and_runs_the_child_of_the_key_pressed(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
+    mailbox: tuple[int, Path], tmp_path: Path,
+) -> None:
+    """Kazoo's form: the node names a menus document (`data.id`) holding the greeting and the
+    timeouts; 2 rings Chloe's phone."""
+    greeting = silence_wav(tmp_path / "stored-greeting.wav", 0.2)
+    menu = {"id": "3d0b7e1c9a2f4b6c8d0e1f2a3b4c5d6e", "name": "Main menu", "max_extension_length": 1,
+            "timeout": 5000, "hunt": False, "media": {"greeting": str(greeting), "exit_media": False}}
+    route = node("menu", {"id": menu["id"]}, **{"1": ring(BEN), "2": ring(CHLOE)})
+    main_number(rds, node("missed_call_alert", ALERT_ALICE, _=route), menus=[menu])
+    mark = fs.mark()
+    phones = {user: sipp.phone(user, "uas_ring_forever.xml") for user in ("1002", "1003")}
+    caller = sipp.call(DID, "-set", "keys", "2", scenario="uac_keys.xml")
+    finish(fs, caller, phones["1003"])
+    assert invited(phones["1003"])
+    assert not invited(phones["1002"])
+    [collected] = executed(fs, mark, "play_and_get_digits")
+    assert f"(1 1 1 5000 # {greeting} " in collected  # one digit, 5 s: the document's settings
     assert_one_missed_call_to_alice(mail(settings, mailbox[1]), name="SIPp")
     assert fs.errors_since(mark) == []
 
