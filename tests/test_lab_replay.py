@@ -20,7 +20,8 @@ from controller.esl.server import OutboundServer
 from controller.esl.session import Session
 from controller.executor import Executor
 from controller.lab import bench, recording, replay
-from controller.lab.scenario import Scenario
+from controller.lab.inbound import InboundServer
+from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.modules import REGISTRY
 from controller.services import Services
 from controller.store.bundle import load_bundle
@@ -174,3 +175,48 @@ def test_a_server_that_is_gone_refuses_the_calls(tmp_path: Path) -> None:
     figures = replay.run_process(script, address, calls=2, rate=50, timeout=CALL_TIMEOUT)
     assert (figures["completed"], figures["failures"]) == (0, 2)
     assert figures["failure_kinds"] == {"refused": 2}
+
+
+def watching(server: InboundServer, events: str) -> tuple[gsocket.socket, list[str], gevent.Greenlet]:
+    """A watcher on the inbound socket: the Unique-ID of each event it receives, in order."""
+    sock = gsocket.create_connection(server.address, timeout=5)
+    frames = iter(wire.FrameReader(sock))
+    next(frames)
+    for command in ("auth ClueCon", f"event plain {events}"):
+        sock.sendall(wire.command(command))
+        assert next(frames).reply_text.startswith("+OK")
+    seen: list[str] = []
+    collector = gevent.spawn(lambda: seen.extend(wire.parse_event(f)["Unique-ID"] for f in frames))
+    return sock, seen, collector
+
+
+def wait_for(seen: list[str], count: int) -> None:
+    with gevent.Timeout(CALL_TIMEOUT):
+        while len(seen) < count:
+            gevent.sleep(0.01)
+
+
+def test_what_the_watcher_got_is_replayed_into_its_connection_for_each_call(tmp_path: Path) -> None:
+    server = serve(numbered(lambda n: ["answer", "bridge", "hangup"]))
+    inbound = InboundServer()
+    inbound.start()
+    sock, destroyed, collector = watching(inbound, "CHANNEL_DESTROY")
+    try:
+        scenario = Scenario(answer_delay=0.001, bridges=(BridgeOutcome("no_answer", timeout=0.01),))
+        script = recording.record(server.address, scenario, timeout=CALL_TIMEOUT, inbound=inbound)
+        wait_for(destroyed, 6)  # each recorded call: the callee's leg, then the caller's
+        # the callee's leg during the bridge, the caller's once the call's socket is closed
+        assert [chunk.anchor == replay.CLOSED for chunk in script.inbound] == [False, True]
+        script.save(tmp_path / "call.pickle")
+        figures = replay.run_process(tmp_path / "call.pickle", server.address, calls=20, rate=100,
+                                     timeout=CALL_TIMEOUT, watcher=inbound.subscriber_fds()[0])
+        wait_for(destroyed, 6 + 40)
+    finally:
+        sock.close()
+        collector.kill()
+        inbound.stop()
+        server.stop()
+    assert (figures["completed"], figures["failures"]) == (20, 0)
+    replayed, callers = set(destroyed[6:]), set(figures["call_uuids"])
+    assert len(replayed) == 40  # every leg its own uuid: the 20 callers and their 20 callees
+    assert callers <= replayed and len(replayed - callers) == 20

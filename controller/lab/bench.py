@@ -4,11 +4,17 @@ Each server runs as its own process on this machine, under the same load: first 
 server doing only the ESL dialogue (the floor: what a call costs gevent and the kernel here, and
 the latency the load generator and the machine add by themselves), then the bare greenswitch
 application, then the controller. Each call goes answer -> play -> bridge (no answer) ->
-hangup. Printed for each: sustained calls/s, p50/p99 call-setup latency (TCP connect -> first
+hangup, with events as large as a real FreeSWITCH's (controller/lab/report.py, callee.py). The
+controller also watches the simulated FreeSWITCH on its inbound event socket, as in production
+(CONTROLLER_FREESWITCH): every channel's events it subscribes to reach it there, CHANNEL_DESTROY
+of the caller's leg and of the callee's that each bridge creates.
+
+Printed for each: sustained calls/s, p50/p99 call-setup latency (TCP connect -> first
 application executed), peak concurrent calls, and the CPU time per call of the server, of the
 load generator and of a local Redis, with each one's share of a core (the side near 100% is what
-limits the run); then the controller's memory per concurrent call (RSS growth while N calls are
-held open, divided by N) and the ratio of the controller's rate to greenswitch's.
+limits the run), and what a call sends it; then the controller's memory per concurrent call (RSS
+growth while N calls are held open, divided by N) and the ratio of the controller's rate to
+greenswitch's.
 
 The load: by default one call is played by the FreeSWITCH simulator against each server and
 recorded, then replayed many times by controller/lab/replay.py in a process of its own (the
@@ -37,6 +43,7 @@ import redis
 from controller.config import Settings
 from controller.lab import recording, replay
 from controller.lab.cpu import cpu_seconds, own_cpu_seconds
+from controller.lab.inbound import InboundServer
 from controller.lab.load import Figures, drive
 from controller.lab.processes import free_port
 from controller.lab.scenario import BridgeOutcome, Scenario
@@ -104,13 +111,29 @@ def server_process(argv: list[str], port: int, env: dict[str, str]) -> Iterator[
             proc.kill()
 
 
-def controller_argv(settings: Settings, port: int) -> tuple[list[str], dict[str, str]]:
+def controller_argv(
+    settings: Settings, port: int, inbound: InboundServer | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """`controller serve` on `port`, watching the simulated FreeSWITCH's inbound socket when
+    there is one."""
     env = {
         "CONTROLLER_ESL_LISTEN": f"127.0.0.1:{port}", "CONTROLLER_DEFAULT_ACCOUNT": ACCOUNT,
         "CONTROLLER_LOG_LEVEL": "WARNING", "CONTROLLER_MAX_CALLS": "20000", "CONTROLLER_LINGER_SECONDS": "1",
         "CONTROLLER_REDIS_URL": settings.redis_url, "CONTROLLER_DRAIN_SECONDS": "2",
     }
+    if inbound is not None:
+        host, inbound_port = inbound.address
+        env["CONTROLLER_FREESWITCH"] = f"esl://:{inbound.password}@{host}:{inbound_port}"
     return [sys.executable, "-m", "controller", "serve"], env
+
+
+def wait_watching(inbound: InboundServer, proc: subprocess.Popen[bytes], deadline: float = 15.0) -> None:
+    """Until the server's watcher has subscribed on the inbound socket."""
+    end = time.monotonic() + deadline
+    while not inbound.subscribers:
+        if proc.poll() is not None or time.monotonic() > end:
+            raise RuntimeError("the controller did not connect to the inbound event socket")
+        gevent.sleep(0.05)
 
 
 def baseline_argv(port: int, floor: bool = False) -> list[str]:
@@ -124,26 +147,35 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def simulated(port: int) -> Load:
+def simulated(port: int, inbound: InboundServer | None = None) -> Load:
     """Every call played by the simulator, in this process (its CPU time is this process's)."""
 
     def load(calls: int, rate: float) -> Figures:
         before = own_cpu_seconds()
-        figures = drive(("127.0.0.1", port), CALL, calls, rate, timeout=CALL_TIMEOUT).figures()
+        figures = drive(("127.0.0.1", port), CALL, calls, rate, timeout=CALL_TIMEOUT, inbound=inbound).figures()
         return dataclasses.replace(figures, load_cpu=own_cpu_seconds() - before)
 
     return load
 
 
-def replayed(port: int, workdir: Path) -> Load:
+class Replayed:
     """One call recorded with the simulator against this server (three, which must agree), then
-    replayed in a process of its own (`python -m controller.lab.replay`), which measures itself.
-    Raises recording.NotReplayableError when the recorded calls disagree."""
-    script = workdir / f"call-{port}.pickle"
-    recording.record(("127.0.0.1", port), CALL, timeout=CALL_TIMEOUT).save(script)
+    replayed in a process of its own (`python -m controller.lab.replay`), which measures itself;
+    with `inbound`, what the server's watcher received is replayed too, straight into the
+    watcher's connection (its descriptor handed down to the replay). Raises
+    recording.NotReplayableError when the recorded calls disagree."""
 
-    def load(calls: int, rate: float) -> Figures:
-        data = replay.run_process(script, ("127.0.0.1", port), calls, rate, timeout=CALL_TIMEOUT)
+    def __init__(self, port: int, workdir: Path, inbound: InboundServer | None = None) -> None:
+        self.address = ("127.0.0.1", port)
+        self.inbound = inbound
+        self.path = workdir / f"call-{port}.pickle"
+        self.script = recording.record(self.address, CALL, timeout=CALL_TIMEOUT, inbound=inbound)
+        self.script.save(self.path)
+
+    def __call__(self, calls: int, rate: float) -> Figures:
+        watchers = self.inbound.subscriber_fds() if self.inbound is not None else []
+        data = replay.run_process(self.path, self.address, calls, rate, timeout=CALL_TIMEOUT,
+                                  watcher=watchers[0] if watchers else None)
         return Figures(
             offered_rate=data["offered_rate"], completed=data["completed"], failures=data["failures"],
             elapsed=data["elapsed"], peak_concurrent=data["peak_concurrent"],
@@ -151,7 +183,12 @@ def replayed(port: int, workdir: Path) -> Load:
             first_failure=data["first_failure"],
         )
 
-    return load
+    def wire(self) -> str:
+        """What one call sends the server, as recorded."""
+        sizes = [sum(sum(map(len, chunk.literals)) + 36 * len(chunk.slots) for chunk in chunks)
+                 for chunks in (self.script.chunks, self.script.inbound)]
+        return (f"wire  {sizes[0] / 1024:.1f} KB per call from FreeSWITCH on the call's socket, "
+                f"{sizes[1] / 1024:.1f} KB to the watcher ({len(self.script.inbound)} frames)")
 
 
 def redis_pid(rds: redis.Redis) -> int | None:
@@ -257,36 +294,59 @@ def run(settings: Settings, rds: redis.Redis, options: Options) -> None:
     load1, load5, _ = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load1:.2f} (1 min) {load5:.2f} (5 min) before the run")
     rds_pid = redis_pid(rds)
-    with tempfile.TemporaryDirectory(prefix="controller-bench-") as workdir:
-
-        def load_for(port: int) -> Load:
-            return replayed(port, Path(workdir)) if options.driver == "replay" else simulated(port)
-
-        port = free_port()
-        with server_process(baseline_argv(port, floor=True), port, {}) as proc:
-            measured("raw gevent", proc.pid, load_for(port), options, rds_pid)
-        port = free_port()
-        with server_process(baseline_argv(port), port, {}) as proc:
-            theirs, their_cost = measured("greenswitch", proc.pid, load_for(port), options, rds_pid)
-        port = free_port()
-        argv, env = controller_argv(settings, port)
-        with server_process(argv, port, env) as proc:
-            load = load_for(port)
-            ours, our_cost = measured("controller", proc.pid, load, options, rds_pid)
-            their_cpu, our_cpu = their_cost.server, our_cost.server
-            if theirs.calls_per_second:
-                print(
-                    f"ratio        {ours.calls_per_second / theirs.calls_per_second:.2f}x the bare greenswitch rate, "
-                    f"{their_cpu / our_cpu if our_cpu else 0:.2f}x less CPU per call"
-                )
-            curve = []
-            if options.chart:
-                curve = [load(int(rate * 2), rate) for rate in options.rates]
-            if options.hold:
-                per_call = hold_memory(port, proc.pid, options.hold)
-                print(f"memory       {per_call:.1f} KiB per concurrent call ({options.hold} calls held open)")
+    inbound = InboundServer()  # the simulated FreeSWITCH's inbound event socket, which the controller watches
+    inbound.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="controller-bench-") as workdir:
+            curve = _servers(settings, options, rds_pid, inbound, Path(workdir))
+    finally:
+        inbound.stop()
     if options.chart and curve:
         draw(options.chart, curve)
+
+
+def _servers(
+    settings: Settings, options: Options, rds_pid: int | None, inbound: InboundServer, workdir: Path
+) -> list[Figures]:
+    """The three servers one after the other; the curve of the controller's setup latency."""
+
+    def load_for(port: int, watched: InboundServer | None = None) -> Load:
+        return Replayed(port, workdir, watched) if options.driver == "replay" else simulated(port, watched)
+
+    def wire(load: Load) -> None:
+        if isinstance(load, Replayed):
+            print(f"{'':<12} {load.wire()}")
+
+    port = free_port()
+    with server_process(baseline_argv(port, floor=True), port, {}) as proc:
+        load = load_for(port)
+        measured("raw gevent", proc.pid, load, options, rds_pid)
+        wire(load)
+    port = free_port()
+    with server_process(baseline_argv(port), port, {}) as proc:
+        load = load_for(port)
+        theirs, their_cost = measured("greenswitch", proc.pid, load, options, rds_pid)
+        wire(load)
+    port = free_port()
+    argv, env = controller_argv(settings, port, inbound)
+    curve = []
+    with server_process(argv, port, env) as proc:
+        wait_watching(inbound, proc)
+        load = load_for(port, inbound)
+        ours, our_cost = measured("controller", proc.pid, load, options, rds_pid)
+        wire(load)
+        their_cpu, our_cpu = their_cost.server, our_cost.server
+        if theirs.calls_per_second:
+            print(
+                f"ratio        {ours.calls_per_second / theirs.calls_per_second:.2f}x the bare greenswitch rate, "
+                f"{their_cpu / our_cpu if our_cpu else 0:.2f}x less CPU per call"
+            )
+        if options.chart:
+            curve = [load(int(rate * 2), rate) for rate in options.rates]
+        if options.hold:
+            per_call = hold_memory(port, proc.pid, options.hold)
+            print(f"memory       {per_call:.1f} KiB per concurrent call ({options.hold} calls held open)")
+    return curve
 
 
 def draw(path: Path, curve: list[Figures]) -> None:

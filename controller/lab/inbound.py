@@ -54,6 +54,7 @@ class InboundServer:
         self._subscribers: list[_Subscriber] = []
         self._server = StreamServer(("127.0.0.1", 0), self._handle)
         self.channels: set[str] = set()  # the uuids of the channels up now
+        self.on_send: Callable[[bytes], None] | None = None  # told each event frame sent (a recorder)
         self.core_uuid = dict(render.connect_headers())["Core-UUID"]  # what every simulated call carries
 
     @property
@@ -64,6 +65,11 @@ class InboundServer:
     def subscribers(self) -> int:
         """Connections that authenticated and subscribed to something."""
         return sum(1 for s in self._subscribers if s.events)
+
+    def subscriber_fds(self) -> list[int]:
+        """The file descriptors of those connections: another process may write events to them
+        (the benchmark's replay), as long as this one relays none meanwhile."""
+        return [s.sock.fileno() for s in self._subscribers if s.events]
 
     def start(self) -> None:
         self._server.start()
@@ -88,8 +94,12 @@ class InboundServer:
             return parsed[0]
 
         for subscriber in list(self._subscribers):
-            if subscriber.wants(event, lookup) and not subscriber.send(frame):
+            if not subscriber.wants(event, lookup):
+                continue
+            if not subscriber.send(frame):
                 self._drop(subscriber)
+            elif self.on_send is not None:
+                self.on_send(frame)
 
     def _drop(self, subscriber: _Subscriber) -> None:
         with contextlib.suppress(ValueError):

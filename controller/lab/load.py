@@ -10,6 +10,7 @@ from collections.abc import Callable
 import gevent
 from gevent.pool import Pool
 
+from controller.lab.inbound import InboundServer
 from controller.lab.scenario import Scenario
 from controller.lab.simulator import CallRecord, run_call
 
@@ -79,9 +80,10 @@ def drive(
     *,
     timeout: float = 60.0,
     progress: Callable[[int], None] | None = None,
+    inbound: InboundServer | None = None,
 ) -> LoadResult:
     """Place `calls` calls, starting one every 1/rate seconds (on schedule, not after the
-    previous one ends), and wait for all of them."""
+    previous one ends), and wait for all of them; with `inbound`, their events go there too."""
     pool = Pool()
     records: list[CallRecord] = []
     failures = 0
@@ -90,7 +92,7 @@ def drive(
     def one() -> None:
         nonlocal failures
         try:
-            records.append(run_call(address, scenario, timeout=timeout))
+            records.append(run_call(address, scenario, timeout=timeout, inbound=inbound))
         except OSError:
             failures += 1
         if progress is not None:

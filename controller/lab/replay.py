@@ -13,7 +13,10 @@ gevent (its monkey patching removes `select.epoll`) and no greenlets.
 
 The rule for each call: once its k-th command has arrived, the chunks recorded after command k
 go out, each at its recorded delay after that command (a playback, a bridge's leg timeout, the
-linger before FreeSWITCH's goodbye), in their recorded order. Each call must receive the same
+linger before FreeSWITCH's goodbye), in their recorded order. With `--inbound-fd`, a connection
+of the server's watcher to FreeSWITCH's inbound event socket (handed down by the process that
+accepted it), the frames recorded on it go out the same way, those FreeSWITCH sends once the
+call's socket is closed (CHANNEL_DESTROY of the caller) when the replayed call ends. Each call must receive the same
 commands (command line and application, uuids compared by their place) as the recording; a call
 that diverges, times out, is refused or is closed early is a failure, and the first one is told.
 The figures (as LoadResult's) come out as JSON.
@@ -40,10 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from controller.lab.cpu import own_cpu_seconds
+from controller.lab.feed import Feed
 
 # A delay shorter than this is the simulator's own processing time, not a time of the scenario:
 # the chunk goes out as soon as its command has arrived.
 IMMEDIATE = 0.0005
+CLOSED = 1 << 30  # the anchor of a watcher's frame sent once the call's socket is closed
 UUID = re.compile(rb"(?<![0-9a-fA-F-])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?![0-9a-fA-F-])")
 RECV_SIZE = 65536
 
@@ -90,6 +95,7 @@ class Script:
     constants: frozenset[bytes]
     closes: str
     first_execute: int | None
+    inbound: tuple[Chunk, ...] = ()  # the frames to the server's watcher (anchor CLOSED: at the end)
 
     def save(self, path: Path) -> None:
         """Plain values only: the file reads back whatever module name the reader runs under
@@ -99,6 +105,7 @@ class Script:
             "chunks": [(c.anchor, c.delay, c.literals, c.slots) for c in self.chunks],
             "uuids": self.uuids, "generated": self.generated, "constants": set(self.constants),
             "closes": self.closes, "first_execute": self.first_execute,
+            "inbound": [(c.anchor, c.delay, c.literals, c.slots) for c in self.inbound],
         }
         path.write_bytes(pickle.dumps(plain, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -110,6 +117,7 @@ class Script:
             chunks=tuple(Chunk(*chunk) for chunk in plain["chunks"]),
             uuids=tuple(plain["uuids"]), generated=plain["generated"], constants=frozenset(plain["constants"]),
             closes=plain["closes"], first_execute=plain["first_execute"],
+            inbound=tuple(Chunk(*chunk) for chunk in plain.get("inbound", ())),
         )
 
 
@@ -186,8 +194,8 @@ class Call:
     """One replayed call: its socket, what it has received and sent so far, its times."""
 
     __slots__ = (
-        "arrivals", "buffer", "connected_at", "deadline", "first_execute_at", "index", "learned", "next_chunk", "out",
-        "slots", "sock", "timer_due", "values", "writable",
+        "arrivals", "buffer", "connected_at", "deadline", "first_execute_at", "inbound_due", "index", "learned",
+        "next_chunk", "next_inbound", "out", "slots", "sock", "timer_due", "values", "writable",
     )
 
     def __init__(self, index: int, sock: socket.socket, script: Script, now: float, timeout: float) -> None:
@@ -203,9 +211,11 @@ class Call:
         self.slots: dict[bytes, int] = {value: slot for slot, value in enumerate(fresh)}
         self.learned = 0
         self.next_chunk = 0
+        self.next_inbound = 0
         self.out = b""
         self.writable = False  # registered for EPOLLOUT (connecting, or output waiting)
         self.timer_due = 0.0
+        self.inbound_due = 0.0
 
     def chunk_bytes(self, chunk: Chunk) -> bytes:
         if not chunk.slots:
@@ -246,13 +256,17 @@ class Outcome:
 class Replayer:
     """Plays `calls` copies of the script against `address`, one every 1/rate s."""
 
-    def __init__(self, script: Script, address: tuple[str, int], timeout: float = 30.0) -> None:
+    def __init__(
+        self, script: Script, address: tuple[str, int], timeout: float = 30.0, watcher: int | None = None
+    ) -> None:
         if not script.commands:
             raise ValueError("the recorded call received no command")
         self.script = script
         self.address = address
         self.timeout = timeout
         self.poll = select.epoll()
+        # the server's watcher connection (a descriptor handed down), when the script has frames for it
+        self.feed = Feed(watcher, self.poll) if watcher is not None and script.inbound else None
         self.live: dict[int, Call] = {}
         self.timers: list[tuple[float, int, Call]] = []
         self.deadlines: deque[Call] = deque()
@@ -285,9 +299,13 @@ class Replayer:
                     call = self.live.get(fd)
                     if call is not None:
                         self._ready(call, mask)
+                    elif self.feed is not None and fd == self.feed.fileno:
+                        self.feed.writable()
         finally:
             for call in list(self.live.values()):
                 self._close(call)
+            if self.feed is not None:
+                self.feed.finish(timeout=10.0)
             self.poll.close()
         outcome.cpu_seconds = own_cpu_seconds() - cpu
         outcome.elapsed = self.last_end - self.first_start if outcome.completed else 0.0
@@ -413,11 +431,36 @@ class Replayer:
             call.next_chunk += 1
         if batch:
             self._write(call, b"".join(batch))
+        if self.feed is not None:
+            self._feed(call, now)
         if (
             call.next_chunk == len(chunks) and not call.out and self.script.closes == "freeswitch"
             and call.sock.fileno() >= 0
         ):
             self._goodbye(call, now)
+
+    def _feed(self, call: Call, now: float, everything: bool = False) -> None:
+        """The frames for the watcher that are due (all that are left, `everything`, when the
+        call has ended: FreeSWITCH destroys the channel once its socket is closed)."""
+        assert self.feed is not None
+        chunks = self.script.inbound
+        arrived = len(call.arrivals)
+        batch = []
+        while call.next_inbound < len(chunks):
+            chunk = chunks[call.next_inbound]
+            if not everything:
+                if chunk.anchor >= arrived:
+                    break
+                due = (call.arrivals[chunk.anchor] if chunk.anchor >= 0 else call.connected_at) + chunk.delay
+                if chunk.delay >= IMMEDIATE and due > now:
+                    if call.inbound_due != due:
+                        call.inbound_due = due
+                        heapq.heappush(self.timers, (due, call.index, call))
+                    break
+            batch.append(call.chunk_bytes(chunk))
+            call.next_inbound += 1
+        if batch:
+            self.feed.write(b"".join(batch))
 
     def _write(self, call: Call, data: bytes) -> None:
         data = call.out + data if call.out else data
@@ -451,8 +494,11 @@ class Replayer:
         timers = self.timers
         while timers and timers[0][0] <= now:
             due, _, call = heapq.heappop(timers)
-            if call.timer_due == due and call.sock.fileno() >= 0:
-                call.timer_due = 0.0
+            if due in (call.timer_due, call.inbound_due) and call.sock.fileno() >= 0:
+                if call.timer_due == due:
+                    call.timer_due = 0.0
+                if call.inbound_due == due:
+                    call.inbound_due = 0.0
                 self._pump(call, now)
 
     def _expire(self, now: float) -> None:
@@ -476,6 +522,8 @@ class Replayer:
         if self.script.generated:
             outcome.call_uuids.append(call.values[0].decode())
         self.last_end = max(self.last_end, now)
+        if self.feed is not None:
+            self._feed(call, now, everything=True)
         self._close(call)
 
     def _fail(self, call: Call, kind: str, why: str, close: bool = True) -> None:
@@ -504,15 +552,19 @@ def _raise_file_limit() -> None:
 
 
 def run_process(
-    script: Path, address: tuple[str, int], calls: int, rate: float, timeout: float = 30.0
+    script: Path, address: tuple[str, int], calls: int, rate: float, timeout: float = 30.0, *,
+    watcher: int | None = None,
 ) -> dict[str, Any]:
     """Replay in a process of its own (this module's command line) and return its figures (the
-    JSON of Outcome). From a gevent process, the wait is cooperative (subprocess is patched)."""
+    JSON of Outcome); `watcher`: the descriptor of the server's watcher connection, handed down.
+    From a gevent process, the wait is cooperative (subprocess is patched)."""
     argv = [
         sys.executable, "-m", "controller.lab.replay", "--script", str(script), "--address",
         f"{address[0]}:{address[1]}", "--calls", str(calls), "--rate", str(rate), "--timeout", str(timeout),
     ]
-    done = subprocess.run(argv, capture_output=True, check=False)
+    if watcher is not None:
+        argv += ["--inbound-fd", str(watcher)]
+    done = subprocess.run(argv, capture_output=True, check=False, pass_fds=() if watcher is None else (watcher,))
     if done.returncode != 0:
         raise RuntimeError(f"the replay failed: {done.stderr.decode(errors='replace').strip()}")
     figures: dict[str, Any] = json.loads(done.stdout)
@@ -532,9 +584,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, required=True, help="calls started per second")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds a call may last")
     parser.add_argument("--output", type=Path, help="write the JSON figures here (default: stdout)")
+    parser.add_argument("--inbound-fd", type=int, help="a connected descriptor: the server's watcher on the "
+                        "inbound event socket, for the script's frames to it")
     args = parser.parse_args(argv)
     _raise_file_limit()
-    outcome = Replayer(Script.load(args.script), args.address, args.timeout).run(args.calls, args.rate)
+    replayer = Replayer(Script.load(args.script), args.address, args.timeout, watcher=args.inbound_fd)
+    outcome = replayer.run(args.calls, args.rate)
     text = json.dumps(outcome.as_json())
     if args.output:
         args.output.write_text(text)
