@@ -6,8 +6,10 @@
 - `skip_module: true` and unknown modules continue to `"_"`.
 - A branch budget (50, as Kazoo) and a step budget stop loops.
 - Nothing runs once the channel is gone.
-- A module that raises is logged and the call is hung up; termination handlers still run (the
-  caller of `run` runs them when the channel is gone).
+- A module that raises is logged and the flow continues at its node's `"_"` child, as Kazoo's
+  cf_exe does when a module's process dies ("action died unexpectedly", then `continue`): a
+  caller whose menu or lookup failed still reaches the voicemail behind it. The call counts as
+  failed (`call.state.failed`, the metrics' `failed` outcome); termination handlers still run.
 """
 
 from __future__ import annotations
@@ -81,7 +83,14 @@ class Executor:
             return DEFAULT_CHILD
         log.debug("call %s: running %s", call.uuid, name)
         call.children = frozenset(k for k, v in (node.get("children") or {}).items() if isinstance(v, dict))
-        return module.handle(dict(data), call)
+        try:
+            return module.handle(dict(data), call)
+        except ChannelGoneError:
+            raise
+        except Exception:
+            log.exception("call %s: module %s failed; continuing to '_'", call.uuid, name)
+            call.state.failed = True
+            return DEFAULT_CHILD
 
 
 def run_call_flow(executor: Executor, call: Call, flow: Mapping[str, Any]) -> str:

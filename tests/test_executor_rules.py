@@ -101,12 +101,21 @@ def test_nothing_runs_after_the_caller_hangs_up(rds: redis.Redis, server: Outbou
     assert record.hangup_cause == "ORIGINATOR_CANCEL"  # hung up before any answer: a CANCEL
 
 
-def test_a_module_that_raises_hangs_up_and_handlers_still_run(rds: redis.Redis, server: OutboundServer) -> None:
-    load_unchecked(rds, flow("207", node("remember", {"label": "x"}, _=node("explode", {}, _=play("never")))))
+def test_a_module_that_raises_continues_to_its_default_child_and_handlers_still_run(
+    rds: redis.Redis, server: OutboundServer
+) -> None:
+    """As Kazoo's cf_exe: an action that died is logged and the flow continues at `_`."""
+    load_unchecked(rds, flow("207", node("remember", {"label": "x"}, _=node("explode", {}, _=play("after")))))
     record = call(server, "207")
-    assert record.app_names() == ["hangup"]
-    assert record.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
+    assert "/after.wav" in record.args_of("playback")
+    assert record.app_names()[-1] == "hangup"
     assert handled == [(record.uuid, "x")]
+
+
+def test_a_module_that_raises_with_nothing_after_it_ends_the_call(rds: redis.Redis, server: OutboundServer) -> None:
+    load_unchecked(rds, flow("210", node("explode", {})))
+    record = call(server, "210")
+    assert record.app_names() == ["hangup"]
 
 
 def test_termination_handlers_run_once_each_when_the_caller_hangs_up(

@@ -176,7 +176,7 @@ class CallLifecycle:
         call.capture_group = route.capture_group
         call.capture_groups = dict(route.capture_groups)
         why = run_call_flow(self.executor, call, route.callflow.get("flow") or {})
-        call.state.failed = why == "module failed"
+        call.state.failed = call.state.failed or why == "module failed"
         log.debug("call %s: flow stopped (%s)", call.uuid, why)
         if not session.is_gone:
             session.hangup(call.state.bridge_failure or "NORMAL_CLEARING")
