@@ -39,7 +39,7 @@ def test_sleep_set_variables_and_cid_modules(rds: redis.Redis, esl_server: Outbo
         "sleep", {"duration": 20, "unit": "ms"},
         _=node("set_variables", {"custom_channel_vars": {"team": "sales", "vip": True}},
                _=node("set_cid", {"caller_id_name": "Sales Line", "caller_id_number": "+15550000000"},
-                      _=node("prepend_cid", {"caller_id_name_prefix": "Sales: "}))),
+                      _=node("prepend_cid", {"caller_id_name_prefix": "Sales: ", "apply_to": "original"}))),
     )
     load(rds, flow("104", chain))
     record = call(esl_server, "104", caller_name="${system(reboot)}")

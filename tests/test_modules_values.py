@@ -37,11 +37,18 @@ def test_set_cid_keeps_a_field_that_is_absent_or_empty() -> None:
     assert set_cid.variables({}) == {}
 
 
-def test_prepend_cid_prefixes_the_callers_own_id_by_default() -> None:
-    data = {"caller_id_name_prefix": "Sales: ", "caller_id_number_prefix": "9"}
+def test_prepend_cid_prefixes_the_callers_own_id_when_applied_to_original() -> None:
+    data = {"caller_id_name_prefix": "Sales: ", "caller_id_number_prefix": "9", "apply_to": "original"}
     current = {NAME: "Set Earlier", NUMBER: "100"}
     assert prepend_cid.values(data, OWN, current) == {NAME: f"Sales: {DOLLAR}{{system(reboot)}}",
                                                       NUMBER: "9+15550001111"}
+
+
+def test_prepend_cid_builds_on_what_is_shown_by_default_as_kazoo() -> None:
+    """Kazoo's cf_prepend_cid defaults apply_to to `current`: a second prefix adds to the first."""
+    data = {"caller_id_name_prefix": "VIP ", "caller_id_number_prefix": "8"}
+    current = {NAME: "Sales: Pat", NUMBER: "9100"}
+    assert prepend_cid.values(data, OWN, current) == {NAME: "VIP Sales: Pat", NUMBER: "89100"}
 
 
 def test_prepend_cid_never_leaves_caller_text_for_freeswitch_to_expand() -> None:

@@ -3,8 +3,8 @@ cf_prepend_cid), e.g. "Sales:" so the callee knows which number was dialled.
 
 Data: `caller_id_name_prefix`, `caller_id_number_prefix`; `action`: `prepend` (the default) or
 `reset` (restore the caller's own caller ID: both effective variables are unset); `apply_to`:
-`original` (the default: prefix the caller's own caller ID) or `current` (prefix what an earlier
-set_cid or prepend_cid left).
+`current` (the default, as in Kazoo: prefix what an earlier set_cid or prepend_cid left, so
+prefixes add up) or `original` (prefix the caller's own caller ID, replacing an earlier prefix).
 
 The value is composed here, as Kazoo composes it, and set with `multiset` as inert text: not with
 `set name=Prefix ${caller_id_name}`, because FreeSWITCH expands an app argument twice there —
@@ -33,7 +33,7 @@ def values(data: Mapping[str, Any], own: Mapping[str, str], current: Mapping[str
     presented now (`current`), both keyed by variable; None restores the caller's own."""
     if data.get("action") == "reset":
         return dict.fromkeys(PREFIXES)
-    base = current if data.get("apply_to") == "current" else own
+    base = own if data.get("apply_to") == "original" else current
     return {variable: inert(data[key]) + inert(base[variable]) for variable, key in PREFIXES.items() if data.get(key)}
 
 
