@@ -18,6 +18,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from controller.callflows import schema as project_schema
+from controller.callflows.validate import check_callflow
+from controller.modules import set_variables
 from controller.store.bundle import check_bundle, export_bundle, load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -572,3 +574,14 @@ def test_a_bundles_menus_and_temporal_rules_load_and_export_again(rds: Any) -> N
     exported = export_bundle(rds, bundle["account"]["id"])
     assert {kind: exported[kind] for kind in ("menus", "temporal_rules", "temporal_rules_sets")} == {
         kind: bundle[kind] for kind in ("menus", "temporal_rules", "temporal_rules_sets")}
+
+
+def test_set_variables_takes_kazoos_custom_application_vars_as_cav_variables() -> None:
+    data = {"custom_application_vars": {"team": "sales", "vip": True}, "custom_channel_vars": {"plain": 1}}
+    assert not check_callflow({"numbers": ["1"], "flow": {"module": "set_variables", "data": data}}, "t").errors
+    assert set_variables.variables(data) == {"cav_team": "sales", "cav_vip": "true", "plain": "1"}
+
+
+def test_set_variables_without_variables_says_which_fields_it_needs() -> None:
+    report = check_callflow({"numbers": ["1"], "flow": {"module": "set_variables", "data": {"export": True}}}, "t")
+    assert [error.reason for error in report.errors] == ["needs 'custom_application_vars' or 'custom_channel_vars'"]

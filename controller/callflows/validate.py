@@ -41,7 +41,18 @@ class Report:
 def _schema_errors(name: str, document: Any, source: str, prefix: str) -> Iterator[DocumentError]:
     for error in schema.errors(name, document):
         path = prefix + error.json_path[1:]
-        yield DocumentError(source, path, error.message)
+        yield DocumentError(source, path, _message(error))
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, but for "one of these fields is required" (an anyOf of required
+    lists), which it words as "... is not valid under any of the given schemas"."""
+    branches = error.validator_value if error.validator == "anyOf" else None
+    if isinstance(branches, list) and branches and all(
+            isinstance(b, dict) and set(b) == {"required"} for b in branches):
+        names = [name for branch in branches for name in branch["required"]]
+        return f"needs {' or '.join(repr(name) for name in names)}"
+    return str(error.message)
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[dict[str, Any], str]]:

@@ -1,7 +1,9 @@
 """set_variables — set custom channel variables (Kazoo's cf_set_variables).
 
-Data: `custom_channel_vars` (variable name -> string, number or boolean; booleans are written
-`true`/`false`), `export` (default false: also hand the variables to every leg bridged later).
+Data: `custom_application_vars` (Kazoo's form: each set as the channel variable `cav_<name>`,
+as Kazoo's ecallmgr names them) and/or `custom_channel_vars` (set under their own names); values
+are strings, numbers or booleans (written `true`/`false`); `export` (default false: also hand
+the variables to every leg bridged later).
 
 Set: one `multiset` for all of them (values on one line, without `${`). Export: one FreeSWITCH
 `export` per variable (it takes one), all sent in one write and waited for once. Names that are
@@ -22,16 +24,19 @@ from controller.flow import DEFAULT_CHILD, Next
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+# The data's objects and the prefix of the channel variables each becomes.
+FIELDS = (("custom_application_vars", "cav_"), ("custom_channel_vars", ""))
 
 
 def variables(data: Mapping[str, Any]) -> dict[str, str]:
     """The variables a node sets, as the channel will hold them."""
     found = {}
-    for name, value in (data.get("custom_channel_vars") or {}).items():
-        if _NAME.fullmatch(str(name)):
-            found[str(name)] = inert(_text(value))
-        else:
-            log.warning("set_variables: variable name %r refused", name)
+    for field, prefix in FIELDS:
+        for name, value in (data.get(field) or {}).items():
+            if _NAME.fullmatch(str(name)):
+                found[prefix + str(name)] = inert(_text(value))
+            else:
+                log.warning("set_variables: variable name %r refused", name)
     return found
 
 
