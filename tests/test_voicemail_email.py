@@ -19,6 +19,7 @@ from controller.notify.delivery import OutboxSender
 from controller.notify.mailer import Mailer
 from controller.notify.queue import JobQueue
 from controller.notify.recording import Recordings
+from controller.notify.templates import Templates
 from controller.services import Services
 from controller.store.connection import connect
 from controller.store.voicemail import VoicemailMessages
@@ -59,3 +60,21 @@ def test_a_voicemail_reaches_the_owner_with_its_recording(rds: redis.Redis, vm_s
     assert attachment.get_content() == recording.read_bytes()
     html = mail.get_body(("html",))
     assert html is not None and "Erin &lt;b&gt;" in html.get_content()
+
+
+def test_a_kazoo_template_renders_the_box_and_message_under_teletypes_names(
+    rds: redis.Redis, vm_server: OutboundServer, tmp_path: Path
+) -> None:
+    fields = {"subject": "Box {{ voicemail.vmbox_id }} message {{ voicemail.msg_id }}", "to": {"type": "original"}}
+    text = "{{ voicemail.vmbox_number }} {{ voicemail.vmbox_name }} {{ voicemail.box_id }}"
+    Templates(rds).put(ACCOUNT, "voicemail_to_email", fields, text, "")
+    load(rds, flow("901", node("voicemail", {"id": "vm-bob"})))
+    call(vm_server, "901", caller_number="+15558880000", record_seconds=0.02)
+    [message] = VoicemailMessages(rds).all(ACCOUNT, "vm-bob")
+    outbox = tmp_path / "outbox"
+    Mailer(rds, JobQueue(rds), OutboxSender(str(outbox)), name="vm-test",
+           recordings=Recordings(root=str(tmp_path / "vm"))).run(burst=True)
+    [mail] = mails(outbox)
+    assert mail["Subject"] == f"Box vm-bob message {message['media_id']}"
+    body = mail.get_body(("plain",))
+    assert body is not None and body.get_content().strip() == "1002 Bob's voicemail vm-bob"

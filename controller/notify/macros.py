@@ -59,14 +59,26 @@ def _voicemail(
     """voicemail_to_email and voicemail_full: the box, the message, its recording."""
     length = max(0, int(voicemail.get("length") or 0))
     mailbox, limit = str(voicemail.get("mailbox") or ""), int(voicemail.get("max_messages") or 0)
+    box_id, box_name = voicemail.get("box_id", ""), voicemail.get("box_name", "")
+    message_id = voicemail.get("message_id", "")
+    new, saved = int(voicemail.get("new_count") or 0), int(voicemail.get("saved_count") or 0)
     return {
-        "box_id": voicemail.get("box_id", ""), "mailbox": mailbox, "box_name": voicemail.get("box_name", ""),
-        "message_id": voicemail.get("message_id", ""), "length": minutes_seconds(length),
+        "box_id": box_id, "mailbox": mailbox, "box_name": box_name,
+        "message_id": message_id, "length": minutes_seconds(length),
         "length_seconds": length, "date": _when(voicemail.get("timestamp") or call_started, timezone),
-        "new_count": int(voicemail.get("new_count") or 0), "saved_count": int(voicemail.get("saved_count") or 0),
+        "new_count": new, "saved_count": saved,
         "max_messages": limit, "attached": bool(file_name), "file_name": file_name, "media_url": media_url,
         "box": mailbox, "max_message_count": limit,  # the names older templates used
+        **_teletype_names(box_id, box_name, mailbox, message_id, new + saved),
     }
+
+
+def _teletype_names(box_id: Any, box_name: Any, mailbox: str, message_id: Any, count: int) -> dict[str, Any]:
+    """The same values under the names of Kazoo teletype's voicemail templates, so that a template
+    brought from Kazoo renders them: `vmbox_id`, `vmbox_name`, `vmbox_number` and `msg_id`
+    (voicemail_to_email), `id`, `number` and `message_count` (voicemail_full)."""
+    return {"vmbox_id": box_id, "vmbox_name": box_name, "vmbox_number": mailbox, "msg_id": message_id,
+            "id": box_id, "number": mailbox, "message_count": count}
 
 
 def macros(
