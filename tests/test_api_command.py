@@ -28,7 +28,7 @@ def test_controller_api_serves_on_its_listen_address_and_stops_on_sigterm(redis_
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
-        assert f"http://127.0.0.1:{port}/v2/" in proc.stdout.readline()
+        assert f"API listening on http://127.0.0.1:{port}/ " in proc.stdout.readline()  # where the landing answers
         with gevent.Timeout(10):
             answer = requests.get(f"http://127.0.0.1:{port}/v2/accounts/acme", headers={"X-Auth-Token": secret},
                                   timeout=5)
