@@ -5,6 +5,7 @@ bridged call, so no email.
 # ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
 
 import datetime
+import time
 import wave
 from pathlib import Path
 
@@ -80,4 +81,37 @@ def test_record_call_writes_the_calls_audio_to_a_file(
         seconds = audio.getnframes() / audio.getframerate()
     assert 2.0 < seconds < 4.5, seconds  # about the 3 s the caller was on the line
     assert mail(settings, mailbox[1]) == []
+    assert fs.errors_since(mark) == []
+
+
+def test_play_with_loop_count_plays_the_media_that_many_times(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis,
+) -> None:
+    tone = "tone_stream://%(400,0,440)"
+    main_number(rds, node("play", {"id": tone, "loop_count": 3}, _=node("hangup", {})))
+    mark = fs.mark()
+    started = time.monotonic()
+    caller = sipp.call(DID, "-d", "10000")  # until FreeSWITCH hangs up, after the third tone
+    finish(fs, caller)
+    took = time.monotonic() - started
+    [looped] = executed(fs, mark, "loop_playback")
+    assert f"loop_playback(+3 {tone})" in looped
+    assert 1.2 <= took < 8.0, took  # three 400 ms tones, not one, then the flow's hangup
+    assert fs.errors_since(mark) == []
+
+
+def test_an_endless_tts_node_speaks_until_the_caller_hangs_up(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis,
+) -> None:
+    """FreeSWITCH's tts:// file format under endless_playback: the short text is said again and
+    again (a text it could not speak would end the playback, the flow, and the call at once)."""
+    main_number(rds, node("tts", {"text": "Please hold.", "endless_playback": True}))
+    mark = fs.mark()
+    started = time.monotonic()
+    caller = sipp.call(DID, "-d", "4000")
+    finish(fs, caller)
+    took = time.monotonic() - started
+    [endless] = executed(fs, mark, "endless_playback")
+    assert "endless_playback(tts://flite|slt|Please hold.)" in endless
+    assert took >= 3.5, took  # the caller's own hangup ended it
     assert fs.errors_since(mark) == []

@@ -1,5 +1,6 @@
 """Each core module through the real ESL server, driven by the FreeSWITCH simulator."""
 
+import time
 from typing import Any
 
 import redis
@@ -26,7 +27,7 @@ def test_play_answers_first_unless_told_not_to(rds: redis.Redis, esl_server: Out
         flow("103", node("play", {"id": "https://media.example.com/a.mp3", "terminators": ["#"]})),
     )
     assert call(esl_server, "101").apps[:3] == [
-        ("answer", ""), ("multiset", "^^\x1fplayback_terminators=none"), ("playback", "/media/hello.wav")
+        ("answer", ""), ("multiset", "^^\x1fplayback_terminators=1234567890*#"), ("playback", "/media/hello.wav")
     ]
     assert call(esl_server, "102").app_names()[:2] == ["multiset", "playback"]
     third = call(esl_server, "103")
@@ -137,3 +138,15 @@ def test_callflow_branches_and_resumes_the_parent(rds: redis.Redis, esl_server: 
         flow("115", node("play", {"id": "/shared.wav", "answer": False}), cid="shared"),
     )
     assert call(esl_server, "114").args_of("playback") == ["/shared.wav", "/after.wav"]
+
+
+def test_play_loop_count_runs_loop_playback_and_a_key_ends_the_loop(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load(rds, flow("120", node("play", {"id": "/media/hold.wav", "loop_count": 50}, _=node("hangup", {}))))
+    quiet = call(esl_server, "120", playback_seconds=0.01)
+    assert ("loop_playback", "+50 /media/hold.wav") in quiet.apps
+    started = time.monotonic()
+    pressed = call(esl_server, "120", playback_seconds=0.2, dtmf="5")  # any key stops it, as in Kazoo
+    assert time.monotonic() - started < 5  # not 50 x 0.2 s
+    assert pressed.app_names()[-1] == "hangup"

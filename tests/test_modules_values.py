@@ -82,10 +82,18 @@ def test_play_answers_sets_terminators_then_plays() -> None:
     ]
 
 
-def test_play_without_terminators_disables_freeswitchs_default_star() -> None:
+def test_play_is_stopped_by_any_key_by_default_as_kazoo_and_by_none_when_told() -> None:
     assert play.steps({"id": "tone_stream://%(100,0,440)", "answer": False}) == [
-        ("multiset", "^^\x1fplayback_terminators=none"), ("playback", "tone_stream://%(100,0,440)")
+        ("multiset", "^^\x1fplayback_terminators=1234567890*#"), ("playback", "tone_stream://%(100,0,440)")
     ]
+    assert play.steps({"id": "/a.wav", "answer": False, "terminators": []})[0] == (
+        "multiset", "^^\x1fplayback_terminators=none")
+
+
+def test_play_loop_count_plays_the_media_that_many_times_with_loop_playback() -> None:
+    assert play.steps({"id": "/a.wav", "loop_count": 3})[-1] == ("loop_playback", "+3 /a.wav")
+    assert play.steps({"id": "/a.wav", "loop_count": 1})[-1] == ("playback", "/a.wav")
+    assert play.steps({"id": "/a.wav", "loop_count": 3, "endless_playback": True})[-1] == ("endless_playback", "/a.wav")
 
 
 def test_play_fetches_urls_through_http_cache_and_loops_when_endless() -> None:

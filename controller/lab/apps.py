@@ -95,6 +95,22 @@ def playback(call: SimulatedCall, arg: str) -> str:
     return "FILE PLAYED" if played else "PLAYBACK ERROR"
 
 
+def loop_playback(call: SimulatedCall, arg: str) -> str:
+    """`loop_playback +N <file>` (mod_dptools): the file N times, as many playbacks; a
+    terminator or a hangup ends the loop."""
+    count, path = 1, arg
+    if arg.startswith("+"):
+        head, _, path = arg.partition(" ")
+        count = int(head[1:]) if head[1:].isdigit() else 1
+    result = "FILE PLAYED"
+    for _ in range(max(1, count)):
+        call.channel.unset_variable("playback_terminator_used")
+        result = playback(call, path)
+        if result != "FILE PLAYED" or call.channel.variable("playback_terminator_used"):
+            break
+    return result
+
+
 def prompt(call: SimulatedCall, arg: str) -> str:
     """speak / say / gentones: media like a playback, but no Application-Response of their own."""
     call.keypad.prompt_started(call.running[0] if call.running else "")
@@ -340,7 +356,8 @@ def generic(call: SimulatedCall, arg: str) -> str:
 
 
 APPS: dict[str, App] = {
-    "answer": answer, "pre_answer": pre_answer, "playback": playback, "speak": prompt, "say": prompt,
+    "answer": answer, "pre_answer": pre_answer, "playback": playback, "loop_playback": loop_playback,
+    "speak": prompt, "say": prompt,
     "gentones": prompt, "sleep": sleep, "set": set_variable, "export": export, "unset": unset,
     "multiset": multiset, "play_and_get_digits": play_and_get_digits, "read": read,
     "bridge": bridging.bridge, "hangup": hangup, "respond": respond, "record": record, "mkdir": mkdir,

@@ -1,8 +1,10 @@
 """play — play a media file, a tone or an HTTP(S) URL to the caller (Kazoo's cf_play).
 
 Data: `id` (the media), `answer` (default true: answer first, as Kazoo does; false plays early
-media on a call not yet answered), `terminators` (DTMF keys that stop the playback; none by
-default), `endless_playback` (repeat until the caller hangs up or presses a terminator).
+media on a call not yet answered), `terminators` (DTMF keys that stop the playback; by default
+any key, Kazoo's ?ANY_DIGIT; `[]` for none), `loop_count` (play it that many times: FreeSWITCH's
+`loop_playback +N`), `endless_playback` (repeat until the caller hangs up or presses a
+terminator).
 
 Media: a path FreeSWITCH can read and a `tone_stream://...` go to `playback` as they are; an
 http(s) URL goes through mod_http_cache as `http_cache://<url>`, the scheme that module registers
@@ -11,7 +13,7 @@ on every FreeSWITCH where it is loaded (its plain `http://` file format needs
 then played from disk.
 
 Sent in one write: `answer`, `multiset playback_terminators=...` (always: FreeSWITCH's own
-default is `*`), then `playback` or `endless_playback`.
+default is `*`), then `playback`, `loop_playback` or `endless_playback`.
 """
 
 from __future__ import annotations
@@ -34,9 +36,14 @@ def media_path(media: object) -> str:
     return path
 
 
-def terminators(keys: Iterable[object] | None) -> str:
-    """The `playback_terminators` value: the keys, or `none`."""
-    return "".join(k for k in map(str, keys or ()) if k in "0123456789*#") or "none"
+ANY_DIGIT = "1234567890*#"  # Kazoo's default terminators: any key stops a prompt
+
+
+def terminators(keys: Iterable[object] | None, default: str = ANY_DIGIT) -> str:
+    """The `playback_terminators` value: the keys (`default` when none are given), or `none`."""
+    if keys is None:
+        return default
+    return "".join(k for k in map(str, keys) if k in ANY_DIGIT) or "none"
 
 
 def steps(data: Mapping[str, Any]) -> list[Step]:
@@ -44,9 +51,15 @@ def steps(data: Mapping[str, Any]) -> list[Step]:
     media = media_path(data.get("id", ""))
     if not media:
         return []
-    app = "endless_playback" if data.get("endless_playback") is True else "playback"
+    loops = data.get("loop_count")
+    if data.get("endless_playback") is True:
+        playing: Step = ("endless_playback", media)
+    elif isinstance(loops, int) and not isinstance(loops, bool) and loops > 1:
+        playing = ("loop_playback", f"+{loops} {media}")
+    else:
+        playing = ("playback", media)
     answer: list[Step] = [] if data.get("answer") is False else [("answer", "")]
-    return [*answer, multiset({"playback_terminators": terminators(data.get("terminators"))}), (app, media)]
+    return [*answer, multiset({"playback_terminators": terminators(data.get("terminators"))}), playing]
 
 
 def handle(data: dict[str, Any], call: Call) -> Next:

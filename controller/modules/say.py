@@ -32,7 +32,7 @@ def argument(data: dict[str, Any]) -> str:
 def handle(data: dict[str, Any], call: Call) -> Next:
     call.channel.execute_all([
         ("answer", ""),
-        multiset({"playback_terminators": terminators(data.get("terminators"))}),
+        multiset({"playback_terminators": terminators(data.get("terminators"), "none")}),
         ("say", argument(data)),
     ])
     return DEFAULT_CHILD

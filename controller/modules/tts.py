@@ -2,7 +2,9 @@
 
 Data: `text` (required), `voice` (`female`, `male` or an engine voice name), `language` (for
 engines that take one; flite speaks English), `engine` (`flite`, FreeSWITCH's built-in mod_flite,
-by default), `terminators` (keys that cut the speech short). The call is answered first.
+by default), `terminators` (keys that cut the speech short: any key by default, as Kazoo; `[]`
+for none), `endless_playback` (say it again and again until a terminator or the hangup, through
+FreeSWITCH's `tts://` file format). The call is answered first.
 Operator text: line breaks are removed; nothing caller-controlled is spoken here.
 """
 
@@ -22,9 +24,8 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     variables = {"playback_terminators": terminators(data.get("terminators"))}
     if data.get("language"):
         variables["tts_language"] = str(data["language"])
-    call.channel.execute_all([
-        ("answer", ""),
-        multiset(variables),
-        speak(str(data.get("text", "")), engine, str(data.get("voice", "female"))),
-    ])
+    spoken = speak(str(data.get("text", "")), engine, str(data.get("voice", "female")))
+    if data.get("endless_playback") is True:
+        spoken = ("endless_playback", "tts://" + spoken[1])
+    call.channel.execute_all([("answer", ""), multiset(variables), spoken])
     return DEFAULT_CHILD
