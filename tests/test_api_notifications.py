@@ -96,16 +96,61 @@ def test_an_account_override_is_made_from_a_system_template_and_shown_as_overrid
     assert below["subject"] == "Child missed {{ caller_id.number }}" and "account_overridden" not in below
     again = api.call("PUT", "/v2/accounts/child/notifications", json={"data": {"id": "missed_call", "subject": "x"}})
     assert again.status_code == 409
-    unknown = api.call("PUT", "/v2/accounts/child/notifications", json={"data": {"id": "made_up", "subject": "x"}})
-    assert unknown.status_code == 400 and "system" in unknown.json()["data"]["id"]
 
 
 def test_an_account_defined_template_can_be_overridden_below_it(api: Client, services: Services) -> None:
     Templates(services.rds).put("reseller", "reseller_news", {"subject": "News", "from": "r@example.com"}, "t", "h")
     made = api.ok("PUT", "/v2/accounts/child/notifications", json={"data": {"id": "reseller_news", "subject": "Ours"}})
     assert made["subject"] == "Ours" and made["from"] == "r@example.com"
-    assert api.call("PUT", "/v2/accounts/other/notifications", "other",
-                    json={"data": {"id": "reseller_news", "subject": "x"}}).status_code == 400
+    assert made["account_defined"] is True and "account_overridden" not in made  # the system has no such template
+    # out of the reseller's tree, the same id is a template of the other account's own, from nothing
+    theirs = api.ok("PUT", "/v2/accounts/other/notifications", "other",
+                    json={"data": {"id": "reseller_news", "subject": "x"}})
+    assert theirs["from"] == "" and theirs["templates"]["text/plain"]["length"] == 0
+
+
+VIP = {"id": "vip_caller", "subject": "VIP call from {{ caller_id.name_number }}", "from": "",
+       "to": {"type": "original"}, "cc": {"type": "specified", "email_addresses": ["desk@child.test"]},
+       "bcc": {"type": "specified", "email_addresses": []}, "template_charset": "utf-8", "enabled": True,
+       "macros": {"made.up": {"friendly_name": "ignored"}}, "friendly_name": "VIP caller", "category": "callflow",
+       "html": b64("<p>{{ comments }} ({{ call_id }})</p>"), "plain": "{{ comments }}: {{ caller_id.number }}"}
+
+
+def test_an_account_defines_a_template_of_its_own_with_kazoos_fields(api: Client, rds: redis.Redis) -> None:
+    made = api.call("PUT", "/v2/accounts/child/notifications", json={"data": VIP})
+    assert made.status_code == 201, made.text
+    doc = made.json()["data"]
+    assert doc["account_defined"] is True and "account_overridden" not in doc
+    assert doc["cc"] == VIP["cc"] and doc["template_charset"] == "utf-8" and doc["to"] == {"type": "original"}
+    assert "made.up" not in doc["macros"] and "comments" in doc["macros"] and "caller_id.name" in doc["macros"]
+    assert doc["templates"]["text/plain"]["length"] == len(VIP["plain"])
+    listed = {t["id"]: t for t in api.ok("GET", "/v2/accounts/child/notifications")}
+    assert listed["vip_caller"]["account_defined"] is True and listed["vip_caller"]["friendly_name"] == "VIP caller"
+    assert "vip_caller" not in [t["id"] for t in api.ok("GET", "/v2/notifications")]
+    assert api.call("GET", "/v2/notifications/vip_caller").status_code == 404
+    base = "/v2/accounts/child/notifications/vip_caller"
+    assert api.call("GET", base + "?accept=text/html").text == "<p>{{ comments }} ({{ call_id }})</p>"
+    assert api.call("GET", base, headers={"Accept": "text/plain"}).text == VIP["plain"]
+    below = api.ok("GET", "/v2/accounts/grandchild/notifications/vip_caller", "child")  # its parent's, not its own
+    assert below["subject"] == VIP["subject"] and "account_defined" not in below
+    replaced = api.ok("POST", base, json={"data": {"subject": "VIP!", "to": {"type": "admins"}}})
+    assert replaced["subject"] == "VIP!" and replaced["account_defined"] is True and "comments" in replaced["macros"]
+    assert api.call("PUT", "/v2/accounts/child/notifications", json={"data": VIP}).status_code == 409
+    assert api.ok("DELETE", base)["subject"] == "VIP!"
+    assert api.call("GET", base).status_code == 404
+
+
+def test_an_account_defined_template_is_checked_whole_before_it_is_written(api: Client, rds: redis.Redis) -> None:
+    for data, field in (({"id": "no_subject", "plain": "x"}, "subject"),
+                        ({"id": "bad_body", "subject": "x", "plain": "{{ broken"}, "text/plain"),
+                        ({"id": "Bad-Id", "subject": "x"}, "id"),
+                        ({"id": "smtplog", "subject": "x"}, "id"),
+                        ({"id": "who_from", "subject": "x", "from": "{{ caller_id.name }} <a@b.example>"}, "from")):
+        refused = api.call("PUT", "/v2/accounts/child/notifications", json={"data": data})
+        assert refused.status_code == 400 and field in refused.json()["data"], (data, refused.text)
+    assert api.call("PUT", "/v2/accounts/child/notifications", "reseller_ro",
+                    json={"data": {"id": "read_only", "subject": "x"}}).status_code == 403
+    assert not rds.keys("template:child:*") and not rds.smembers(keys.templates("child"))
 
 
 def test_account_templates_are_replaced_uploaded_and_deleted(api: Client) -> None:

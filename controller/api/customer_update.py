@@ -32,7 +32,8 @@ from controller.notify.job import make_job
 
 bp = Blueprint("customer_update", __name__, url_prefix="/v2/accounts/<aid>/notifications/customer_update")
 CONTROLS = ("recipient_id", "user_type", "template_id", "databag")
-TEMPLATE_FIELDS = frozenset(FIELDS_SCHEMA["properties"]) - {"id", "macros", "templates", "account_overridden"}
+TEMPLATE_FIELDS = frozenset(FIELDS_SCHEMA["properties"]) - {"id", "macros", "templates", "account_overridden",
+                                                            "account_defined"}
 
 
 def blueprints() -> list[Blueprint]:

@@ -2,11 +2,15 @@
 
 Listing shows every system template and every template the account defines, each as it applies
 to the account (its own copy, else its parents', else the system's), with `account_overridden`
-on the account's own copies. PUT makes the account's own copy of a template (its id must be a
-system template or one defined above the account), POST replaces it (the JSON document, or one
-body), DELETE removes it (the parents' or system's applies again). Two actions act on all of
-them: `DELETE` with `{"action": "remove_customizations"}` drops every own copy, `PUT` with
-`{"action": "force_system"}` makes every template the system's as it is now.
+on the account's own copies of system templates and `account_defined` on templates the system
+does not have. PUT makes the account's own copy of a template (of a system template or one
+defined above the account, its fields and bodies the base's unless given) or, with a new id,
+defines a template of the account's own (Kazoo's account-defined notification, what a
+`notification` callflow node sends: `subject` required, `to` the node's recipients unless given,
+the bodies as given). POST replaces it (the JSON document, or one body), DELETE removes it (the
+parents' or system's applies again). Two actions act on all of them: `DELETE` with `{"action":
+"remove_customizations"}` drops every own copy, `PUT` with `{"action": "force_system"}` makes every
+template the system's as it is now.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from controller.api.notification_docs import (
     system_template,
     view,
 )
-from controller.notify.templates import Template
+from controller.notify.templates import Template, packaged
 
 bp = Blueprint("account_notifications", __name__, url_prefix="/v2/accounts/<aid>/notifications")
 
@@ -49,6 +53,22 @@ def applying(aid: str, account: dict[str, Any], template_id: str) -> Template:
     return template
 
 
+def _marks(aid: str, template: Template) -> dict[str, bool]:
+    """How the account's view marks a template: its own copy of a system template is
+    `overridden`, its own template the system does not have is `defined`."""
+    if template.owner != aid:
+        return {"overridden": False, "defined": False}
+    defined = system_template(template.id) is None
+    return {"overridden": not defined, "defined": defined}
+
+
+def account_defined_macros() -> dict[str, Any]:
+    """What an account-defined template is told it may use: the common macros and those of a
+    callflow notification (Kazoo gives such a template a system template's macros too)."""
+    callflow = packaged("cf_notification")
+    return {**DEFAULT_MACROS, **(callflow.fields.get("macros", {}) if callflow else {})}
+
+
 @bp.get("")
 def list_account(aid: str) -> Response:
     account = reachable(aid)
@@ -57,7 +77,7 @@ def list_account(aid: str) -> Response:
     for template_id in sorted(set(system_ids()) | own):
         template = ctx().templates.find(aid, template_id, account)
         if template is not None:
-            found.append(summary(template, overridden=template.owner == aid))
+            found.append(summary(template, **_marks(aid, template)))
     return reply(found)
 
 
@@ -74,7 +94,10 @@ def create_override(aid: str) -> Response:
     template_id = check_id(data.get("id"))
     base = ctx().templates.find(aid, template_id, account)
     if base is None:
-        raise invalid("id", "system", f"{template_id!r} is not a system notification nor one defined above the account")
+        fields = {"to": {"type": "original"}, "from": "", **check_fields(data, require_subject=True),
+                  "macros": account_defined_macros()}
+        text, html = bodies(data, "", "")
+        return reply(_write(aid, account, template_id, fields, text=text, html=html), 201)
     if base.owner == aid:
         raise ApiError(409, "conflict", {"id": {"unique": f"the account already has {template_id!r}: POST to it"}})
     fields = {**base.fields, **check_fields(data)}
@@ -114,7 +137,7 @@ def get_account_template(aid: str, template_id: str) -> Response:
     template = applying(aid, account, template_id)
     if kind:
         return body_response(template, kind)
-    return reply(view(template, overridden=template.owner == aid))
+    return reply(view(template, **_marks(aid, template)))
 
 
 @bp.post("/<template_id>")
@@ -140,7 +163,7 @@ def delete_account_template(aid: str, template_id: str) -> Response:
     own = ctx().templates.own(aid, template_id)
     if own is None or not ctx().templates.remove(aid, template_id):
         raise not_found("account notification", template_id)
-    return reply(view(own, overridden=True))
+    return reply(view(own, **_marks(aid, own)))
 
 
 def _write(
@@ -150,4 +173,4 @@ def _write(
     ctx().templates.put(aid, template_id, fields, text, html)
     own = ctx().templates.own(aid, template_id)
     assert own is not None
-    return view(own, overridden=True)
+    return view(own, **_marks(aid, own))

@@ -35,7 +35,7 @@ from controller.workers.pool import WorkersBusyError
 
 TEMPLATE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 RESERVED_IDS = frozenset({"smtplog"})
-IGNORED = ("macros", "templates", "account_overridden", "id")
+IGNORED = ("macros", "templates", "account_overridden", "account_defined", "id")
 BODIES = ("html", "plain")
 _RULE = {
     "type": "object",
@@ -60,6 +60,7 @@ FIELDS_SCHEMA: dict[str, Any] = {
         "macros": {"type": "object"},
         "templates": {"type": "object"},
         "account_overridden": {"type": "boolean"},
+        "account_defined": {"type": "boolean"},
         "html": {"type": "string"},
         "plain": {"type": "string"},
     },
@@ -87,21 +88,28 @@ def macro_view(macros: Any) -> dict[str, Any]:
     return view
 
 
-def view(template: Template, *, overridden: bool) -> dict[str, Any]:
+def view(template: Template, *, overridden: bool, defined: bool = False) -> dict[str, Any]:
+    """`overridden`: the account's own copy of a system template (`account_overridden`);
+    `defined`: a template the account defines, which the system does not have (Kazoo's
+    `account_defined`)."""
     fields = {k: v for k, v in template.fields.items() if k not in IGNORED}
     doc = {"id": template.id, **fields, "macros": macro_view(template.fields.get("macros")),
            "templates": {"text/html": {"length": len(template.html)}, "text/plain": {"length": len(template.text)}}}
-    if overridden:
-        doc["account_overridden"] = True
-    return doc
+    return _marked(doc, overridden=overridden, defined=defined)
 
 
-def summary(template: Template, *, overridden: bool) -> dict[str, Any]:
+def summary(template: Template, *, overridden: bool, defined: bool = False) -> dict[str, Any]:
     """A template in a listing: what the seeds show (id, macros) and how to recognise it."""
     doc = {"id": template.id, "macros": macro_view(template.fields.get("macros")),
            "friendly_name": template.fields.get("friendly_name", template.id),
            "category": template.fields.get("category", ""), "enabled": template.enabled}
-    if overridden:
+    return _marked(doc, overridden=overridden, defined=defined)
+
+
+def _marked(doc: dict[str, Any], *, overridden: bool, defined: bool) -> dict[str, Any]:
+    if defined:
+        doc["account_defined"] = True
+    elif overridden:
         doc["account_overridden"] = True
     return doc
 

@@ -97,8 +97,10 @@ OPERATIONS: tuple[Op, ...] = (
        "notifications", "Notification", errors=(400, 404, 415), content=_BODY_TYPES),
     Op("delete", "/v2/notifications/{id}", "Remove a stored system template (super admin)", "notifications",
        errors=(404,)),
-    Op("get", _NOTE, "Templates as the account uses them; account_overridden on its own copies", "notifications"),
-    Op("put", _NOTE, "Make the account's own copy of a template, or {\"action\": \"force_system\"}", "notifications",
+    Op("get", _NOTE, "Templates as the account uses them; account_overridden on its own copies of system "
+       "templates, account_defined on its own templates", "notifications"),
+    Op("put", _NOTE, "Make the account's own copy of a template, define a new one (a new id), or "
+       "{\"action\": \"force_system\"}", "notifications",
        "Notification", errors=(400, 409), success=201),
     Op("delete", _NOTE, "{\"action\": \"remove_customizations\"}: drop every own copy", "notifications", "Action",
        errors=(400,)),
