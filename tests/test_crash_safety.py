@@ -182,3 +182,33 @@ def test_a_missed_call_taken_here_is_alerted_once_by_its_own_process(
     finally:
         watching.stop()
         server.stop(drain_seconds=2)
+
+
+def test_the_watcher_is_sent_only_the_callers_leg(
+    rds: redis.Redis, services: Services, inbound: InboundServer
+) -> None:
+    """Filtered on Call-Direction inbound: the callee's leg (outbound) never reaches it, as in
+    the captures, where the caller's destroy is inbound and the callee's outbound."""
+    load(rds, flow("+15554441111", node("missed_call_alert", {"recipients": []},
+                                        _=node("user", {"id": "u-ann", "timeout": 5}))))
+    server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY)))
+    watching = Watcher((EslEndpoint(*inbound.address, password="ClueCon"),), services, TERMINATION_HANDLERS,
+                       grace=0.05)
+    seen: list[tuple[str, str]] = []
+    original = watching.on_event
+    watching.on_event = lambda event: seen.append(  # type: ignore[method-assign]
+        (str(event.get("Event-Name")), str(event.get("Call-Direction")))) or original(event)
+    server.start()
+    watching.start()
+    try:
+        wait_for(lambda: all(watching.connected.values()))
+        scenario = Scenario(destination="+15554441111", account_id=ACCOUNT,
+                            bridges=(BridgeOutcome("answered", ring=0.01, talk=0.05),))
+        run_call(server.address, scenario, 10.0, inbound)
+        wait_for(lambda: ("CHANNEL_DESTROY", "inbound") in seen)
+        gevent.sleep(0.3)
+        assert ("CHANNEL_BRIDGE", "inbound") in seen
+        assert all(direction == "inbound" for _, direction in seen), seen
+    finally:
+        watching.stop()
+        server.stop(drain_seconds=2)

@@ -39,6 +39,12 @@ ORPHAN_TRIES = 16  # 0.5 s doubling to a minute: about ten minutes in all
 # What ends a watching session (it reconnects): the connection, the stream, or Redis away.
 BROKEN: tuple[type[Exception], ...] = (OSError, ESLProtocolError, ConnectionError, *UNAVAILABLE)
 EVENTS = "event plain CHANNEL_BRIDGE CHANNEL_DESTROY"
+# Only the channels that came in (Call-Direction inbound: a carrier's or a phone's call, the
+# leg the dialplan hands to the outbound socket): the legs FreeSWITCH places for a bridge are
+# outbound, and a ring group of five phones would otherwise send five more destroys per call,
+# each with every channel variable. The captures (esl-traces/*.inbound) show the caller's
+# CHANNEL_BRIDGE and CHANNEL_DESTROY inbound and the callee's CHANNEL_DESTROY outbound.
+FILTER = "filter Call-Direction inbound"
 
 
 class Api:
@@ -106,8 +112,9 @@ class Watcher:
             self._expect(frames, "auth/request")
             sock.sendall(wire.command(f"auth {endpoint.password}"))
             self._expect_ok(frames, "auth")
-            sock.sendall(wire.command(EVENTS))
+            sock.sendall(wire.command(EVENTS) + wire.command(FILTER))
             self._expect_ok(frames, "event")
+            self._expect_ok(frames, "filter")
             self.connected[str(endpoint)] = True
             log.info("FreeSWITCH %s: watching CHANNEL_BRIDGE and CHANNEL_DESTROY", endpoint)
             early: list[wire.Frame] = []
