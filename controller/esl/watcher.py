@@ -1,5 +1,5 @@
 """The inbound ESL watcher: one connection to each configured FreeSWITCH, subscribed to
-CHANNEL_BRIDGE and CHANNEL_DESTROY of all channels.
+CHANNEL_BRIDGE and CHANNEL_DESTROY of the inbound channels (the calls the dialplan hands over).
 
 CHANNEL_DESTROY never reaches the outbound socket (FreeSWITCH destroys the session after that
 socket closes), so this is the only place it is seen. It matters when the process that handled a
