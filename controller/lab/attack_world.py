@@ -6,9 +6,9 @@ API with that token, two customer accounts A and B, each with a user and callflo
 admin and a read-only token (`controller tokens create`: the API creates no tokens).
 
 Beside it runs the normal traffic (controller/lab/attack_probe.py) in its own process. The world
-also measures what an attack must not change: the resident memory of `controller run` and its
-role processes (not its Redis), the roles' restarts (the supervisor's `roles.json`), and the
-run's log (a traceback is a failure).
+also measures what an attack must not change: the resident memory of `controller run`, its role
+processes and the API's workers (not its Redis), the roles' restarts (the supervisor's
+`roles.json`), and the run's log (a traceback is a failure).
 """
 
 from __future__ import annotations
