@@ -3,14 +3,13 @@ settings come from `services.settings` (no module-level state). Served by `contr
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import socket
 import uuid
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from controller.api import (
     accounts,
@@ -27,8 +26,9 @@ from controller.api import (
 )
 from controller.api.auth import authenticate
 from controller.api.context import ApiContext
-from controller.api.envelope import error_reply
+from controller.api.envelope import error_reply, node_id
 from controller.api.errors import MESSAGES, ApiError
+from controller.api.tunnel import UNKNOWN, VerbTunnel
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates
 from controller.services import Services
@@ -44,13 +44,15 @@ def create_app(services: Services, workers: WorkerPool | None = None) -> Flask:
     app = Flask("controller.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = services.settings.api_max_body
     node = socket.gethostname()
-    app.config["CONTROLLER_NODE"] = hashlib.sha1(node.encode("utf-8")).hexdigest()[:16]
+    app.config["CONTROLLER_NODE"] = node_id()
+    app.wsgi_app = VerbTunnel(app.wsgi_app, services.settings.api_max_body)  # type: ignore[method-assign, assignment]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["controller"] = ApiContext(
         services=services, tokens=Tokens(services.rds), templates=Templates(services.rds),
         smtplog=SmtpLog(services.rds), workers=WorkerPool() if workers is None else workers, instance=f"api:{node}",
     )
     app.before_request(_start)
+    app.before_request(_check_verb)
     app.before_request(_check_identifiers)
     app.before_request(_check_accept)
     app.before_request(authenticate)
@@ -73,6 +75,16 @@ def close_app(app: Flask) -> None:
 def _start() -> None:
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if given.isprintable() and 0 < len(given) <= 64 else uuid.uuid4().hex
+    token = request.headers.get("X-Auth-Token", "")
+    # Crossbar's envelope echoes the request's token, in errors too (before or without checking it).
+    g.auth_secret = token if token.isprintable() and len(token) <= 256 else ""
+
+
+def _check_verb() -> None:
+    """`?verb=` (or the envelope's `verb`) naming a method that cannot be tunnelled (tunnel.py)."""
+    asked = request.environ.get(UNKNOWN)
+    if asked:
+        raise ApiError(400, "invalid request", {"verb": {"enum": f"{asked!r}: verb takes PUT, POST, PATCH or DELETE"}})
 
 
 # What every identifier in a path may hold (the documents' own id patterns are narrower): none of
@@ -106,10 +118,16 @@ def _api_error(error: ApiError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     data = {}
+    allowed = sorted(error.valid_methods or []) if isinstance(error, MethodNotAllowed) else []
     if isinstance(error, RequestEntityTooLarge):
         limit = request.max_content_length
         data = {"body": {"maxLength": f"the body is larger than {limit} bytes (CONTROLLER_API_MAX_BODY)"}}
-    return error_reply(status, MESSAGES.get(status, error.name.lower()), data)
+    elif allowed:
+        data = {"method": {"enum": f"{request.method} is not served here; {', '.join(allowed)} are"}}
+    response = error_reply(status, MESSAGES.get(status, error.name.lower()), data)
+    if allowed:
+        response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 def _unexpected(error: Exception) -> Response:

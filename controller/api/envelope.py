@@ -5,8 +5,10 @@ of the data, so a client can tell whether anything changed), `auth_token`, `time
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
+import socket
 from typing import Any
 
 from flask import Response, current_app, g
@@ -19,16 +21,35 @@ def _revision(data: Any) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def _base(data: Any) -> dict[str, Any]:
+@functools.cache
+def node_id() -> str:
+    """This host as the envelope's `node` names it (a digest: the host name itself is not told)."""
+    return hashlib.sha1(socket.gethostname().encode("utf-8")).hexdigest()[:16]
+
+
+def envelope(data: Any, *, request_id: str, auth_token: str, node: str) -> dict[str, Any]:
     return {
         "data": data,
-        "request_id": g.get("request_id", ""),
+        "request_id": request_id,
         "revision": _revision(data),
-        "auth_token": g.get("auth_secret", ""),
+        "auth_token": auth_token,
         "timestamp": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "version": controller.__version__,
-        "node": current_app.config["CONTROLLER_NODE"],
+        "node": node,
     }
+
+
+def error_document(status: int, message: str, data: dict[str, Any], *, request_id: str,
+                   auth_token: str = "") -> dict[str, Any]:
+    """An error in the envelope, for what answers outside the Flask app (the operations routes,
+    the HTTP server's own refusals)."""
+    return {**envelope(data, request_id=request_id, auth_token=auth_token, node=node_id()),
+            "status": "error", "error": str(status), "message": message}
+
+
+def _base(data: Any) -> dict[str, Any]:
+    return envelope(data, request_id=g.get("request_id", ""), auth_token=g.get("auth_secret", ""),
+                    node=current_app.config["CONTROLLER_NODE"])
 
 
 def _response(body: dict[str, Any], status: int) -> Response:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from controller.api.envelope import error_document
 from controller.metrics import Metrics, summed
 from controller.notify.queuestats import failing_workers, oldest_due_age
 from controller.roles import UP, Peers
@@ -48,7 +50,10 @@ class OpsApp:
         if path not in PATHS:
             return self.api(environ, start)
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return _reply(start, "405 Method Not Allowed", b"", "text/plain", [("Allow", "GET, HEAD")])
+            only = {"method": {"enum": "only GET and HEAD are served here"}}
+            refusal = error_document(405, "method not allowed", only, request_id=uuid.uuid4().hex)
+            return _reply(start, "405 Method Not Allowed", json.dumps(refusal).encode(), "application/json",
+                          [("Allow", "GET, HEAD")])
         if path == "/metrics":
             return _reply(start, "200 OK", self.exposition(), CONTENT_TYPE_LATEST)
         healthy, checks = self.health()
