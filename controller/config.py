@@ -100,6 +100,8 @@ class Settings:
     default_account: str = ""
     voicemail_dir: str = "/var/lib/freeswitch/storage/voicemail"
     data_dir: str = "var"
+    media_dir: str = ""  # "": <data_dir>/media (controller/store/media.py)
+    media_max_bytes: int = 11534336  # Kazoo's media schema's content_length maximum (11 MiB)
     country_code: str = "1"
     carriers: tuple[Carrier, ...] = ()
     freeswitch: tuple[EslEndpoint, ...] = ()
@@ -262,6 +264,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "default_account": str,
     "voicemail_dir": str,
     "data_dir": str,
+    "media_dir": str,
+    "media_max_bytes": _positive_int,
     "country_code": _country_code,
     "carriers": _carriers,
     "freeswitch": _esl_endpoints,

@@ -1,6 +1,6 @@
 """`/v2/accounts`: the accounts a token reaches, create (a child of the token's account by
 default), read, replace, merge, delete (an account with children is refused: 409; the deleted
-account's tokens are revoked), and `/children`. A token never moves or deletes its own account,
+account's tokens are revoked, its media files removed), and `/children`. A token never moves or deletes its own account,
 and an account never moves under itself."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from controller.api.paging import paged
 from controller.errors import ConflictError, DocumentError
 from controller.store import codec, keys
 from controller.store.documents import schema_errors
+from controller.store.media import MediaFiles, media_root
 
 bp = Blueprint("accounts", __name__, url_prefix="/v2/accounts")
 
@@ -82,6 +83,7 @@ def delete_account(aid: str) -> Response:
     except ConflictError:
         raise ApiError(409, "conflict", {"account": {"children": "delete the account's children first"}}) from None
     ctx().tokens.revoke_account(aid)
+    MediaFiles(media_root(ctx().services.settings)).remove_account(aid)  # its media documents' audio
     return reply(account)
 
 

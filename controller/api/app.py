@@ -17,6 +17,7 @@ from controller.api import (
     customer_update,
     documents,
     landing,
+    media,
     messages,
     notification_accounts,
     notification_system,
@@ -59,7 +60,7 @@ def create_app(services: Services, workers: WorkerPool | None = None) -> Flask:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
-    for module in (accounts, documents, messages, callflows, notification_system, notification_accounts, preview,
+    for module in (accounts, documents, media, messages, callflows, notification_system, notification_accounts, preview,
                    smtplog, customer_update, openapi, landing):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
@@ -100,6 +101,8 @@ def _check_identifiers() -> None:
 
 
 ANSWER_TYPES = ["application/json", "text/html", "text/plain"]
+# The routes that answer in audio too (media and voicemail recordings).
+AUDIO_ENDPOINTS = media.AUDIO_ENDPOINTS | messages.AUDIO_ENDPOINTS
 
 
 def _check_accept() -> None:
@@ -107,7 +110,8 @@ def _check_accept() -> None:
     anything runs (a route that answers in another type than JSON, a notification body, says so
     itself; `?accept=` is the route's to read)."""
     asked = request.headers.get("Accept") and "accept" not in request.args
-    if asked and request.accept_mimetypes.best_match(ANSWER_TYPES) is None:
+    types = ANSWER_TYPES + media.AUDIO_TYPES if request.endpoint in AUDIO_ENDPOINTS else ANSWER_TYPES
+    if asked and request.accept_mimetypes.best_match(types) is None:
         raise ApiError(406, "not acceptable", {"accept": {"enum": "ask for application/json, text/html or text/plain"}})
 
 

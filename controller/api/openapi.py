@@ -54,6 +54,9 @@ def _crud(name: str, tag: str, body: str, conflict: str) -> list[Op]:
 
 
 _NOTE = "/v2/accounts/{account_id}/notifications"
+_MEDIA = "/v2/accounts/{account_id}/media"
+_AUDIO = ("audio/wav", "audio/mpeg")
+_UPLOAD = "Upload its audio: WAV or MP3 (audio/wav, audio/mpeg or application/octet-stream, or one multipart file)"
 _BODY_TYPES = ("application/json", "text/html", "text/plain", "multipart/form-data")
 OPERATIONS: tuple[Op, ...] = (
     Op("get", "/v2/openapi.json", "This document", "meta", public=True),
@@ -79,6 +82,20 @@ OPERATIONS: tuple[Op, ...] = (
     *_crud("temporal_rules", "temporal_rules", "TemporalRule", "routes naming it skip it"),
     *_crud("temporal_rules_sets", "temporal_rules", "TemporalRuleSet", "routes naming it skip it"),
     *_crud("callflows", "callflows", "Callflow", "its numbers and patterns are freed"),
+    Op("get", _MEDIA, "List the account's media (paged)", "media", query=("page_size", "start_key")),
+    Op("put", _MEDIA, "Create a media document (id generated unless given); its audio goes to /raw", "media",
+       "Media", errors=(400, 409), success=201),
+    Op("get", _MEDIA + "/{id}", "Read one; asked for audio (Accept), its audio as /raw answers it", "media",
+       errors=(404, 406), content=("application/json", *_AUDIO)),
+    Op("post", _MEDIA + "/{id}", "Replace one; sent audio (Content-Type), upload it as /raw does", "media", "Media",
+       errors=(400, 404, 415), content=("application/json", *_AUDIO)),
+    Op("patch", _MEDIA + "/{id}", "Merge fields into one (objects merge, null removes a key)", "media", "Media",
+       errors=(400, 404)),
+    Op("delete", _MEDIA + "/{id}", "Remove one and its audio", "media", errors=(404,)),
+    Op("get", _MEDIA + "/{id}/raw", "Its audio, with the stored type (404 before an upload)", "media",
+       errors=(404, 406), content=_AUDIO),
+    Op("post", _MEDIA + "/{id}/raw", _UPLOAD, "media", "Audio", errors=(400, 404, 415)),
+    Op("put", _MEDIA + "/{id}/raw", _UPLOAD, "media", "Audio", errors=(400, 404, 415)),
     Op("get", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages", "A box's messages, oldest first", "vmboxes",
        query=("folder", "page_size", "start_key"), errors=(404,)),
     Op("get", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages/{id}", "One message", "vmboxes", errors=(404,)),
@@ -88,6 +105,8 @@ OPERATIONS: tuple[Op, ...] = (
        "vmboxes", "MessageFolder", errors=(400, 404)),
     Op("delete", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages/{id}", "Forget a message", "vmboxes",
        errors=(404,)),
+    Op("get", "/v2/accounts/{account_id}/vmboxes/{vmbox_id}/messages/{id}/raw", "The message's recording",
+       "vmboxes", errors=(404, 406), content=("audio/wav",)),
     Op("get", "/v2/notifications", "System templates with their macros", "notifications"),
     Op("put", "/v2/notifications", "Create a system template (super admin)", "notifications", "Notification",
        errors=(400, 409), success=201),
@@ -126,7 +145,7 @@ _QUERY = {
 }
 _STATUS = {200: "Success", 201: "Created", 202: "Accepted (jobs queued)", 400: "Invalid request",
            401: "No valid X-Auth-Token", 403: "Out of the token's reach, or not allowed",
-           404: "No such document", 406: "Not acceptable", 409: "Conflict", 413: "Body too large",
+           404: "No such document (or no audio)", 406: "Not acceptable", 409: "Conflict", 413: "Body too large",
            415: "Unsupported media type"}
 
 
@@ -148,11 +167,19 @@ def _operation(op: Op) -> dict[str, Any]:
         "summary": op.summary, "tags": [op.tag], "operationId": f"{op.method}_{_slug(op.path)}", "parameters": params,
         "responses": {str(s): _response(s, op.content) for s in sorted(set(statuses))},
     }
-    if op.body:
+    if op.body == "Audio":
+        binary = {"schema": {"$ref": "#/components/schemas/Audio"}}
+        media_types = (*_AUDIO, "application/octet-stream")
+        doc["requestBody"] = {"required": True, "content": {
+            **{kind: binary for kind in media_types},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {"file": binary["schema"]}}}}}
+    elif op.body:
         envelope = {"type": "object", "properties": {"data": {"$ref": f"#/components/schemas/{op.body}"},
                                                      "action": {"type": "string"}}}
         media = {"application/json": {"schema": envelope}}
         media.update({kind: {"schema": {"type": "string"}} for kind in op.content if kind.startswith("text/")})
+        media.update({kind: {"schema": {"$ref": "#/components/schemas/Audio"}}
+                      for kind in op.content if kind.startswith("audio/")})
         if "multipart/form-data" in op.content:
             media["multipart/form-data"] = {"schema": {"type": "object", "properties": {
                 "content": {"type": "string", "format": "binary"}}}}
@@ -171,7 +198,7 @@ def _slug(path: str) -> str:
 def _components() -> dict[str, Any]:
     schemas = {name: dict(schema.validator(name).schema) for name in
                ("account.json", "user.json", "device.json", "vmbox.json", "group.json", "menu.json",
-                "temporal_rule.json", "temporal_rule_set.json", "callflow.json")}
+                "temporal_rule.json", "temporal_rule_set.json", "media.json", "callflow.json")}
     envelope = {"type": "object", "required": ["data", "status", "request_id"], "properties": {
         "data": {}, "status": {"enum": ["success", "error"]}, "request_id": {"type": "string"},
         "revision": {"type": "string"}, "auth_token": {"type": "string"}, "timestamp": {"type": "string"},
@@ -188,7 +215,8 @@ def _components() -> dict[str, Any]:
             "Account": schemas["account.json"], "User": schemas["user.json"], "Device": schemas["device.json"],
             "Vmbox": schemas["vmbox.json"], "Group": schemas["group.json"], "Menu": schemas["menu.json"],
             "TemporalRule": schemas["temporal_rule.json"], "TemporalRuleSet": schemas["temporal_rule_set.json"],
-            "Callflow": schemas["callflow.json"],
+            "Callflow": schemas["callflow.json"], "Media": schemas["media.json"],
+            "Audio": {"type": "string", "format": "binary", "description": "a WAV or MP3 file"},
             "Notification": FIELDS_SCHEMA,
             "MessageFolder": {"type": "object", "required": ["folder"],
                               "properties": {"folder": {"enum": ["new", "saved", "deleted"]}}},

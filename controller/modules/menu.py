@@ -11,7 +11,8 @@ settings, stored or inline:
 dial an extension, i.e. a number of one of the account's callflows), `hunt_allow` / `hunt_deny`
 (RE2 patterns an extension must / must not match), `media.invalid_media`, `media.timeout_media`,
 `media.exit_media`, `media.transfer_media` (each a media reference, `true` for the built-in
-prompt, `false` for none), `suppress_media` (no `invalid_media`).
+prompt, `false` for none), `suppress_media` (no `invalid_media`). A media reference may be a
+Kazoo media id (media_refs.py): the stored media's file, or for the greeting its spoken text.
 
 Each try plays the greeting and collects up to `max_extension_length` digits (`#` ends the entry).
 - Digits that are a child key: that child (after `transfer_media`, when set).
@@ -34,6 +35,7 @@ from typing import Any
 from controller.call import Call
 from controller.callflows.patterns import PatternError, compile_pattern
 from controller.flow import DEFAULT_CHILD, Branch, Next
+from controller.modules.media_refs import resolve_prompts
 from controller.modules.prompts import Collect, Prompt, collect, file_prompt, play, tts_prompt
 
 log = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ def settings(data: dict[str, Any]) -> Menu:
 
 
 def handle(data: dict[str, Any], call: Call) -> Next:
-    data = stored(data, call)
+    data = resolve_prompts(call, stored(data, call))
     menu = settings(data)
     call.channel.execute("answer")
     for attempt in range(1, menu.retries + 1):

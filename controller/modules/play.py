@@ -10,7 +10,9 @@ Media: a path FreeSWITCH can read and a `tone_stream://...` go to `playback` as 
 http(s) URL goes through mod_http_cache as `http_cache://<url>`, the scheme that module registers
 on every FreeSWITCH where it is loaded (its plain `http://` file format needs
 `enable-file-formats`, and mod_httapi claims `http://` too): the file is fetched once, cached and
-then played from disk.
+then played from disk. A Kazoo media id (`id` of a stored `media` document, or
+`/<account id>/<media id>`) plays that media's uploaded file, or its text spoken (media_refs.py);
+an id that names nothing is logged and nothing is played.
 
 Sent in one write: `answer`, `multiset playback_terminators=...` (always: FreeSWITCH's own
 default is `*`), then `playback`, `loop_playback` or `endless_playback`.
@@ -24,6 +26,7 @@ from typing import Any
 from controller.call import Call
 from controller.esl.safety import inert, multiset
 from controller.flow import DEFAULT_CHILD, Next
+from controller.modules import media_refs
 
 Step = tuple[str, str]
 
@@ -63,7 +66,7 @@ def steps(data: Mapping[str, Any]) -> list[Step]:
 
 
 def handle(data: dict[str, Any], call: Call) -> Next:
-    planned = steps(data)
+    planned = steps({**data, "id": media_refs.resolve(call, data.get("id", ""))})
     if planned:
         call.channel.execute_all(planned)
     return DEFAULT_CHILD

@@ -2,9 +2,10 @@
 
 A full box (`max_message_count` new and saved messages, 0: no limit) plays a notice, enqueues a
 `voicemail_full` notification for the owner and ends the call. Otherwise: answer, the greeting
-(the box's `media.unavailable`, else "the person at extension <mailbox> is not available"; none
-with `skip_greeting`), the instructions (none with `skip_instructions`), a beep, then `record`
-up to the maximum length (`#` or 5 s of silence end it).
+(the box's `media.unavailable`, a path or a Kazoo media id, else "the person at extension
+<mailbox> is not available"; none with `skip_greeting`), the instructions (none with
+`skip_instructions`), a beep, then `record` up to the maximum length (`#` or 5 s of silence end
+it).
 
 Once FreeSWITCH has recorded, the call counts as *voicemail left* (no missed-call alert), even
 when the message is discarded for being shorter than `min_message_length` — as Kazoo does: the
@@ -26,8 +27,9 @@ from typing import Any
 from controller.call import Call
 from controller.esl.safety import multiset
 from controller.flow import Next
-from controller.modules import prompts
+from controller.modules import media_refs, prompts
 from controller.modules import voicemail_boxes as boxes
+from controller.modules.play import media_path
 from controller.notify.calldata import call_data, instance_of
 from controller.notify.job import make_job
 
@@ -51,7 +53,7 @@ def compose(call: Call, data: Mapping[str, Any], box: dict[str, Any]) -> Next:
         notify(call, box, "voicemail_full", {**counts_data(counts), "max_messages": limit})
         call.channel.execute_all([("answer", ""), ("playback", FULL)])
         return None
-    call.channel.execute_all([("answer", ""), *greeting(box)])
+    call.channel.execute_all([("answer", ""), *greeting(box, unavailable(call, box))])
     media_id = uuid.uuid4().hex
     where = boxes.folder(call, box)
     path = f"{where}/{media_id}.wav"
@@ -77,12 +79,18 @@ def compose(call: Call, data: Mapping[str, Any], box: dict[str, Any]) -> Next:
     return None
 
 
-def greeting(box: Mapping[str, Any]) -> list[tuple[str, str]]:
+def unavailable(call: Call, box: Mapping[str, Any]) -> str:
+    """What `playback` takes for the box's own greeting (`media.unavailable`: a path, or a Kazoo
+    media id, as cf_voicemail resolves it with kz_media_util:media_path); "" for none."""
+    media = media_refs.resolve(call, (box.get("media") or {}).get("unavailable"))
+    return media_path(media) if isinstance(media, str) else ""
+
+
+def greeting(box: Mapping[str, Any], recorded: str) -> list[tuple[str, str]]:
     steps: list[tuple[str, str]] = []
     if box.get("skip_greeting") is not True:
-        recorded = prompts.file_prompt((box.get("media") or {}).get("unavailable"))
-        if recorded.file:
-            steps.append(("playback", recorded.file))
+        if recorded:
+            steps.append(("playback", recorded))
         else:
             steps += [("playback", PERSON_AT), ("say", f"en NUMBER ITERATED {box.get('mailbox', '')}"),
                       ("playback", NOT_AVAILABLE)]

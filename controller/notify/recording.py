@@ -97,6 +97,11 @@ class Recordings:
         extension = os.path.splitext(path)[1].lstrip(".")
         return Attachment(file_name(voicemail, job.get("call") or {}, extension), content_type, data)
 
+    def read(self, path: str) -> bytes | None:
+        """The recording at `path`, read as an attachment is (inside the voicemail folder, a
+        regular file of at most `max_bytes`, no symlink followed); None when it cannot be."""
+        return self._read(path)
+
     def _folder(self, path: str) -> str | None:
         """The path's folder relative to the voicemail folder, every symlink in it resolved; None
         when it lies outside."""

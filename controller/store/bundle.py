@@ -1,5 +1,5 @@
 """Account bundles: one JSON file holding an account with its users, devices, voicemail boxes,
-groups, menus, temporal rules and rule sets and callflows in Kazoo's document shapes (format in
+groups, menus, temporal rules and rule sets, media and callflows in Kazoo's document shapes (format in
 README.md, schema `store/schemas/bundle.json`).
 
 Loading is all or nothing: the whole bundle is checked first (schemas, Kazoo's callflow rules,
@@ -32,7 +32,8 @@ from controller.store.callflows import (
 )
 from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_username, stage_unlink
 
-KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "callflows")
+KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
+         "callflows")
 # Callflow modules whose data.id names a document of the bundle.
 REFERENCES = {"user": "users", "device": "devices", "voicemail": "vmboxes", "callflow": "callflows", "menu": "menus"}
 

@@ -1,5 +1,5 @@
 """Accounts and the documents that live in them (users, devices, voicemail boxes, groups, menus,
-temporal rules and rule sets), in Kazoo's shapes, validated against `store/schemas/`. Callflows
+temporal rules and rule sets, media), in Kazoo's shapes, validated against `store/schemas/`. Callflows
 have their own store (`callflows.py`) because they carry the number and pattern index."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from controller.store import codec, keys, revisions
 
 SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json",
              "menus": "menu.json", "temporal_rules": "temporal_rule.json",
-             "temporal_rules_sets": "temporal_rule_set.json"}
+             "temporal_rules_sets": "temporal_rule_set.json", "media": "media.json"}
 
 
 def schema_errors(kind: str, doc: Any) -> list[ValidationError]:

@@ -15,7 +15,8 @@ Layout (all values are JSON documents unless said otherwise):
 from __future__ import annotations
 
 ACCOUNTS = "accounts"
-DOC_KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "callflows")
+DOC_KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
+             "callflows")
 
 
 def account(aid: str) -> str:
@@ -158,3 +159,31 @@ def api_token(digest: str) -> str:
 
 def templates(owner: str) -> str:
     return f"templates:{owner}"
+
+
+# --- logins: user_auth and api_auth (controller/store/logins.py) -----------------------------------
+# - `account:{aid}:logins`        hash derived credentials (hex) -> user id: how a login finds its user
+# - `account:{aid}:login_of`      hash user id -> JSON {method: derived credentials}: what to drop when they change
+# - `account:{aid}:api_key`       JSON {digest, created}: the account's API key (only its sha256 is kept)
+# - `api:api_key:{digest}`        the account id an API key belongs to
+# - `api:login_failures:{scope}`  integer, failed logins of a client address or an account (expires)
+
+
+def logins(aid: str) -> str:
+    return f"account:{aid}:logins"
+
+
+def login_of(aid: str) -> str:
+    return f"account:{aid}:login_of"
+
+
+def account_api_key(aid: str) -> str:
+    return f"account:{aid}:api_key"
+
+
+def api_key(digest: str) -> str:
+    return f"api:api_key:{digest}"
+
+
+def login_failures(scope: str) -> str:
+    return f"api:login_failures:{scope}"
