@@ -29,10 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import redis
+
+from controller import localredis
 from controller.lab.cpu import cpu_seconds
 from controller.lab.freeswitch import (
     ESL_PASSWORD,
@@ -45,6 +47,7 @@ from controller.lab.freeswitch import (
 )
 from controller.lab.processes import Process
 from controller.roles import ROLES
+from controller.store import keys
 
 ACCOUNT = "benchfs0000000000000000000000000"
 NUMBER = "+15554449999"
@@ -80,9 +83,9 @@ class Options:
 
 @dataclasses.dataclass(frozen=True)
 class Mail:
-    """What the product's mail came to: the alerts its calls queued (its own count, from
-    /metrics: a call SIPp gave up on may still have reached it and been missed) and the emails
-    the sink accepted, told apart by Message-ID (one per call's alert)."""
+    """What the product's mail came to: the alerts its calls queued (counted in its Redis: a
+    call SIPp gave up on may still have reached it and been missed) and the emails the sink
+    accepted, told apart by Message-ID (one per call's alert)."""
 
     alerts: int
     emails: int
@@ -215,7 +218,7 @@ def product(port: int, freeswitch: FreeSwitch, folder: Path, prefix: list[str]) 
                                 capture_output=True, text=True, timeout=60, check=False)
         if loaded.returncode != 0:
             raise FreeSwitchError(f"flows load: {loaded.stdout}{loaded.stderr}")
-        yield run.pid, Mailbox(sink, f"http://127.0.0.1:{api_port}/metrics")
+        yield run.pid, Mailbox(sink, localredis.url_for(localredis.socket_in(folder / "var")))
 
 
 def children_of(pid: int) -> list[int]:
@@ -304,14 +307,16 @@ def sipp_times(folder: Path) -> list[float]:
 @dataclasses.dataclass(frozen=True)
 class Mailbox:
     sink: Path  # the SMTP sink's record: one line per message, its Message-ID first
-    metrics: str  # the product's /metrics
+    redis_url: str  # the product's private Redis
 
     def alerts(self) -> int:
-        """controller_missed_call_alerts_total, summed over the roles' samples."""
-        with urllib.request.urlopen(self.metrics, timeout=10) as answer:
-            text = answer.read().decode()
-        return int(sum(float(line.split()[-1]) for line in text.splitlines()
-                       if line.startswith("controller_missed_call_alerts_total")))
+        """The alerts the product's calls queued: one `queue:enqueued:<key>` record per call's
+        alert (kept two days), counted in its Redis, which a restarted role does not reset."""
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            return sum(1 for _ in client.scan_iter(match=keys.queue_enqueued("*"), count=1000))
+        finally:
+            client.close()
 
     def collect(self, timeout: float) -> Mail:
         """Once the alert count has settled, wait until the sink holds that many distinct
