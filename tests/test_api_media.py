@@ -80,6 +80,8 @@ def test_media_is_created_uploaded_downloaded_byte_for_byte_listed_and_deleted_w
     as_kazoo = api.call("GET", f"{BASE}/{media_id}", headers={"Accept": "audio/x-wav"})  # Kazoo's own form
     assert as_kazoo.content == audio
     assert api.ok("GET", f"{BASE}/{media_id}")["content_length"] == len(audio)
+    refused = api.call("GET", f"{BASE}/{media_id}/raw", headers={"Accept": "text/csv"})
+    assert refused.status_code == 406 and "audio/wav" in refused.json()["data"]["accept"]["enum"]
     assert [doc["id"] for doc in api.ok("GET", BASE)] == [media_id]
     assert api.ok("DELETE", f"{BASE}/{media_id}")["id"] == media_id
     assert not stored_file(services, media_id, "wav").exists()

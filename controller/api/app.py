@@ -110,9 +110,11 @@ def _check_accept() -> None:
     anything runs (a route that answers in another type than JSON, a notification body, says so
     itself; `?accept=` is the route's to read)."""
     asked = request.headers.get("Accept") and "accept" not in request.args
-    types = ANSWER_TYPES + media.AUDIO_TYPES if request.endpoint in AUDIO_ENDPOINTS else ANSWER_TYPES
+    audio = request.endpoint in AUDIO_ENDPOINTS
+    types = ANSWER_TYPES + media.AUDIO_TYPES if audio else ANSWER_TYPES
     if asked and request.accept_mimetypes.best_match(types) is None:
-        raise ApiError(406, "not acceptable", {"accept": {"enum": "ask for application/json, text/html or text/plain"}})
+        what = "application/json, audio/wav or audio/mpeg" if audio else "application/json, text/html or text/plain"
+        raise ApiError(406, "not acceptable", {"accept": {"enum": f"ask for {what}"}})
 
 
 def _api_error(error: ApiError) -> Response:

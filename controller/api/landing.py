@@ -17,8 +17,8 @@ PATHS = ("/", "/v2", "/v2/")
 ABOUT = {
     "name": "controller HTTP API",
     "about": "The HTTP API of the FreeSWITCH call controller, in Kazoo Crossbar's shapes: accounts, users, "
-             "devices, voicemail boxes and messages, groups, menus, temporal rules and rule sets, callflows and "
-             "notification templates, under /v2/.",
+             "devices, voicemail boxes and messages, groups, menus, temporal rules and rule sets, media, callflows "
+             "and notification templates, under /v2/.",
     "openapi": "/v2/openapi.json",
     "docs": "README.md of the controller, section HTTP API",
     "auth": "send the header X-Auth-Token with a token made by `controller tokens create --account ACCOUNT_ID` "
