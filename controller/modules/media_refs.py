@@ -75,7 +75,11 @@ def lookup(call: Call, ref: object) -> Media | None:
         return Media()
     kind = kind_of_type(str(doc.get("content_type") or ""))
     if kind is not None:
-        return Media(path=file_path(media_root(call.services.settings), call.account_id, ident, kind))
+        try:
+            return Media(path=file_path(media_root(call.services.settings), call.account_id, ident, kind))
+        except ValueError as exc:  # an account id that cannot name a folder: no file of it is stored
+            log.warning("call %s: media %r not played: %s", call.uuid, ident, exc)
+            return Media()
     tts = doc.get("tts")
     if isinstance(tts, dict) and isinstance(tts.get("text"), str) and tts["text"]:
         voice = "male" if str(tts.get("voice", "")).startswith("male") else "female"
