@@ -19,6 +19,7 @@ from controller.api.paging import paged
 from controller.errors import ConflictError, DocumentError
 from controller.store import codec, keys
 from controller.store.documents import schema_errors
+from controller.store.logins import Logins
 from controller.store.media import MediaFiles, media_root
 
 bp = Blueprint("accounts", __name__, url_prefix="/v2/accounts")
@@ -83,6 +84,7 @@ def delete_account(aid: str) -> Response:
     except ConflictError:
         raise ApiError(409, "conflict", {"account": {"children": "delete the account's children first"}}) from None
     ctx().tokens.revoke_account(aid)
+    Logins(ctx().services.rds).forget_account(aid)
     MediaFiles(media_root(ctx().services.settings)).remove_account(aid)  # its media documents' audio
     return reply(account)
 

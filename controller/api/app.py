@@ -17,6 +17,7 @@ from controller.api import (
     customer_update,
     documents,
     landing,
+    logins,
     media,
     messages,
     notification_accounts,
@@ -61,7 +62,7 @@ def create_app(services: Services, workers: WorkerPool | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     for module in (accounts, documents, media, messages, callflows, notification_system, notification_accounts, preview,
-                   smtplog, customer_update, openapi, landing):
+                   smtplog, customer_update, openapi, landing, logins):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app
@@ -118,7 +119,9 @@ def _check_accept() -> None:
 
 
 def _api_error(error: ApiError) -> Response:
-    return error_reply(error.status, error.message, error.data)
+    response = error_reply(error.status, error.message, error.data)
+    response.headers.update(error.headers)
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:

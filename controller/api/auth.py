@@ -1,7 +1,7 @@
-"""Who may do what: every request but the OpenAPI document and the landing answer (`/`, `/v2/`)
-carries `X-Auth-Token`; a token reaches
-its own account and that account's descendants (a super admin token reaches every account);
-writes need an admin token; system notification templates need a super admin token.
+"""Who may do what: every request but the OpenAPI document, the landing answer (`/`, `/v2/`) and
+the logins that make a token (`/v2/user_auth`, `/v2/api_auth`) carries `X-Auth-Token`; a token
+reaches its own account and that account's descendants (a super admin token reaches every
+account); writes need an admin token; system notification templates need a super admin token.
 
 An account the token cannot reach is answered 403 whether or not it exists, with the same body:
 nothing tells a caller which foreign accounts exist.
@@ -19,7 +19,8 @@ from controller.api.errors import ApiError, forbidden, not_found
 from controller.errors import NotFoundError
 from controller.store.tokens import Token
 
-PUBLIC = frozenset({"/v2/openapi.json", *landing.PATHS})
+USER_AUTH, API_AUTH = "/v2/user_auth", "/v2/api_auth"  # logins for a token (logins.py)
+PUBLIC = frozenset({"/v2/openapi.json", *landing.PATHS, USER_AUTH, API_AUTH})
 
 
 def authenticate() -> None:

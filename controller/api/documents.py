@@ -12,12 +12,16 @@ from flask import Blueprint
 from controller.api.context import ctx
 from controller.api.errors import field_errors
 from controller.api.resource import Resource, Store, blueprint
+from controller.api.users import UserStore
 from controller.store.documents import Documents, schema_errors
+from controller.store.logins import Logins
 
 
 def _store(kind: str) -> Store:
     services = ctx().services
-    stores: dict[str, Store] = {"users": services.users, "devices": services.devices, "vmboxes": services.vmboxes}
+    if kind == "users":  # with Kazoo's login fields (users.py)
+        return UserStore(services.users, Logins(services.rds), ctx().tokens)
+    stores: dict[str, Store] = {"devices": services.devices, "vmboxes": services.vmboxes}
     return stores.get(kind) or Documents(services.rds, kind)
 
 

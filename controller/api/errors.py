@@ -18,16 +18,20 @@ from controller.errors import DocumentError
 MESSAGES = {
     400: "invalid request", 401: "invalid credentials", 403: "forbidden", 404: "bad identifier",
     405: "method not allowed", 406: "not acceptable", 409: "conflict", 413: "request entity too large",
-    415: "unsupported media type", 500: "internal error", 503: "service unavailable",
+    415: "unsupported media type", 429: "too many requests", 500: "internal error", 503: "service unavailable",
 }
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str | None = None, data: dict[str, Any] | None = None) -> None:
+    """`headers`: sent with the answer (a 429's Retry-After)."""
+
+    def __init__(self, status: int, message: str | None = None, data: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message or MESSAGES.get(status, "error"))
         self.status = status
         self.message = message or MESSAGES.get(status, "error")
         self.data = data or {}
+        self.headers = headers or {}
 
 
 def invalid(field: str, rule: str, message: str) -> ApiError:

@@ -74,6 +74,15 @@ OPERATIONS: tuple[Op, ...] = (
        "accounts", errors=(409,)),
     Op("get", "/v2/accounts/{account_id}/children", "The account's direct children", "accounts",
        query=("page_size", "start_key")),
+    Op("put", "/v2/user_auth", "A token for a user's credentials (Kazoo's user_auth: the md5 or sha1 hex digest of "
+       "username:password, and the account's name, realm or one of its numbers); it expires in an hour", "auth",
+       "UserAuth", errors=(400, 401, 429), success=201, public=True),
+    Op("put", "/v2/api_auth", "A token for an account's API key (Kazoo's api_auth); it expires in an hour", "auth",
+       "ApiAuth", errors=(400, 401, 429), success=201, public=True),
+    Op("get", "/v2/accounts/{account_id}/api_key", "Whether the account has an API key (shown only when made)",
+       "auth"),
+    Op("put", "/v2/accounts/{account_id}/api_key", "Make the account's API key, or import a Kazoo account's, and "
+       "show it, once", "auth", "ApiKey", errors=(400,), success=201),
     *_crud("users", "users", "User", "its devices keep their owner_id"),
     *_crud("devices", "devices", "Device", "its SIP username is freed"),
     *_crud("vmboxes", "vmboxes", "Vmbox", "with its messages"),
@@ -146,7 +155,7 @@ _QUERY = {
 _STATUS = {200: "Success", 201: "Created", 202: "Accepted (jobs queued)", 400: "Invalid request",
            401: "No valid X-Auth-Token", 403: "Out of the token's reach, or not allowed",
            404: "No such document (or no audio)", 406: "Not acceptable", 409: "Conflict", 413: "Body too large",
-           415: "Unsupported media type"}
+           415: "Unsupported media type", 429: "Too many failed logins (Retry-After says when to try again)"}
 
 
 def _response(status: int, content: tuple[str, ...]) -> dict[str, Any]:
@@ -221,6 +230,15 @@ def _components() -> dict[str, Any]:
             "MessageFolder": {"type": "object", "required": ["folder"],
                               "properties": {"folder": {"enum": ["new", "saved", "deleted"]}}},
             "Action": {"type": "object", "properties": {"action": {"enum": ["remove_customizations", "force_system"]}}},
+            "UserAuth": {"type": "object", "required": ["credentials"], "properties": {
+                "credentials": {"type": "string", "minLength": 1, "maxLength": 64,
+                                "description": "md5 (or sha1) hex digest of username:password"},
+                "method": {"enum": ["md5", "sha"], "default": "md5"}, "account_name": {"type": "string"},
+                "account_realm": {"type": "string"}, "phone_number": {"type": "string"}}},
+            "ApiAuth": {"type": "object", "required": ["api_key"], "properties": {
+                "api_key": {"type": "string", "minLength": 64, "maxLength": 64}}},
+            "ApiKey": {"type": "object", "properties": {"api_key": {
+                "type": "string", "pattern": "^[0-9a-fA-F]{64}$", "description": "a Kazoo account's key to keep"}}},
             "CustomerUpdate": {"allOf": [{"$ref": "#/components/schemas/Notification"}, {
                 "type": "object", "properties": {
                     "recipient_id": {"type": "string"}, "template_id": {"type": "string"},

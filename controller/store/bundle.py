@@ -31,6 +31,7 @@ from controller.store.callflows import (
     stage_write,
 )
 from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_username, stage_unlink
+from controller.store.logins import USER_SECRETS
 
 KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
          "callflows")
@@ -107,6 +108,7 @@ def _consistency_errors(doc: dict[str, Any], source: str) -> Iterator[DocumentEr
             ids[kind].add(str(item.get("id")))
     yield from _number_errors(doc, source)
     yield from _sip_user_errors(doc, source)
+    yield from _secret_errors(doc, source)
     yield from _reference_errors(doc, source, ids)
 
 
@@ -129,6 +131,15 @@ def _sip_user_errors(doc: dict[str, Any], source: str) -> Iterator[DocumentError
             yield DocumentError(source, path, f"SIP username {username!r} is used by another device")
         if username:
             seen.add(username)
+
+
+def _secret_errors(doc: dict[str, Any], source: str) -> Iterator[DocumentError]:
+    """A user document never holds a password (the API keeps derived login keys only: logins.py)."""
+    for index, user in _items(doc, "users"):
+        for field in USER_SECRETS:
+            if field in user:
+                yield DocumentError(source, f"$.users[{index}].{field}",
+                                    "a bundle does not carry passwords: set them through the API's users routes")
 
 
 def _reference_errors(

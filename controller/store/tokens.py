@@ -3,7 +3,9 @@ only as their sha256 digest (a digest of a random 256-bit value needs no salt or
 
 A token belongs to one account and reaches that account and its descendants; `admin` lets it
 write (otherwise it only reads); `super` makes it a super admin: every account, and the system
-notification templates.
+notification templates. Tokens made by a login (`PUT /v2/user_auth`, `/v2/api_auth`) also name
+the user they were made for (`owner_id`, none for an API key), how (`method`, Kazoo's
+`cb_user_auth` / `cb_api_auth`) and expire (`expires`, a Unix time; 0: never), as Kazoo's do.
 """
 
 from __future__ import annotations
@@ -26,10 +28,17 @@ class Token:
     admin: bool
     super: bool
     created: float
+    expires: float = 0.0
+    owner_id: str = ""
+    method: str = ""
 
     @property
     def can_write(self) -> bool:
         return self.admin or self.super
+
+    @property
+    def is_live(self) -> bool:
+        return not self.expires or self.expires > time.time()
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -43,35 +52,46 @@ class Tokens:
     def __init__(self, rds: redis.Redis) -> None:
         self._rds = rds
 
-    def create(self, account_id: str, *, admin: bool = False, super_admin: bool = False) -> tuple[str, Token]:
-        """A new token: returns the secret (to print once) and its stored record."""
+    def create(self, account_id: str, *, admin: bool = False, super_admin: bool = False, lifetime: int = 0,
+               owner_id: str = "", method: str = "") -> tuple[str, Token]:
+        """A new token: returns the secret (to print once) and its stored record. `lifetime`:
+        seconds until it expires (0: never)."""
         secret = secrets.token_urlsafe(32)
-        token = Token(digest_of(secret), account_id, admin or super_admin, super_admin, time.time())
+        now = time.time()
+        token = Token(digest_of(secret), account_id, admin or super_admin, super_admin, now,
+                      now + lifetime if lifetime else 0.0, owner_id, method)
         record = {k: v for k, v in token.as_dict().items() if k != "digest"}
         pipe = self._rds.pipeline(transaction=True)
-        pipe.set(keys.api_token(token.digest), codec.dump(record))
+        pipe.set(keys.api_token(token.digest), codec.dump(record), ex=lifetime or None)
         pipe.sadd(keys.API_TOKENS, token.digest)
         pipe.execute()
         return secret, token
 
     def lookup(self, secret: str) -> Token | None:
-        """The token a secret stands for, or None."""
+        """The token a secret stands for, or None (also once it expired)."""
         if not secret or len(secret) > 256:
             return None
         digest = digest_of(secret)
-        record = codec.load(self._rds.get(keys.api_token(digest)))
-        if record is None:
-            return None
-        return Token(digest, str(record["account_id"]), bool(record["admin"]), bool(record["super"]),
-                     float(record["created"]))
+        token = _token(digest, codec.load(self._rds.get(keys.api_token(digest))))
+        return token if token is not None and token.is_live else None
 
     def all(self) -> list[Token]:
+        """Every live token; the digests of those that expired are forgotten on the way."""
         digests = sorted(str(d) for d in self._rds.smembers(keys.API_TOKENS))
         if not digests:
             return []
         records = self._rds.mget([keys.api_token(d) for d in digests])
-        return [Token(d, str(r["account_id"]), bool(r["admin"]), bool(r["super"]), float(r["created"]))
-                for d, r in zip(digests, map(codec.load, records), strict=True) if r is not None]
+        found = [_token(d, codec.load(r)) for d, r in zip(digests, records, strict=True)]
+        gone = [d for d, t in zip(digests, found, strict=True) if t is None or not t.is_live]
+        if gone:
+            self._drop(gone)
+        return [t for t in found if t is not None and t.is_live]
+
+    def revoke_owner(self, account_id: str, owner_id: str) -> int:
+        """Revoke the tokens a user's logins made (the user was deleted or changed password)."""
+        gone = [t.digest for t in self.all() if t.account_id == account_id and t.owner_id == owner_id]
+        self._drop(gone)
+        return len(gone)
 
     def revoke_account(self, account_id: str) -> int:
         """Revoke every token of an account (when it is deleted: an account created again later
@@ -94,3 +114,11 @@ class Tokens:
             pipe.delete(*(keys.api_token(d) for d in digests))
             pipe.srem(keys.API_TOKENS, *digests)
             pipe.execute()
+
+
+def _token(digest: str, record: Any) -> Token | None:
+    if not isinstance(record, dict):
+        return None
+    return Token(digest, str(record["account_id"]), bool(record["admin"]), bool(record["super"]),
+                 float(record["created"]), float(record.get("expires") or 0), str(record.get("owner_id") or ""),
+                 str(record.get("method") or ""))
