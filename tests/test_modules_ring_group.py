@@ -61,13 +61,15 @@ def test_an_answer_ends_the_repeats(rds: redis.Redis, esl_server: OutboundServer
     assert "playback" not in record.app_names()
 
 
-def test_forwarding_is_followed_only_when_not_ignored(rds: redis.Redis, esl_server: OutboundServer) -> None:
-    cat = [{"id": "u-cat", "endpoint_type": "user"}]
-    load(rds, flow("505", group(cat)), flow("506", group(cat, ignore_forward=False)))
-    assert call(esl_server, "505", bridges=(NO_ANSWER,)).args_of("bridge") == ["[leg_timeout=20]user/1003@office.test"]
-    assert call(esl_server, "506", bridges=(NO_ANSWER,)).args_of("bridge") == [
-        "[leg_timeout=20]loopback/+15557770000,[leg_timeout=20]user/1003@office.test"
-    ]
+def test_a_forwarded_member_rings_at_the_forward_number_beside_the_phone(
+    rds: redis.Redis, esl_server: OutboundServer,
+) -> None:
+    """Cat forwards without `substitute`: both ring (tests/test_modules_forwarding.py: the rest)."""
+    load(rds, flow("505", group([{"id": "u-cat", "endpoint_type": "user"}])))
+    [dial] = call(esl_server, "505", bridges=(NO_ANSWER,)).args_of("bridge")
+    forward, phone = dial.split("]loopback/")[1].split(",", 1)
+    assert forward == "+15557770000/controller"
+    assert phone == "[leg_timeout=20]user/1003@office.test"
 
 
 def test_nothing_to_ring_continues_at_once(rds: redis.Redis, esl_server: OutboundServer) -> None:

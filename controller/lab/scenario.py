@@ -16,6 +16,8 @@ BRIDGE_FAILURES = {
     "busy": ("USER_BUSY", "486", True),
     "rejected": ("CALL_REJECTED", "603", True),
     "unreachable": ("NORMAL_TEMPORARY_FAILURE", "503", False),
+    # FreeSWITCH's user endpoint for a phone that is not registered (error/user_not_registered).
+    "not_registered": ("USER_NOT_REGISTERED", None, False),
 }
 BRIDGE_KINDS = ("answered", *BRIDGE_FAILURES)
 
@@ -28,7 +30,8 @@ class BridgeOutcome:
     `no_answer` (rings until the leg timeout: ALLOTTED_TIMEOUT), `busy` (USER_BUSY, 486, after
     `ring` s), `rejected` (CALL_REJECTED, 603, after `ring` s), `unreachable`
     (NORMAL_TEMPORARY_FAILURE with sip_invite_failure_status 503 after `ring` s, 40 ms by
-    default as in the captures, never ringing).
+    default as in the captures, never ringing), `not_registered` (USER_NOT_REGISTERED, never
+    ringing).
     """
 
     kind: str = "no_answer"

@@ -27,7 +27,6 @@ from typing import Any
 
 from controller.call import Call
 from controller.esl.safety import multiset, one_line
-from controller.flow import DEFAULT_CHILD, Next
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +55,15 @@ class Leg:
     target: str  # e.g. user/1001@office.example.com
     timeout: int = DEFAULT_TIMEOUT
     delay: int = 0
+    # Channel variables of this leg alone (a forward's account and confirmation): operator values
+    # checked by `is_dialable`, never caller text.
+    variables: tuple[tuple[str, str], ...] = ()
 
     def dial(self) -> str:
         options = [f"leg_timeout={self.timeout}"]
         if self.delay:
             options.append(f"leg_delay_start={self.delay}")
+        options.extend(f"{name}={value}" for name, value in self.variables)
         return "[" + ",".join(options) + "]" + self.target
 
     @property
@@ -74,14 +77,14 @@ def device_target(device: Mapping[str, Any], realm: str, route_profile: str) -> 
     sip = device.get("sip") or {}
     if sip.get("invite_format") == "route":
         uri = str(sip.get("route") or "").removeprefix("sips:").removeprefix("sip:")
-        return f"sofia/{route_profile}/{uri}" if _is_dialable(uri) else None
+        return f"sofia/{route_profile}/{uri}" if is_dialable(uri) else None
     username, domain = str(sip.get("username") or ""), str(sip.get("realm") or realm)
-    if not _is_dialable(username) or (domain and not _is_dialable(domain)):
+    if not is_dialable(username) or (domain and not is_dialable(domain)):
         return None
     return f"user/{username}@{domain or '${domain_name}'}"
 
 
-def _is_dialable(part: str) -> bool:
+def is_dialable(part: str) -> bool:
     """Whether text from a document can go into a dial string as it is: not empty, one word, no
     character that FreeSWITCH reads as a leg or option separator."""
     return bool(part) and part.split() == [part] and not _DIAL_SYNTAX.intersection(part)
@@ -149,15 +152,18 @@ def bridge(
     legs: Sequence[Leg],
     strategy: str = "simultaneous",
     fail_on_single_reject: bool = False,
+    *,
     call_timeout: int | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> tuple[str, ...] | None:
     """Ring the legs. None when the call was bridged (the flow stops: the call ends with the
     bridge); otherwise the failure's child keys. `call_timeout` limits the whole originate
-    (default: until the last leg gives up)."""
+    (default: until the last leg gives up); `variables` are set in the same `multiset`."""
     setup = multiset({
         "continue_on_fail": "true",
         "hangup_after_bridge": "true",
         "call_timeout": str(call_timeout or max(leg.rings_until for leg in legs)),
+        **(variables or {}),
     })
     arg = dial_string(legs, strategy, fail_on_single_reject)
     event = call.channel.execute_all([setup, ("bridge", arg)], None)
@@ -166,15 +172,3 @@ def bridge(
     call.state.bridge_failure = failure_cause(event) or "NO_ANSWER"
     log.info("call %s: bridge failed (%s)", call.uuid, call.state.bridge_failure)
     return failure_keys(event)
-
-
-def ring(call: Call, devices: Sequence[Mapping[str, Any]], realm: str, data: Mapping[str, Any]) -> Next:
-    """Ring devices with a `user`/`device` node's options (`timeout`, `delay`, `strategy`,
-    `can_call_self`, `fail_on_single_reject`); nothing to ring continues to `_` at once."""
-    profile = call.services.settings.route_profile
-    legs = legs_for(devices, data, realm, profile, calling_username(call))
-    if not legs:
-        log.info("call %s: no device to ring", call.uuid)
-        return DEFAULT_CHILD
-    strategy = str(data.get("strategy", "simultaneous"))
-    return bridge(call, legs, strategy, data.get("fail_on_single_reject") is True)

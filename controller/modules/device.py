@@ -3,6 +3,10 @@
 Data: `id` (the device), `timeout` (seconds, default 20), `delay` (seconds before it rings,
 default 0), `can_call_self` (default false: a device calling itself is not rung).
 
+The device follows its forwarding (its own `call_forward`, or its owner's): the forward number
+rings instead of it or beside it, with Kazoo's `require_keypress` confirmation; with `failover`
+the number rings when the phone is not registered (`forwarding`).
+
 The outcome is `user`'s: answered stops the flow; a failure takes the child named after the
 hangup cause, then the SIP code, else `_`; a missing, disabled or undialable device continues to
 `_` at once. The dial string and the bridge are in `bridging`.
@@ -14,7 +18,7 @@ from typing import Any
 
 from controller.call import Call
 from controller.flow import DEFAULT_CHILD, Next
-from controller.modules import bridging
+from controller.modules import bridging, forwarding
 
 
 def handle(data: dict[str, Any], call: Call) -> Next:
@@ -22,4 +26,9 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     if device is None or not bridging.is_enabled(device):
         return DEFAULT_CHILD
     realm = str(call.services.accounts.get(call.account_id).get("realm") or "")
-    return bridging.ring(call, [device], realm, data)
+    owner_id = str(device.get("owner_id") or "")
+    owner = call.services.users.find(call.account_id, owner_id) if owner_id else None
+    planned = forwarding.plan(call, [device], {owner_id: owner} if owner else {}, data, realm=realm, source="device")
+    if not planned.legs:
+        return DEFAULT_CHILD
+    return forwarding.ring(call, planned, "simultaneous", data.get("fail_on_single_reject") is True)

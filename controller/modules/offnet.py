@@ -12,7 +12,8 @@ Carriers come from the settings (`carriers`: `[[carriers]]` tables in the TOML f
 `gateway`, `prefix`, `strip_plus`, `patterns`, `flags`): those whose patterns match the E.164
 number are tried one after another, `sofia/gateway/<gateway>/<prefix><number>`. The caller ID is
 set on the caller's channel (`effective_caller_id_*`), which FreeSWITCH gives the outgoing leg;
-an inbound caller (e.g. a forwarded call) keeps their own.
+an inbound caller keeps their own, and so does a forwarded call whose forward keeps the caller's
+ID (`keep_caller_id`: the leg carries `controller_retain_cid`, Kazoo's Retain-CID; `forwarding`).
 
 Answered: the flow stops. Failed: the failure's child keys, as `user` (cause, then SIP code),
 else `_`; an unusable number is INVALID_NUMBER_FORMAT and no carrier NO_ROUTE_DESTINATION.
@@ -46,7 +47,7 @@ def target(carrier: Carrier, number: str) -> str:
 
 def channel_variables(data: Mapping[str, Any], call: Call) -> dict[str, str]:
     variables: dict[str, str] = {}
-    if call.is_internal:
+    if call.is_internal and call.variable("controller_retain_cid") != "true":
         caller_ids = call.services.account(call.account_id).get("caller_id") or {}
         chosen = caller_ids.get(str(data.get("caller_id_type", "external"))) or caller_ids.get("external") or {}
         if chosen.get("number"):

@@ -5,6 +5,10 @@ the devices start ringing, default 0), `strategy` (`simultaneous`, the default: 
 `single`: one after another), `can_call_self` (default false: the device placing the call is not
 rung), `fail_on_single_reject` (one device rejecting stops them all).
 
+Each device follows its forwarding (the user's `call_forward`, or the device's own): the forward
+number rings instead of it or beside it, with Kazoo's `require_keypress` confirmation
+(`forwarding`).
+
 Answered: the flow stops there (the call ends with the bridge). Failed: the child named after the
 hangup cause is taken (ALLOTTED_TIMEOUT also tries Kazoo's NO_ANSWER), then the one named after
 the SIP code, else `_` (typically voicemail). A missing or disabled user, or one with no device to
@@ -18,7 +22,7 @@ from typing import Any
 
 from controller.call import Call
 from controller.flow import DEFAULT_CHILD, Next
-from controller.modules import bridging
+from controller.modules import bridging, forwarding
 
 log = logging.getLogger(__name__)
 
@@ -30,4 +34,10 @@ def handle(data: dict[str, Any], call: Call) -> Next:
         log.info("call %s: user %r missing or disabled", call.uuid, user_id)
         return DEFAULT_CHILD
     realm = str(account.get("realm") or "")
-    return bridging.ring(call, bridging.owned_by(devices, user_id), realm, data)
+    owned = bridging.owned_by(devices, user_id)
+    planned = forwarding.plan(call, owned, {user_id: user}, data, realm=realm, source="user")
+    if not planned.legs:
+        log.info("call %s: user %r has no device to ring", call.uuid, user_id)
+        return DEFAULT_CHILD
+    strategy = str(data.get("strategy", "simultaneous"))
+    return forwarding.ring(call, planned, strategy, data.get("fail_on_single_reject") is True)
