@@ -10,6 +10,9 @@
   cf_exe does when a module's process dies ("action died unexpectedly", then `continue`): a
   caller whose menu or lookup failed still reaches the voicemail behind it. The call counts as
   failed (`call.state.failed`, the metrics' `failed` outcome); termination handlers still run.
+- The account's preflow runs first: Kazoo's cf_route_req puts the call's flow under a `callflow`
+  node naming `preflow.always` (kzd_callflows:prepend_preflow), so that callflow runs as a branch
+  and the call's own flow follows at its `_`; a preflow callflow that is gone is skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from controller.call import Call
 from controller.errors import ChannelGoneError
 from controller.flow import DEFAULT_CHILD, Branch, Module, Next
+from controller.store.connection import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +97,33 @@ class Executor:
             return DEFAULT_CHILD
 
 
-def run_call_flow(executor: Executor, call: Call, flow: Mapping[str, Any]) -> str:
-    """Run a flow with the executor's exception policy; returns why it stopped."""
+def with_preflow(flow: Mapping[str, Any], account: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The flow a call runs: its callflow's, under the account's preflow when it has one."""
+    preflow = account.get("preflow")
+    always = preflow.get("always") if isinstance(preflow, Mapping) else None
+    if not isinstance(always, str) or not always:
+        return flow
+    return {"module": "callflow", "data": {"id": always}, "children": {DEFAULT_CHILD: dict(flow)}}
+
+
+def account_of(call: Call) -> Mapping[str, Any]:
+    """The call's account document; {} when it cannot be read (Kazoo then routes without the
+    preflow: "could not open account doc")."""
+    if call.services is None:
+        return {}
     try:
-        return executor.run(call, flow)
+        found: Mapping[str, Any] = call.services.account(call.account_id)
+    except UNAVAILABLE as exc:
+        log.warning("call %s: account unreadable (%s): no preflow", call.uuid, exc)
+        return {}
+    return found
+
+
+def run_call_flow(executor: Executor, call: Call, flow: Mapping[str, Any]) -> str:
+    """Run a call's flow (after the account's preflow) with the executor's exception policy;
+    returns why it stopped."""
+    try:
+        return executor.run(call, with_preflow(flow, account_of(call)))
     except ChannelGoneError:
         return "channel gone"
     except Exception:
