@@ -64,6 +64,25 @@ def test_exact_number_beats_a_matching_pattern(rds: redis.Redis, callflows: Call
     assert route is not None and route.callflow_id == "exact"
 
 
+@pytest.mark.parametrize(("number", "internal"), [("+15550009999", False), ("2000", False), ("no_match", False)])
+def test_a_callflow_holding_no_match_routes_only_internal_callers_whatever_number_found_it(
+    rds: redis.Redis, callflows: Callflows, number: str, internal: bool,
+) -> None:
+    """Kazoo's cf_route_req: a flow that contains no_match is refused to an unauthorized call,
+    even when one of its other numbers (or a pattern) matched."""
+    callflows.save(ACCOUNT, flow("outbound", numbers=["no_match", "+15550009999"], patterns=[r"^2\d{3}$"]))
+    assert Matcher(rds).match(ACCOUNT, number, is_internal=internal) is None
+    route = Matcher(rds).match(ACCOUNT, number, is_internal=True)
+    assert route is not None and route.callflow_id == "outbound"
+
+
+def test_equal_captures_go_to_the_pattern_kazoo_tests_first(rds: redis.Redis, callflows: Callflows) -> None:
+    callflows.save(ACCOUNT, flow("any-prefix", patterns=[r"^\d(\d{4})$"]))
+    callflows.save(ACCOUNT, flow("two-prefix", patterns=[r"^2(\d{4})$"]))
+    route = Matcher(rds).match(ACCOUNT, "21234", is_internal=False)
+    assert route is not None and (route.callflow_id, route.capture_group) == ("two-prefix", "1234")
+
+
 def test_named_groups_become_capture_groups(rds: redis.Redis, callflows: Callflows) -> None:
     route = Matcher(rds).match(ACCOUNT, "*98123", is_internal=False)
     assert route is not None and route.capture_groups == {"mailbox": "123"}

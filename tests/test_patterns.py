@@ -1,4 +1,4 @@
-"""Kazoo's pattern rules: longest capture wins, ties to the earlier pattern in sorted order,
+"""Kazoo's pattern rules: longest capture wins, ties to the later pattern in CouchDB's order,
 RE2 refuses what could backtrack."""
 
 import pytest
@@ -8,6 +8,7 @@ from controller.callflows.patterns import (
     PatternError,
     PatternSet,
     best_capture,
+    collation_key,
     compile_pattern,
     named_captures,
 )
@@ -40,12 +41,21 @@ def test_longest_capture_wins_across_patterns() -> None:
     assert found[1] == "5551234567"
 
 
-def test_tie_goes_to_earlier_pattern_in_sorted_order() -> None:
-    # Both capture "1234"; "^2(\d+)$" sorts before "^\d(\d+)$" ('2' < '^\').
+def test_tie_goes_to_the_later_pattern_in_couchdb_order_as_kazoo_tests_them_last_first() -> None:
+    # Both capture "1234". CouchDB sorts symbols before digits, so "^\d(\d+)$" comes before
+    # "^2(\d+)$" in Kazoo's pattern view; Kazoo tests the view's rows last first and keeps
+    # the first of equal captures: "^2(\d+)$", whatever order the callflows were saved in.
     found = patternset(r"^\d(\d+)$", r"^2(\d+)$").best("21234")
     assert found is not None and found[0].source == r"^2(\d+)$"
     found = patternset(r"^2(\d+)$", r"^\d(\d+)$").best("21234")
     assert found is not None and found[0].source == r"^2(\d+)$"
+
+
+def test_patterns_sort_as_couchdb_collates_their_text() -> None:
+    ordered = [r"^\*2(\d+)$", r"^+1(\d+)$", "^1", "^1a", "^1A", "^1b"]
+    assert sorted(reversed(ordered), key=collation_key) == ordered
+    found = patternset(r"^\*2(\d+)$", r"^.2(\d+)$").best("*21234")  # '.' sorts before '\'
+    assert found is not None and found[0].source == r"^\*2(\d+)$"
 
 
 def test_no_pattern_matches() -> None:

@@ -2,10 +2,14 @@
 
 1. Exact `numbers` first: one hash lookup, whatever the number of callflows.
 2. Then every pattern of the account: the winner is the pattern whose longest capture group (or
-   whole match, when it has no group) is longest; ties go to the earlier pattern in sorted order.
+   whole match, when it has no group) is longest; ties go to the later pattern in sorted order.
    The winning capture becomes the call's `capture_group`, named groups its `capture_groups`.
-3. Then the `no_match` callflow, only for all-digit numbers (optional leading `+`) and only for
-   internal callers (an outside caller must not reach the account's outbound route).
+3. Then the `no_match` callflow, only for all-digit numbers (optional leading `+`).
+
+A callflow that has `no_match` among its numbers, however it was found (by another of its
+numbers, a pattern, or as the fallback), routes only internal callers, as Kazoo's cf_route_req
+refuses a flow that `contains_no_match` to a call it does not authorize: an outside caller must
+not reach the account's outbound route, not even through a DID listed beside `no_match`.
 
 What a lookup reads (the number's callflow, the callflow documents, the compiled patterns) is
 kept in this process for as long as the account's revision in Redis stays the same (every change
@@ -68,7 +72,14 @@ class Matcher:
 
     def match(self, aid: str, number: str, *, is_internal: bool, views: Views | None = None) -> Route | None:
         """The route of a number; `views` are a call's own (Services.for_call), else this
-        matcher's cache is asked (one revision read)."""
+        matcher's cache is asked (one revision read). None when nothing matches, or when what
+        matched holds `no_match` and the caller is not internal."""
+        route = self._lookup(aid, number, views)
+        if route is None or (not is_internal and NO_MATCH in (route.callflow.get("numbers") or ())):
+            return None
+        return route
+
+    def _lookup(self, aid: str, number: str, views: Views | None) -> Route | None:
         view = (views or self._accounts).view(aid)
         doc = view.get(("number", number), lambda: self._exact(aid, number))
         if doc is not None:
@@ -84,7 +95,7 @@ class Matcher:
                     capture_group=capture or None,
                     capture_groups=named_captures(pattern.regex, number),
                 )
-        if is_internal and _DIGITS.fullmatch(number):
+        if _DIGITS.fullmatch(number):
             doc = view.get(("number", NO_MATCH), lambda: self._exact(aid, NO_MATCH))
             if doc is not None:
                 return Route(account_id=aid, number=number, callflow=codec.load(doc), reason=NO_MATCH)

@@ -67,15 +67,30 @@ def best_capture(regex: re2._Regexp, number: str) -> str | None:
     return best
 
 
+# CouchDB's order of the printable ASCII characters in view keys (ICU's Unicode collation, as
+# its "Views Collation" page lists it): symbols first, then digits, then letters with case
+# second (a < A < b).
+_COLLATION = " `^_-,;:!?.'\"()[]{}@*/\\&#%+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz"
+_RANK = {char: rank for rank, char in enumerate(_COLLATION)}
+
+
+def collation_key(text: str) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+    """How CouchDB sorts a view key of ASCII text: by character, letters regardless of case,
+    then by case, lowercase first (other characters after, by code point)."""
+    primary = tuple(_RANK.get(char.lower(), len(_COLLATION) + ord(char)) for char in text)
+    return primary, tuple(char.isupper() for char in text)
+
+
 class PatternSet:
-    """All the patterns of one account, in Kazoo's order (sorted by pattern text).
+    """All the patterns of one account, in the order of Kazoo's pattern view (CouchDB's
+    collation of the pattern text, then of the callflow id).
 
     An RE2 set finds in one pass which patterns match a number, so a lookup costs one scan of the
     number plus a capture run of only the patterns that matched, however many patterns exist.
     """
 
     def __init__(self, patterns: Sequence[Pattern]) -> None:
-        self.patterns = sorted(patterns, key=lambda p: (p.source, p.callflow_id))
+        self.patterns = sorted(patterns, key=lambda p: (collation_key(p.source), collation_key(p.callflow_id)))
         self._set = re2.Set.SearchSet(_options())
         for pattern in self.patterns:
             self._set.Add(pattern.source)
@@ -85,8 +100,10 @@ class PatternSet:
         return len(self.patterns)
 
     def best(self, number: str) -> tuple[Pattern, str] | None:
-        """The winning pattern and its capture: the longest capture wins, ties go to the earlier
-        pattern in sorted order (only a strictly longer capture replaces the current winner)."""
+        """The winning pattern and its capture: the longest capture wins, ties go to the later
+        pattern in sorted order. Kazoo's cf_flow compiles the view's rows into a list by
+        prepending each one, so it tests them last first and keeps the first of equal captures
+        (only a strictly longer one replaces it)."""
         if not self.patterns:
             return None
         winner: tuple[Pattern, str] | None = None
@@ -95,7 +112,7 @@ class PatternSet:
             capture = best_capture(pattern.regex, number)
             if capture is None:
                 continue
-            if winner is None or len(capture) > len(winner[1]):
+            if winner is None or len(capture) >= len(winner[1]):
                 winner = (pattern, capture)
         return winner
 
