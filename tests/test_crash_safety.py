@@ -212,3 +212,27 @@ def test_the_watcher_is_sent_only_the_callers_leg(
     finally:
         watching.stop()
         server.stop(drain_seconds=2)
+
+
+def test_a_watcher_that_was_watching_reconnects_at_once_each_time_its_connection_drops(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backoff grows while connecting fails, and starts over after a connection that
+    worked: FreeSWITCH restarted twice an hour apart is not waited for 30 s the second time."""
+    endpoint = EslEndpoint("127.0.0.1", 1, password="x")
+    watching = Watcher((endpoint,), services, TERMINATION_HANDLERS)
+    outcomes = iter(["refused", "refused", "watched", "watched", "refused", "refused"])
+    waits: list[float] = []
+
+    def session(_: EslEndpoint) -> None:
+        outcome = next(outcomes, None)
+        if outcome is None:
+            raise StopIteration
+        watching.connected[str(endpoint)] = outcome == "watched"
+        raise ConnectionError(outcome)
+
+    monkeypatch.setattr(watching, "_session", session)
+    monkeypatch.setattr("controller.esl.watcher.gevent.sleep", waits.append)
+    with pytest.raises(StopIteration):
+        watching._keep_connected(endpoint)
+    assert waits == [0.5, 1.0, 0.5, 0.5, 1.0, 2.0]

@@ -63,10 +63,12 @@ WATCHED_EVENTS = frozenset(
 # What `myevents` subscribes to (mod_event_socket's list) that a call never reads: taken off at
 # setup with `nixevent`, so FreeSWITCH neither serialises nor sends them. Six CHANNEL_EXECUTE of
 # 5 KB each, two CHANNEL_STATE and a CHANNEL_UNPARK for a short call: about a third of its bytes.
+# CHANNEL_HANGUP too: CHANNEL_HANGUP_COMPLETE follows it within milliseconds with the same cause
+# and disposition (and says the channel is gone), one 5 KB frame less per call.
 UNREAD_EVENTS = (
     "CHANNEL_APPLICATION", "CHANNEL_CREATE", "CHANNEL_DATA", "CHANNEL_DESTROY", "CHANNEL_EXECUTE",
-    "CHANNEL_ORIGINATE", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_STATE", "CHANNEL_UNPARK", "CHANNEL_UUID",
-    "DETECTED_SPEECH", "NOTALK", "TALK",
+    "CHANNEL_HANGUP", "CHANNEL_ORIGINATE", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_STATE",
+    "CHANNEL_UNPARK", "CHANNEL_UUID", "DETECTED_SPEECH", "NOTALK", "TALK",
 )
 
 

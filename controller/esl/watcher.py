@@ -93,11 +93,12 @@ class Watcher:
         while True:
             try:
                 self._session(endpoint)
-                delay = 0.5
             except BROKEN as exc:
                 # Redis away counts too: what this connection would have seen meanwhile is
                 # reconciled when it is back (a watcher cannot record a bridge or claim a call
                 # without Redis anyway).
+                if self.connected[str(endpoint)]:
+                    delay = 0.5  # it was watching: a new failure, not the same one again
                 log.warning("FreeSWITCH %s: %s; reconnecting in %.1f s", endpoint, exc, delay)
             self.connected[str(endpoint)] = False
             gevent.sleep(delay)
