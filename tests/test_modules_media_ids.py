@@ -101,6 +101,6 @@ def test_a_voicemail_box_greets_with_its_media_id_greeting(
              {"id": "vm-bob", "mailbox": "1002", "media": {"unavailable": "deleted-greeting"}}]
     load(rds, flow("106", node("voicemail", {"id": "vm-ann"})), flow("107", node("voicemail", {"id": "vm-bob"})),
          vmboxes=boxes, media=MEDIA)
-    assert call(esl_server, "106", record_seconds=0.01).apps[1] == ("playback", stored(settings, WELCOME))
+    assert call(esl_server, "106", record_seconds=0.01).apps[2] == ("playback", stored(settings, WELCOME))
     missing = call(esl_server, "107", record_seconds=0.01)
-    assert missing.apps[1] == ("playback", "voicemail/vm-person.wav")  # the built-in greeting instead
+    assert missing.apps[2] == ("playback", "voicemail/vm-person.wav")  # the built-in greeting instead

@@ -37,10 +37,12 @@ def leave(rds: redis.Redis, box: str, *timestamps: float) -> None:
 def test_a_message_is_recorded_stored_and_mailed_to_the_owner(rds: redis.Redis, esl_server: OutboundServer,
                                                                settings: Settings) -> None:
     load(rds, flow("600", node("voicemail", {"id": "vm-bob", "max_message_length": 120})))
-    record = call(esl_server, "600", caller_name="Carol", caller_number="+15557770000", record_seconds=0.05)
+    record = call(esl_server, "600", caller_name="Carol", caller_number="+15557770000", record_seconds=0.05,
+                  keypresses=keys("1"), time_scale=FAST)  # 1 after the recording: keep it
     names = record.app_names()
-    assert names[:3] == ["answer", "playback", "multiset"]
-    assert record.apps[1] == ("playback", "/media/bob-away.wav")  # the box's greeting, no instructions
+    assert names[:4] == ["answer", "multiset", "playback", "multiset"]
+    assert "playback_terminators=1234567890*#" in record.apps[1][1]  # any key stops the greeting
+    assert record.apps[2] == ("playback", "/media/bob-away.wav")  # the box's greeting, no instructions
     assert record.args_of("playback")[1] == "tone_stream://%(500,0,800)"
     folder = f"{settings.voicemail_dir}/{ACCOUNT}/vm-bob"
     assert record.args_of("mkdir") == [folder]  # FreeSWITCH's record does not create it
@@ -66,7 +68,7 @@ def test_a_message_is_recorded_stored_and_mailed_to_the_owner(rds: redis.Redis, 
 def test_the_default_greeting_says_the_mailbox(rds: redis.Redis, esl_server: OutboundServer) -> None:
     load(rds, flow("601", node("voicemail", {"id": "vm-ann"})))
     record = call(esl_server, "601", record_seconds=0.02)
-    assert record.apps[1:5] == [
+    assert record.apps[2:6] == [
         ("playback", "voicemail/vm-person.wav"), ("say", "en NUMBER ITERATED 1001"),
         ("playback", "voicemail/vm-not_available.wav"), ("playback", "voicemail/vm-record_message.wav"),
     ]
@@ -97,7 +99,7 @@ def test_a_full_box_plays_a_notice_and_tells_the_owner(rds: redis.Redis, esl_ser
 def test_the_box_can_come_from_the_pattern_capture(rds: redis.Redis, esl_server: OutboundServer,
                                                    settings: Settings) -> None:
     load(rds, {"id": "cf-vm", "patterns": [r"^\*97(\d+)$"], "flow": node("voicemail", {})})
-    record = call(esl_server, "*971002", record_seconds=0.02)
+    record = call(esl_server, "*971002", record_seconds=0.02, keypresses=keys("1"), time_scale=FAST)
     assert record.args_of("record")[0].startswith(f"{settings.voicemail_dir}/{ACCOUNT}/vm-bob/")
     missing = call(esl_server, "*979999")
     assert "record" not in missing.app_names()
@@ -115,7 +117,7 @@ def test_a_wrong_pin_three_times_hangs_up(rds: redis.Redis, esl_server: Outbound
 def test_login_listen_save_and_delete(rds: redis.Redis, esl_server: OutboundServer) -> None:
     load(rds, flow("605", node("voicemail", {"action": "check"})))
     leave(rds, "vm-ann", 100.0, 200.0)
-    script = keys("1001#", "1234#", "1", "2", "7", "#")  # mailbox, PIN, new messages, save, delete, goodbye
+    script = keys("1001#", "1234#", "1", "1", "7", "#")  # mailbox, PIN, new messages, keep, delete, goodbye
     record = call(esl_server, "605", keypresses=script, time_scale=FAST)
     played = record.args_of("playback")
     assert played.index(f"{VM_DIR}/{ACCOUNT}/vm-ann/m0.wav") < played.index(f"{VM_DIR}/{ACCOUNT}/vm-ann/m1.wav")
@@ -126,16 +128,21 @@ def test_login_listen_save_and_delete(rds: redis.Redis, esl_server: OutboundServ
     assert folders == {"m0": "saved", "m1": "deleted"}
 
 
-def test_replay_and_next(rds: redis.Redis, esl_server: OutboundServer) -> None:
+def test_replay_next_previous_and_return_to_the_main_menu(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    """Kazoo's keys after a message: 2 replay, 6 next (the last one plays again), 4 previous,
+    0 save it and back to the main menu."""
     load(rds, flow("606", node("voicemail", {"id": "vm-ann", "action": "check"})))
     leave(rds, "vm-ann", 100.0, 200.0)
-    record = call(esl_server, "606", keypresses=keys("1234#", "1", "1", "6", "6", "#"), time_scale=FAST)
+    script = keys("1234#", "1", "2", "6", "4", "6", "6", "0", "#")
+    record = call(esl_server, "606", keypresses=script, time_scale=FAST)
     played = record.args_of("playback")
-    assert played.count(f"{VM_DIR}/{ACCOUNT}/vm-ann/m0.wav") == 2  # replayed once
-    assert played.count(f"{VM_DIR}/{ACCOUNT}/vm-ann/m1.wav") == 1
-    assert "voicemail/vm-no_more_messages.wav" in played
+    assert played.count(f"{VM_DIR}/{ACCOUNT}/vm-ann/m0.wav") == 3  # first, replayed, after 4
+    assert played.count(f"{VM_DIR}/{ACCOUNT}/vm-ann/m1.wav") == 3  # after 6, after 6, 6 on the last
+    assert "voicemail/vm-no_more_messages.wav" not in played  # 0 went back before the end
+    menus = [a.split()[5] for a in record.args_of("play_and_get_digits")]
+    assert menus.count("voicemail/vm-main_menu.wav") == 2
     folders = {m["media_id"]: m["folder"] for m in VoicemailMessages(rds).all(ACCOUNT, "vm-ann")}
-    assert folders == {"m0": "new", "m1": "new"}  # heard but left alone: still new
+    assert folders == {"m0": "new", "m1": "saved"}  # m0 heard and left alone: still new
 
 
 def test_the_owner_calling_their_box_logs_in_without_a_pin(rds: redis.Redis, esl_server: OutboundServer) -> None:
@@ -154,16 +161,21 @@ def test_callerid_match_login_finds_the_callers_box(rds: redis.Redis, esl_server
 
 
 def test_recording_a_new_greeting(rds: redis.Redis, esl_server: OutboundServer, settings: Settings) -> None:
+    """5 settings, 1 record the unavailable greeting, 1 keep it, 0 back, # goodbye."""
     load(rds, flow("609", node("voicemail", {"id": "vm-ann", "action": "check"})),
          flow("610", node("voicemail", {"id": "vm-ann"})))
-    record = call(esl_server, "609", keypresses=keys("1234#", "5", "#"), record_seconds=1.1, time_scale=0.1)
-    path = f"{settings.voicemail_dir}/{ACCOUNT}/vm-ann/unavailable.wav"
-    assert record.args_of("record") == [f"{path} 60 200 3"]
+    script = keys("1234#", "5", "1", "1", "0", "#")
+    record = call(esl_server, "609", keypresses=script, record_seconds=1.1, time_scale=0.1)
+    folder = f"{settings.voicemail_dir}/{ACCOUNT}/vm-ann"
+    [recorded] = record.args_of("record")
+    path = recorded.split()[0]
+    assert path.startswith(f"{folder}/unavailable-") and recorded.endswith(" 60 200 3")
     assert Documents(rds, "vmboxes").get(ACCOUNT, "vm-ann")["media"] == {"unavailable": path}
+    assert Path(path).exists()
     again = call(esl_server, "609", keypresses=keys("1234#", "#"), time_scale=FAST)
     assert "record" not in again.app_names()
     composed = call(esl_server, "610", record_seconds=0.01)
-    assert composed.apps[1] == ("playback", path)  # callers now hear the new greeting
+    assert composed.apps[2] == ("playback", path)  # callers now hear the new greeting
 
 
 def test_single_mailbox_login_opens_the_callers_only_box(rds: redis.Redis, esl_server: OutboundServer) -> None:

@@ -25,6 +25,8 @@ from controller.store.connection import connect
 from controller.store.voicemail import VoicemailMessages
 from tests.office import ACCOUNT, call, flow, load, node
 
+REVIEW = ("play_and_get_digits", 0.05)  # the caller hangs up when asked to review the message
+
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(28)
 
 
@@ -46,7 +48,8 @@ def test_a_voicemail_reaches_the_owner_with_its_recording(rds: redis.Redis, vm_s
                                                           tmp_path: Path) -> None:
     alert = {"recipients": [{"type": "user", "id": "u-bob"}]}
     load(rds, flow("900", node("missed_call_alert", alert, _=node("voicemail", {"id": "vm-bob"}))))
-    call(vm_server, "900", caller_name="Erin <b>", caller_number="+15558880000", record_seconds=0.02)
+    call(vm_server, "900", caller_name="Erin <b>", caller_number="+15558880000", record_seconds=0.02,
+         hangup_during=REVIEW)
     [message] = VoicemailMessages(rds).all(ACCOUNT, "vm-bob")
     recording = Path(message["media_path"])  # written by the simulator's record, as FreeSWITCH's
     outbox = tmp_path / "outbox"
@@ -69,7 +72,7 @@ def test_a_kazoo_template_renders_the_box_and_message_under_teletypes_names(
     text = "{{ voicemail.vmbox_number }} {{ voicemail.vmbox_name }} {{ voicemail.box_id }}"
     Templates(rds).put(ACCOUNT, "voicemail_to_email", fields, text, "")
     load(rds, flow("901", node("voicemail", {"id": "vm-bob"})))
-    call(vm_server, "901", caller_number="+15558880000", record_seconds=0.02)
+    call(vm_server, "901", caller_number="+15558880000", record_seconds=0.02, hangup_during=REVIEW)
     [message] = VoicemailMessages(rds).all(ACCOUNT, "vm-bob")
     outbox = tmp_path / "outbox"
     Mailer(rds, JobQueue(rds), OutboxSender(str(outbox)), name="vm-test",

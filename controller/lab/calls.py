@@ -7,7 +7,7 @@ Scenarios (what the caller and the rung phones do):
   prompt after that (the voicemail greeting): a missed call;
 - `busy`: every bridge is refused with 486;
 - `voicemail`: the bridges ring out, then the caller talks `record` s into voicemail and presses
-  the `dtmf` digits at the prompts;
+  the `dtmf` digits at the prompts (with none, hangs up when asked to review the message);
 - `hangup`: the caller hangs up after `hangup_after` s (while the phones ring);
 - `internal`: the caller is the account's device `--from` (a SIP username), answered.
 
@@ -77,6 +77,8 @@ def scenario(options: Options) -> Scenario:
     elif kind == "voicemail":
         presses = (Keypress(options.dtmf, delay=1.0),) if options.dtmf else ()
         extra = {"record_seconds": options.record, "keypresses": presses}
+        if not options.dtmf:  # hangs up once asked to review the message, as callers do
+            extra["hangup_during"] = ("play_and_get_digits", 0.3)
     elif kind == "hangup":
         extra = {"hangup_after": options.hangup_after}
     if kind == "internal":

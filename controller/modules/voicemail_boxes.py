@@ -32,6 +32,29 @@ def boxes_of(call: Call, owner: str) -> list[dict[str, Any]]:
     return [b for b in call.services.vmboxes.all(call.account_id) if b.get("owner_id") == owner]
 
 
+def update_box(call: Call, box: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    """Write `changes` to the box's stored document (read again, so that an edit made meanwhile
+    through the API is kept) and to `box`; a value None removes the field. The store checks the
+    document against its schema (DocumentError: nothing is changed), as Kazoo validates the
+    vmbox."""
+    fresh = call.services.vmboxes.find(call.account_id, str(box["id"])) or dict(box)
+    updated = _changed(fresh, changes)
+    call.services.vmboxes.save(call.account_id, updated)
+    box.clear()
+    box.update(updated)
+
+
+def _changed(doc: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    changed = {**doc, **{k: v for k, v in changes.items() if v is not None}}
+    return {k: v for k, v in changed.items() if changes.get(k, "") is not None}
+
+
+def with_media(box: Mapping[str, Any], name: str, value: str | None) -> dict[str, Any]:
+    """The box's `media` with one entry set (None: removed)."""
+    media = {k: v for k, v in (box.get("media") or {}).items() if k != name}
+    return media if value is None else {**media, name: value}
+
+
 def caller_owner(call: Call) -> str | None:
     """The user who owns the device placing the call (None for inbound callers)."""
     username = bridging.calling_username(call)

@@ -6,10 +6,12 @@ the caller's only box; otherwise the caller types the mailbox number. The PIN is
 unless the owner calls from their own device and the box does not `require_pin`. Three failed
 logins end the call.
 
-Then the main menu, after the counts of new and saved messages: `1` new messages, `2` saved
-messages, `5` record the greeting callers hear, `#` goodbye. Each message is played with its
-time and caller, then: `1` replay, `2` save, `7` delete, `6` next, `0` back to the main menu (a new
-message that was heard and left alone stays new, as in Kazoo).
+Then the main menu with Kazoo's keys (cf_voicemail's `#keys{}` defaults, `voicemail_keys.py`),
+after the counts of new and saved messages: `1` new messages, `2` saved messages
+(`voicemail_listen.py`), `5` the settings menu (`voicemail_config.py`; not for a box that is
+`not_configurable`), `#` goodbye. Four rounds without a valid key end it too. When it ends the
+flow goes on at the node's `_` child, as Kazoo continues; a call back (`9` after a message) runs
+the callflow for the caller's number instead.
 """
 
 from __future__ import annotations
@@ -19,25 +21,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
-from controller.flow import Next
+from controller.flow import DEFAULT_CHILD, Branch, Next
 from controller.modules import voicemail_boxes as boxes
+from controller.modules import voicemail_config, voicemail_listen
+from controller.modules import voicemail_greetings as greetings
+from controller.modules import voicemail_keys as keys
 from controller.modules.prompts import Collect, Prompt, collect, play
 
 log = logging.getLogger(__name__)
 
 LOGIN_ATTEMPTS = 3
-MENU_ROUNDS = 20  # the main menu is left after this many choices (a caller gone silent)
+INVALID_ROUNDS = 4  # main menu rounds without a valid key before it ends (Kazoo's)
 ENTER_ID = Prompt(file="voicemail/vm-enter_id.wav")
 ENTER_PIN = Prompt(file="voicemail/vm-enter_pass.wav")
 FAILED = Prompt(file="voicemail/vm-fail_auth.wav")
 ABORT = Prompt(file="voicemail/vm-abort.wav")
 GOODBYE = Prompt(file="voicemail/vm-goodbye.wav")
 MAIN_MENU = Prompt(file="voicemail/vm-main_menu.wav")
-MESSAGE_MENU = Prompt(file="voicemail/vm-message_menu.wav")
-NO_MORE = Prompt(file="voicemail/vm-no_more_messages.wav")
-RECORD_GREETING = Prompt(file="voicemail/vm-record_greeting.wav")
-SAVED = Prompt(file="voicemail/vm-saved.wav")
-DELETED = Prompt(file="voicemail/vm-deleted.wav")
 
 
 def digits(data: Mapping[str, Any]) -> Collect:
@@ -52,9 +52,11 @@ def check(call: Call, data: Mapping[str, Any], box: dict[str, Any] | None) -> Ne
     if box is None:
         play(call, ABORT)
         return None
-    main_menu(call, box)
+    branch = main_menu(call, box, data)
+    if branch is not None:
+        return branch
     play(call, GOODBYE)
-    return None
+    return DEFAULT_CHILD
 
 
 def _preselected(call: Call, data: Mapping[str, Any], owner: str | None) -> dict[str, Any] | None:
@@ -81,19 +83,25 @@ def login(call: Call, data: Mapping[str, Any], box: dict[str, Any] | None, owner
     return None
 
 
-def main_menu(call: Call, box: dict[str, Any]) -> None:
-    one_key = Collect(max_digits=1, timeout_ms=5000)
-    for _ in range(MENU_ROUNDS):
+def main_menu(call: Call, box: dict[str, Any], data: Mapping[str, Any]) -> Branch | None:
+    """Until the owner leaves; the flow of a call back when they chose one."""
+    invalid = 0
+    while invalid <= INVALID_ROUNDS:
         say_counts(call, box)
-        choice = collect(call, MAIN_MENU, one_key, "vm_choice")
-        if choice == "1":
-            listen(call, box, "new")
-        elif choice == "2":
-            listen(call, box, "saved")
-        elif choice == "5":
-            record_greeting(call, box)
-        elif choice in ("#", ""):
-            return
+        choice = collect(call, MAIN_MENU, greetings.one_key(data), "vm_choice")
+        if choice == keys.EXIT:
+            return None
+        if choice in (keys.HEAR_NEW, keys.HEAR_SAVED):
+            branch = voicemail_listen.listen(call, box, "new" if choice == keys.HEAR_NEW else "saved", data)
+            if branch is not None:
+                return branch
+        elif choice == keys.CONFIGURE and box.get("not_configurable") is not True:
+            voicemail_config.config_menu(call, box, data)
+        else:
+            invalid += 1
+            continue
+        invalid = 0
+    return None
 
 
 def say_counts(call: Call, box: Mapping[str, Any]) -> None:
@@ -103,40 +111,3 @@ def say_counts(call: Call, box: Mapping[str, Any]) -> None:
         ("playback", "voicemail/vm-new.wav"), ("say", f"en NUMBER PRONOUNCED {counts['saved']}"),
         ("playback", "voicemail/vm-saved.wav"),
     ])
-
-
-def listen(call: Call, box: Mapping[str, Any], folder: str) -> None:
-    store, aid = call.services.messages, call.account_id
-    one_key = Collect(max_digits=1, timeout_ms=5000)
-    for message in store.all(aid, box["id"], folder):
-        while True:
-            call.channel.execute_all([
-                ("say", f"en SHORT_DATE_TIME PRONOUNCED {int(message.get('timestamp', 0))}"),
-                ("playback", str(message["media_path"])),
-            ])
-            choice = collect(call, MESSAGE_MENU, one_key, "vm_choice")
-            if choice != "1":
-                break
-        if choice == "2":
-            store.move(aid, box["id"], message["media_id"], "saved")
-            play(call, SAVED)
-        elif choice == "7":
-            store.move(aid, box["id"], message["media_id"], "deleted")
-            play(call, DELETED)
-        elif choice == "0":
-            return
-    play(call, NO_MORE)
-
-
-def record_greeting(call: Call, box: dict[str, Any]) -> None:
-    """Record the greeting callers hear (`media.unavailable` of the box)."""
-    where = boxes.folder(call, box)
-    path = f"{where}/unavailable.wav"
-    event = call.channel.execute_all([
-        ("playback", RECORD_GREETING.file), ("playback", "tone_stream://%(500,0,800)"),
-        *boxes.recording(where, path, 60, ("200", "3")),
-    ])
-    if (boxes.recorded_ms(event) or 0) >= 1000:
-        box["media"] = {**(box.get("media") or {}), "unavailable": path}
-        call.services.vmboxes.save(call.account_id, box)
-        play(call, SAVED)

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import gevent
 from gevent.event import Event
 
+from controller.notify.after_notify import action_of, after_delivery
 from controller.notify.attempt import Attempt, Record, log_entry
 from controller.notify.context import Context, ContextReader
 from controller.notify.delivery import DeliveryError, PermanentDeliveryError, Receipt
@@ -396,6 +397,8 @@ class Mailer:
         pipe.execute()
         if record in self._pending:
             self._pending.remove(record)
+        if attempt.is_complete and record.last and action_of(job):
+            after_delivery(self.rds, self.preparer.recordings.root, prepared)
         self._tell(claimed, attempt, fate)
 
     def _tell(self, claimed: Claimed, attempt: Attempt, fate: Any) -> None:
