@@ -92,6 +92,10 @@ def test_a_users_token_writes_only_for_an_admin_and_expires(api: Client, rds: re
     rds.set(keys.api_token(digest_of(token)), json.dumps({**record, "expires": time.time() - 1}))
     assert api.call("GET", USERS + "/u-bob", token).status_code == 401  # expired, even while Redis still has it
     assert digest_of(token) not in [t.digest for t in Tokens(rds).all()]
+    gone = [login(api, credentials=credentials("bob", PASSWORD), account_name="Child Office").json()["auth_token"]
+            for _ in range(3)]
+    rds.delete(*(keys.api_token(digest_of(t)) for t in gone))  # as Redis expires them
+    assert Tokens(rds).prune(sample=100) == 3 and len(rds.smembers(keys.API_TOKENS)) == 5  # api_world's own five
 
 
 def test_every_failed_login_is_the_same_401_until_the_address_is_throttled(api: Client, rds: redis.Redis) -> None:

@@ -31,8 +31,8 @@ def authenticate() -> None:
     token = ctx().tokens.lookup(secret) if secret else None
     if token is None:
         raise ApiError(401, "invalid credentials", {"X-Auth-Token": {
-            "required": "a valid token is required: `controller tokens create --account ACCOUNT_ID` makes one "
-                        "(GET / says more)"}})
+            "required": "a valid token is required: `controller tokens create --account ACCOUNT_ID` makes one, "
+                        "as do PUT /v2/user_auth and PUT /v2/api_auth (GET / says more)"}})
     g.token = token
     g.auth_secret = secret
 

@@ -22,7 +22,8 @@ ABOUT = {
     "openapi": "/v2/openapi.json",
     "docs": "README.md of the controller, section HTTP API",
     "auth": "send the header X-Auth-Token with a token made by `controller tokens create --account ACCOUNT_ID` "
-            "(--admin to write, --super for every account)",
+            "(--admin to write, --super for every account), or by a login: PUT /v2/user_auth (a user's "
+            "credentials) or PUT /v2/api_auth (an account's API key)",
     "start": "/v2/accounts",
     "health": "/healthz",
     "metrics": "/metrics",

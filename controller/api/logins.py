@@ -103,6 +103,7 @@ def user_auth() -> Response:
     aid, user = found
     secret, token = ctx().tokens.create(aid, admin=user.get("priv_level") == "admin", lifetime=LIFETIME,
                                         owner_id=str(user["id"]), method="cb_user_auth")
+    ctx().tokens.prune()
     g.auth_secret = secret
     return reply(_granted(aid, token.expires, owner=user), 201)
 
@@ -118,6 +119,7 @@ def api_auth() -> Response:
         Logins(ctx().services.rds).count_failure([_address()], WINDOW)
         raise _refused()
     secret, token = ctx().tokens.create(aid, admin=True, lifetime=LIFETIME, method="cb_api_auth")
+    ctx().tokens.prune()
     g.auth_secret = secret
     return reply(_granted(aid, token.expires), 201)
 

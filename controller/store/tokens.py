@@ -87,6 +87,18 @@ class Tokens:
             self._drop(gone)
         return [t for t in found if t is not None and t.is_live]
 
+    def prune(self, sample: int = 20) -> int:
+        """Forget the digests of expired tokens among a random sample (their records are gone
+        already); a login calls it, so the set of digests does not grow with every login."""
+        digests = [str(d) for d in self._rds.srandmember(keys.API_TOKENS, sample) or []]
+        if not digests:
+            return 0
+        gone = [d for d, raw in zip(digests, self._rds.mget([keys.api_token(d) for d in digests]), strict=True)
+                if raw is None]
+        if gone:
+            self._rds.srem(keys.API_TOKENS, *gone)
+        return len(gone)
+
     def revoke_owner(self, account_id: str, owner_id: str) -> int:
         """Revoke the tokens a user's logins made (the user was deleted or changed password)."""
         gone = [t.digest for t in self.all() if t.account_id == account_id and t.owner_id == owner_id]
