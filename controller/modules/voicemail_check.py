@@ -86,7 +86,7 @@ def login(call: Call, data: Mapping[str, Any], box: dict[str, Any] | None, owner
 def main_menu(call: Call, box: dict[str, Any], data: Mapping[str, Any]) -> Branch | None:
     """Until the owner leaves; the flow of a call back when they chose one."""
     invalid = 0
-    while invalid <= INVALID_ROUNDS:
+    while invalid < INVALID_ROUNDS:
         say_counts(call, box)
         choice = collect(call, MAIN_MENU, greetings.one_key(data), "vm_choice")
         if choice == keys.EXIT:
