@@ -1,6 +1,6 @@
 """Call forwarding through a real FreeSWITCH: Ben forwards his calls to 1003, a number of the
 office whose callflow rings Chloe's SIPp phone (the "cell phone"), with and without Kazoo's
-`require_keypress`.
+`require_keypress`, and as the `failover` of his phone when it is not registered.
 
 The forward is a loopback leg into the controller's context: the controller runs the office's
 callflow for 1003 as a call of Ben's phone, and FreeSWITCH's group_confirm asks the answering
@@ -120,3 +120,21 @@ def test_a_forward_with_keypress_is_not_taken_for_answered_when_nobody_presses(
     assert not answered(caller)
     assert_one_missed_call_to_alice(mail(settings, mailbox[1]), name="SIPp")
     assert fs.errors_since(mark) == []
+
+
+def test_failover_rings_the_number_when_the_phone_is_not_registered(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
+    mailbox: tuple[int, Path],
+) -> None:
+    """Forwarding off, `failover` on: Ben's phone is not registered (USER_NOT_REGISTERED), so
+    the number rings in its place."""
+    forward_ben(rds, 10, enabled=False, failover=True, require_keypress=False)
+    mark = fs.mark()
+    cell = sipp.phone("1003", "uas_answer.xml", "-d", "300")
+    caller = sipp.call(DID, "-d", "1500")
+    finish(fs, caller, cell)
+    assert answered(caller)
+    first, second, third = executed(fs, mark, "bridge")
+    assert "user/1002@office.example.com" in first and "loopback" not in first
+    assert "loopback/1003/controller" in second and "user/1003@office.example.com" in third
+    assert mail(settings, mailbox[1]) == []
