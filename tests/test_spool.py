@@ -155,7 +155,7 @@ def test_a_watcher_outlives_a_redis_restart_and_reconciles_when_it_is_back(
 
 
 def render_event(name: str, uuid: str) -> bytes:
-    body = f"Event-Name: {name}\nUnique-ID: {uuid}\n\n".encode()
+    body = f"Event-Name: {name}\nUnique-ID: {uuid}\nCall-Direction: inbound\n\n".encode()
     return b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s" % (len(body), body)
 
 
