@@ -127,3 +127,19 @@ def test_an_unreachable_redis_is_one_clear_line_not_a_traceback() -> None:
     assert result.returncode == 1
     assert "cannot reach Redis at redis://127.0.0.1:1/0" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_match_says_when_a_no_match_callflow_turns_an_outside_caller_away(
+        tmp_path: Path, redis_url: str, rds: Any) -> None:
+    office = json.loads((FLOWS / "office.json").read_text())
+    outbound = next(c for c in office["callflows"] if "no_match" in (c.get("numbers") or []))
+    outbound["numbers"] = ["no_match", "+15554449999"]
+    loaded = controller("flows", "load", str(write(tmp_path / "office.json", office)), redis_url=redis_url)
+    assert loaded.returncode == 0, loaded.stderr
+    outside = controller("flows", "match", "+15554449999", redis_url=redis_url)
+    assert outside.returncode == 1
+    assert f"callflow {outbound['id']} holds no_match: it routes only the account's own phones" in outside.stderr
+    phone = next(d for d in office["devices"] if d["sip"].get("username") == "1001")
+    inside = controller("flows", "match", "+15554449999", "--caller", phone["id"], redis_url=redis_url)
+    assert inside.returncode == 0, inside.stderr
+    assert f"callflow: {outbound['id']}" in inside.stdout

@@ -133,6 +133,11 @@ def _match(args: argparse.Namespace, settings: Settings, rds: redis.Redis) -> in
     print(f"caller:   {'internal device ' + caller['id'] if caller else 'outside the account'}")
     if route is None:
         print("callflow: none matches")
+        inside = None if caller else Matcher(rds).match(aid, args.number, is_internal=True)
+        if inside is not None:
+            print(f"callflow {inside.callflow_id} holds no_match: it routes only the account's own phones "
+                  "(try --caller DEVICE)", file=sys.stderr)
+            return 1
         print(f"no callflow of account {aid} has this number or a pattern matching it: add one "
               "(`controller flows load FILE` or the API)", file=sys.stderr)
         return 1

@@ -4,8 +4,9 @@ Dial strings (FreeSWITCH's `bridge` syntax): a device registered to FreeSWITCH (
 `username`, Kazoo's default) is dialled through the user directory, `user/<username>@<realm>` (the
 device's own `sip.realm`, else the account's); a device with a static `sip.route` goes out through
 the configured SIP profile, `sofia/<route_profile>/<uri without sip:>`. Each leg carries
-`[leg_timeout=N,leg_delay_start=D]`; FreeSWITCH adds the delay to the leg's timeout. Legs are
-joined with `,` (ring at once, `simultaneous`) or `|` (one after the other, `single`).
+`[leg_timeout=N,leg_delay_start=D]` (and its own variables: a call forward's, see `forwarding`);
+FreeSWITCH adds the delay to the leg's timeout. Legs are joined with `,` (ring at once,
+`simultaneous`) or `|` (one after the other, `single`).
 
 The bridge is preceded, in the same write, by one `multiset`: `continue_on_fail=true` (without it
 FreeSWITCH hangs the caller up when the bridge fails, see the `missed_continue` capture),
