@@ -7,6 +7,7 @@ import redis
 
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import BridgeOutcome
+from controller.modules import forwarding
 from controller.store.bundle import load_bundle
 from tests.office import bundle, call, flow, node
 
@@ -129,3 +130,15 @@ def test_the_calling_device_and_its_forward_are_not_rung(rds: redis.Redis, esl_s
     load_forwarding(rds, [flow("609", node("user", {"id": "u-bob"}))], device=forward)
     record = call(esl_server, "609", internal_user="1002")
     assert "bridge" not in record.app_names()
+
+
+def test_a_forward_leg_carries_no_text_that_freeswitch_would_read_as_syntax() -> None:
+    """Only the schemas' shapes reach the leg's variables: a number with letters or a username
+    with a `]` or `,` (a document written around the API) is left out, never quoted."""
+    forward = forwarding.settings({"sip": {"username": "1002],x=y"}},
+                                  {"call_forward": {"enabled": True, "number": "+1555${x}"}})
+    assert forwarding.leg(forward, {}, ACCOUNT, (20, 0)) is None
+    forward = {**forward, "number": "+15557770000"}
+    leg = forwarding.leg(forward, {"sip": {"username": "1002],x=y"}}, ACCOUNT, (20, 0))
+    assert leg is not None and "sip_auth_username" not in leg.dial() and "x=y" not in leg.dial()
+    assert forwarding.leg(forward, {}, "acct,evil=1", (20, 0)) is None

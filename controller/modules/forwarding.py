@@ -41,7 +41,7 @@ from typing import Any
 
 from controller.call import Call
 from controller.modules import bridging
-from controller.modules.bridging import DEFAULT_TIMEOUT, Leg, is_dialable
+from controller.modules.bridging import DEFAULT_TIMEOUT, Leg
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ CONFIRM_READ_MS = 7000
 # NON_DIRECT_MODULES).
 NOT_DIRECT = frozenset({"ring_group"})
 _NUMBER = re.compile(r"\+?[0-9]{1,35}")
+# What may stand as a value of the leg's `[...]` variables (the schemas' own patterns): nothing
+# FreeSWITCH reads as syntax there (`,` `]` `=` `$` `\` `'`), and no caller text.
+_ACCOUNT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_USERNAME = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
 # How FreeSWITCH's user endpoint fails for a phone that is not registered.
 UNREACHABLE = frozenset({"USER_NOT_REGISTERED"})
 
@@ -102,11 +106,11 @@ def replaces_device(forward: Mapping[str, Any], source: str) -> bool:
 def leg(forward: Mapping[str, Any], device: Doc, account_id: str, timing: tuple[int, int]) -> Leg | None:
     """The loopback leg ringing the forward number, None when it has no usable number."""
     dialled = number(forward)
-    if not dialled or not is_dialable(account_id):
+    if not dialled or not _ACCOUNT.fullmatch(account_id):
         return None
     variables = [("controller_account_id", account_id)]
     username = str((device.get("sip") or {}).get("username") or "")
-    if is_dialable(username):
+    if _USERNAME.fullmatch(username):
         variables += [("sip_authorized", "true"), ("sip_auth_username", username)]
     if forward.get("keep_caller_id") is not False:
         variables.append(("controller_retain_cid", "true"))
