@@ -90,10 +90,14 @@ def test_a_full_box_plays_a_notice_and_tells_the_owner(rds: redis.Redis, esl_ser
     load(rds, flow("603", node("voicemail", {"id": "vm-bob"})))
     leave(rds, "vm-bob", 100.0, 200.0)  # vm-bob keeps at most 2
     record = call(esl_server, "603")
-    assert record.apps == [("answer", ""), ("playback", "voicemail/vm-mailbox_full.wav"), ("hangup", "NORMAL_CLEARING")]
+    assert record.app_names() == ["answer", "multiset", "playback", "hangup"]
+    assert record.args_of("playback") == ["voicemail/vm-mailbox_full.wav"]
     [job] = queued_jobs(rds)
     assert job["type"] == "voicemail_full"
     assert job["data"]["voicemail"]["max_messages"] == 2 and job["data"]["voicemail"]["new_count"] == 2
+    login = call(esl_server, "603", keypresses=(Keypress("*"), *keys("5678#", "#")), time_scale=FAST)
+    assert "record" not in login.app_names()  # * during the notice logs in, as in Kazoo
+    assert login.args_of("play_and_get_digits")[0].split()[5] == "voicemail/vm-enter_pass.wav"
 
 
 def test_the_box_can_come_from_the_pattern_capture(rds: redis.Redis, esl_server: OutboundServer,

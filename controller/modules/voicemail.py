@@ -8,7 +8,9 @@ Data: `id` (the box; absent: the box whose mailbox number the callflow pattern c
 
 `compose` (see `voicemail_compose.py`) records a message; when the box's owner calls their own
 box from one of their devices and the box has `check_if_owner` (the default), they are logged in
-to listen instead, as Kazoo does. A box that cannot be found continues to `_`.
+to listen instead, as Kazoo does. A box that cannot be found continues to `_`. Callers and owners
+press Kazoo's keys (`voicemail_keys.py`): the main menu and messages in `voicemail_check.py` and
+`voicemail_listen.py`, the settings in `voicemail_config.py`.
 
 The recordings are files on the FreeSWITCH host, under `CONTROLLER_VOICEMAIL_DIR`
 (`<dir>/<account>/<box>/<message>.wav`); their metadata (caller, time, length, path, folder) is

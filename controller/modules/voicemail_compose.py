@@ -1,7 +1,7 @@
 """Leaving a voicemail message (the `compose` action of the `voicemail` module).
 
-A full box (`max_message_count` new and saved messages, 0: no limit) plays a notice, enqueues a
-`voicemail_full` notification for the owner and ends the call. Otherwise: answer, the greeting
+A full box (`max_message_count` new and saved messages, 0: no limit) plays a notice (`*` during
+it logs in), enqueues a `voicemail_full` notification for the owner and ends the call. Otherwise: answer, the greeting
 (the box's temporary greeting `media.temporary_unavailable` while it has one, else its
 `media.unavailable`, a path or a Kazoo media id, else "the person at extension <mailbox> is not
 available"; none with `skip_greeting`), the instructions (none with `skip_instructions`), a
@@ -59,7 +59,8 @@ def compose(call: Call, data: Mapping[str, Any], box: dict[str, Any]) -> Next:
         log.info("call %s: voicemail box %s is full", call.uuid, box["id"])
         voicemail_notify.notify(call, box, "voicemail_full", {
             **voicemail_notify.counts_data(counts), "max_messages": int(box.get("max_message_count", 100))})
-        call.channel.execute_all([("answer", ""), ("playback", FULL)])
+        if greet(call, [("playback", FULL)]) == keys.LOGIN:  # Kazoo lets the owner log in here too
+            return voicemail_check.check(call, data, box)
         return None
     key = greet(call, greeting(box, unavailable(call, box)))
     if key == keys.LOGIN:
