@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
+from controller.esl.safety import one_line
 from controller.modules import voicemail_boxes as boxes
 from controller.modules import voicemail_notify
 from controller.modules.prompts import Collect, Prompt, collect, play
@@ -70,8 +71,9 @@ def destination(call: Call, data: Mapping[str, Any], source: Mapping[str, Any]) 
 
 
 def copy_recording(call: Call, path: str, target: Mapping[str, Any], media_id: str) -> str | None:
-    """Copy a recording of the voicemail folder into the target box's folder; None when it is
-    not in the folder or cannot be copied (logged)."""
+    """Copy a recording of the voicemail folder into the target box's folder (which FreeSWITCH's
+    `mkdir` makes, as before a `record`, so that it owns it); None when the recording is not in
+    the folder or cannot be copied (logged)."""
     root = os.path.realpath(call.services.settings.voicemail_dir)
     source = os.path.realpath(path) if path else ""
     if not source or os.path.commonpath([source, root]) != root or not os.path.isfile(source):
@@ -79,8 +81,8 @@ def copy_recording(call: Call, path: str, target: Mapping[str, Any], media_id: s
         return None
     folder = boxes.folder(call, target)
     copied = f"{folder}/{media_id}{os.path.splitext(source)[1] or '.wav'}"
+    call.channel.execute("mkdir", one_line(folder))  # made by FreeSWITCH: it records there later
     try:
-        os.makedirs(folder, exist_ok=True)
         shutil.copyfile(source, copied)
     except OSError as exc:
         log.warning("call %s: recording %s not copied to %s: %s", call.uuid, source, copied, exc)
