@@ -585,3 +585,11 @@ def test_set_variables_takes_kazoos_custom_application_vars_as_cav_variables() -
 def test_set_variables_without_variables_says_which_fields_it_needs() -> None:
     report = check_callflow({"numbers": ["1"], "flow": {"module": "set_variables", "data": {"export": True}}}, "t")
     assert [error.reason for error in report.errors] == ["needs 'custom_application_vars' or 'custom_channel_vars'"]
+
+
+def test_a_bundle_names_a_missing_voicemail_box_as_a_vmbox() -> None:
+    bundle = kazoo_office()
+    bundle["callflows"].append({"id": "cf-vm", "numbers": ["5001"],
+                                "flow": {"module": "voicemail", "data": {"id": "vm-gone"}, "children": {}}})
+    found = [e.reason for e in check_bundle(bundle, "kazoo").errors]
+    assert found == ["no vmbox 'vm-gone' in the bundle"]

@@ -36,6 +36,7 @@ from controller.store.logins import USER_SECRETS
 KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
          "callflows")
 # Callflow modules whose data.id names a document of the bundle.
+SINGULAR = {"vmboxes": "vmbox"}  # the others drop their "s"
 REFERENCES = {"user": "users", "device": "devices", "voicemail": "vmboxes", "callflow": "callflows", "menu": "menus"}
 
 
@@ -168,7 +169,7 @@ def _flow_references(
     data = node.get("data")
     target = data.get("id") if kind and isinstance(data, dict) else None
     if kind and isinstance(target, str) and target not in ids[kind]:
-        yield DocumentError(source, f"{path}.data.id", f"no {kind[:-1]} {target!r} in the bundle")
+        yield DocumentError(source, f"{path}.data.id", f"no {SINGULAR.get(kind, kind[:-1])} {target!r} in the bundle")
     if node.get("module") == "temporal_route" and isinstance(data, dict):
         yield from _temporal_references(data, f"{path}.data", source, ids)
     children = node.get("children")
