@@ -103,6 +103,7 @@ class Settings:
     media_dir: str = ""  # "": <data_dir>/media (controller/store/media.py)
     media_max_bytes: int = 11534336  # Kazoo's media schema's content_length maximum (11 MiB)
     country_code: str = "1"
+    cdr_days: int = 30  # how long call records are kept (controller/store/cdrs.py)
     carriers: tuple[Carrier, ...] = ()
     freeswitch: tuple[EslEndpoint, ...] = ()
     log_level: str = "INFO"
@@ -267,6 +268,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "media_dir": str,
     "media_max_bytes": _positive_int,
     "country_code": _country_code,
+    "cdr_days": _positive_int,
     "carriers": _carriers,
     "freeswitch": _esl_endpoints,
     "log_level": _log_level,

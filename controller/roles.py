@@ -6,7 +6,8 @@
   role's event loop, so a loop stalled by a CPU-bound request or template does not answer (a pid
   that merely exists would). `metrics` is the role's Prometheus exposition, which the API role
   sums into its `/metrics`; `address` is where the role listens; the ESL role also answers
-  `freeswitch` (its watcher's connections, for `/healthz`).
+  `freeswitch` (its watcher's connections, for `/healthz`) and `channels <account id>` (its
+  calls in progress, for the API's `/channels`).
 - `roles.json`: the supervisor's view of every child (`up`, `starting`, `down`, `stopping`), with
   its pid, restarts and why it is down, rewritten whenever one changes; the API role's `/healthz`
   reads it to degrade while a role is down or restarting.
@@ -38,6 +39,7 @@ ASK_TIMEOUT = 2.0
 UP = "up"
 
 Answer = Callable[[], bytes]
+Query = Callable[[str], bytes]
 
 
 def run_dir(data_dir: str | Path) -> Path:
@@ -57,9 +59,10 @@ def add_option(parser: argparse.ArgumentParser) -> None:
 class RoleSocket:
     """A role's side: answers the supervisor's and its peers' questions, one per connection."""
 
-    def __init__(self, path: Path, answers: Mapping[str, Answer]) -> None:
+    def __init__(self, path: Path, answers: Mapping[str, Answer], queries: Mapping[str, Query] | None = None) -> None:
         self.path = path
         self.answers: dict[str, Answer] = {"health": lambda: b"ok", **answers}
+        self.queries: dict[str, Query] = dict(queries or {})  # `word argument` questions
         self._server: StreamServer | None = None
 
     def start(self) -> None:
@@ -82,7 +85,9 @@ class RoleSocket:
         try:
             question = _read_line(sock)
             answer = self.answers.get(question)
-            sock.sendall(answer() if answer is not None else b"")
+            word, _, argument = question.partition(" ")
+            query = self.queries.get(word) if answer is None else None
+            sock.sendall(answer() if answer is not None else query(argument) if query is not None else b"")
         except OSError:
             pass  # the asker gave up: nothing to tell anyone
 
@@ -115,11 +120,13 @@ def ask(path: Path, question: str, timeout: float = ASK_TIMEOUT) -> bytes:
         return b"".join(chunks)
 
 
-def answer_supervisor(directory: str | None, role: str, answers: Mapping[str, Answer]) -> RoleSocket | None:
+def answer_supervisor(
+    directory: str | None, role: str, answers: Mapping[str, Answer], queries: Mapping[str, Query] | None = None
+) -> RoleSocket | None:
     """A supervised role's socket, listening (None when the role runs on its own)."""
     if directory is None:
         return None
-    role_socket = RoleSocket(socket_path(Path(directory), role), answers)
+    role_socket = RoleSocket(socket_path(Path(directory), role), answers, queries)
     role_socket.start()
     return role_socket
 
@@ -184,6 +191,12 @@ class Peers:
                 except OSError as exc:
                     log.debug("no metrics from %s: %s", role, exc)
         return found
+
+    def channels(self, aid: str) -> list[dict[str, Any]]:
+        """The account's calls in progress on the ESL role (controller/esl/livecalls.py); OSError
+        when it does not answer."""
+        found = json.loads(ask(socket_path(self.directory, "serve"), f"channels {aid}", self.timeout) or b"[]")
+        return [dict(item) for item in found] if isinstance(found, list) else []
 
     def freeswitch(self) -> dict[str, bool]:
         """The ESL role's watcher connections (all down while it does not answer)."""

@@ -14,6 +14,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from controller.api import (
     accounts,
     callflows,
+    cdrs,
+    channels,
     customer_update,
     documents,
     landing,
@@ -62,7 +64,7 @@ def create_app(services: Services, workers: WorkerPool | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     for module in (accounts, documents, media, messages, callflows, notification_system, notification_accounts, preview,
-                   smtplog, customer_update, openapi, landing, logins):
+                   smtplog, customer_update, openapi, landing, logins, channels, cdrs):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app

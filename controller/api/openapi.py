@@ -54,6 +54,7 @@ def _crud(name: str, tag: str, body: str, conflict: str) -> list[Op]:
 
 
 _NOTE = "/v2/accounts/{account_id}/notifications"
+_CHANNELS = "/v2/accounts/{account_id}/channels"
 _MEDIA = "/v2/accounts/{account_id}/media"
 _AUDIO = ("audio/wav", "audio/mpeg")
 _UPLOAD = "Upload its audio: WAV or MP3 (audio/wav, audio/mpeg or application/octet-stream, or one multipart file)"
@@ -144,6 +145,16 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", _NOTE + "/smtplog/{id}", "One SMTP log entry", "notifications", errors=(404,)),
     Op("post", _NOTE + "/customer_update/message", "Send a customer update to descendant accounts' users",
        "notifications", "CustomerUpdate", errors=(400,), success=202, content=_BODY_TYPES),
+    Op("get", _CHANNELS, "The account's calls in progress (from the serve role of `controller run`)", "channels",
+       query=("page_size", "start_key"), errors=(503,)),
+    Op("get", _CHANNELS + "/{id}", "One call in progress", "channels", errors=(404, 503)),
+    Op("put", _CHANNELS + "/{id}", "hangup, or a blind transfer to target (Kazoo's actions)", "channels",
+       "ChannelAction", errors=(400, 404, 503), success=202),
+    Op("post", _CHANNELS + "/{id}", "The same as PUT", "channels", "ChannelAction", errors=(400, 404, 503),
+       success=202),
+    Op("get", "/v2/accounts/{account_id}/cdrs", "The account's call records, newest first", "cdrs",
+       query=("created_from", "created_to", "page_size", "start_key"), errors=(400,)),
+    Op("get", "/v2/accounts/{account_id}/cdrs/{id}", "One call record", "cdrs", errors=(404,)),
 )
 
 _QUERY = {
@@ -151,11 +162,14 @@ _QUERY = {
     "start_key": {"type": "string", "description": "the key of the first item of the page (next_start_key)"},
     "folder": {"enum": ["new", "saved", "deleted"]},
     "accept": {"enum": ["application/json", "text/html", "text/plain"]},
+    "created_from": {"type": "integer", "description": "Gregorian seconds (Kazoo's; unix seconds are taken too)"},
+    "created_to": {"type": "integer", "description": "Gregorian seconds; at most 31 days after created_from"},
 }
 _STATUS = {200: "Success", 201: "Created", 202: "Accepted (jobs queued)", 400: "Invalid request",
            401: "No valid X-Auth-Token", 403: "Out of the token's reach, or not allowed",
            404: "No such document (or no audio)", 406: "Not acceptable", 409: "Conflict", 413: "Body too large",
-           415: "Unsupported media type", 429: "Too many failed logins (Retry-After says when to try again)"}
+           415: "Unsupported media type", 429: "Too many failed logins (Retry-After says when to try again)",
+           503: "Not available now (the serve role or FreeSWITCH did not answer)"}
 
 
 def _response(status: int, content: tuple[str, ...]) -> dict[str, Any]:
@@ -235,6 +249,10 @@ def _components() -> dict[str, Any]:
                                 "description": "md5 (or sha1) hex digest of username:password"},
                 "method": {"enum": ["md5", "sha"], "default": "md5"}, "account_name": {"type": "string"},
                 "account_realm": {"type": "string"}, "phone_number": {"type": "string"}}},
+            "ChannelAction": {"type": "object", "required": ["action"], "properties": {
+                "action": {"enum": ["hangup", "transfer"]},
+                "target": {"type": "string", "pattern": "^\\+?[0-9A-Za-z*#]{1,32}$"},
+                "leg": {"enum": ["self", "bleg"], "default": "bleg"}}},
             "ApiAuth": {"type": "object", "required": ["api_key"], "properties": {
                 "api_key": {"type": "string", "minLength": 64, "maxLength": 64}}},
             "ApiKey": {"type": "object", "properties": {"api_key": {

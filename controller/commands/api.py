@@ -49,7 +49,9 @@ def build_server(
     run when it has `peers`, its CPU-heavy work done by `workers` (else by a pool of its own)."""
     metrics = services.metrics or Metrics()
     metrics.watch_queue(services.queue.stats)
-    app = OpsApp(create_app(services, workers), services.rds, metrics, watcher, settings.alert_max_delay, peers=peers)
+    api = create_app(services, workers)
+    api.extensions["live_channels"] = peers.channels if peers is not None else None  # controller/api/channels.py
+    app = OpsApp(api, services.rds, metrics, watcher, settings.alert_max_delay, peers=peers)
     listen = settings.api_listen
     return ApiServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))
 

@@ -15,6 +15,7 @@ from controller.call import Call
 from controller.commands.stopping import wait_for_stop_signal
 from controller.config import Settings
 from controller.esl.lifecycle import CallLifecycle
+from controller.esl.livecalls import LiveCalls
 from controller.esl.localcalls import LocalCalls
 from controller.esl.server import OutboundServer, settle_garbage_collector
 from controller.esl.watcher import Watcher
@@ -26,6 +27,7 @@ from controller.modules import REGISTRY, TERMINATION_HANDLERS
 from controller.services import Services
 from controller.spool import Drainer
 from controller.store.cache import AccountCache
+from controller.store.cdrs import CdrWriter
 from controller.store.connection import connect
 from controller.store.revisions import RevisionWatch
 
@@ -43,7 +45,9 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run_serve)
 
 
-def build_call_side(settings: Settings, services: Services) -> tuple[OutboundServer, Watcher]:
+def build_call_side(
+    settings: Settings, services: Services, live: LiveCalls | None = None
+) -> tuple[OutboundServer, Watcher]:
     """The outbound ESL server running callflows and the inbound watcher, for these services
     (refused calls and calls in progress counted in their metrics, when they have some). The
     account cache starts following revision notices, so that calls to an account that has not
@@ -58,7 +62,8 @@ def build_call_side(settings: Settings, services: Services) -> tuple[OutboundSer
     metrics = services.metrics
     refused = metrics.calls.labels("refused").inc if metrics is not None else None
     local = LocalCalls()
-    server = OutboundServer(settings, CallLifecycle(services, Executor(REGISTRY), local), on_refused=refused)
+    lifecycle = CallLifecycle(services, Executor(REGISTRY), local, live)
+    server = OutboundServer(settings, lifecycle, on_refused=refused)
     watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS, local=local)
     if metrics is not None:
         metrics.count_calls_active(lambda: server.active_calls)
@@ -68,7 +73,9 @@ def build_call_side(settings: Settings, services: Services) -> tuple[OutboundSer
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     metrics = Metrics()
-    server, watcher = build_call_side(settings, Services.build(settings, connect(settings), metrics))
+    services = Services.build(settings, connect(settings), metrics)
+    live = LiveCalls(CdrWriter(services.rds, settings.cdr_days))  # /channels and /cdrs
+    server, watcher = build_call_side(settings, services, live)
     server.start()
     watcher.start()
     settle_garbage_collector()
@@ -78,7 +85,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         "metrics": metrics.exposition,
         "freeswitch": lambda: json.dumps(watcher.connected).encode(),
         "address": f"{host}:{port}".encode,
-    })
+    }, {"channels": live.answer})
     announce(f"outbound ESL server on {host}:{port}")
     for endpoint in settings.freeswitch:
         announce(f"watching FreeSWITCH {endpoint}")
@@ -86,6 +93,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     log.info("stopping: no new calls, %d in progress", server.active_calls)
     server.stop()
     watcher.stop()
+    if live.cdrs is not None:
+        live.cdrs.flush()
     if answering is not None:
         answering.stop()
     return 0

@@ -20,6 +20,7 @@ from controller.call import Call
 from controller.callflows.matcher import ACCOUNT_VARIABLE, resolve_account
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
+from controller.esl.livecalls import LiveCalls
 from controller.esl.localcalls import LocalCalls
 from controller.esl.session import PROCESS_BUFFERS, Session
 from controller.executor import Executor, run_call_flow
@@ -68,10 +69,13 @@ def giving_back_if_unavailable(session: Session) -> Iterator[None]:
 class CallLifecycle:
     """Drives calls on outbound connections; one instance per process."""
 
-    def __init__(self, services: Services, executor: Executor, local: LocalCalls | None = None) -> None:
+    def __init__(
+        self, services: Services, executor: Executor, local: LocalCalls | None = None, live: LiveCalls | None = None
+    ) -> None:
         self.services = services
         self.executor = executor
         self.local = local  # the calls taken here, for this process's watcher
+        self.live = live  # the calls in progress here, for the API's channels; their records
         self.budget = wire.Budget(PROCESS_BUFFERS)  # shared by this process's calls
         # number -> (account, why, the watch's stamp when read): see _resolve
         self.owners: collections.OrderedDict[str, tuple[str | None, str, Stamp | None]] = collections.OrderedDict()
@@ -89,6 +93,8 @@ class CallLifecycle:
             if self.local is not None and data.get("Unique-ID"):
                 self.local.add(str(data["Unique-ID"]))
             call = self._place(session, data)
+            if call is not None and self.live is not None:
+                self.live.started(call)
             if call is not None:
                 bind_call(call.uuid, call.account_id)
                 session.share_log_context()
@@ -109,6 +115,8 @@ class CallLifecycle:
                 call.run_termination()
             session.close()
             self._count(call)
+            if call is not None and self.live is not None:
+                self.live.ended(call)
 
     def _count(self, call: Call | None) -> None:
         """The call's outcome in the metrics: answered (bridged), voicemail, missed (inbound, neither),

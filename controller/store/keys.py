@@ -10,6 +10,8 @@ Layout (all values are JSON documents unless said otherwise):
 - `account:{aid}:sip_users`               hash SIP username -> device id
 - `account:{aid}:revision`                integer, bumped by every callflow change (cache key)
 - `number:{number}:accounts`              set of the account ids whose callflows use the number
+- `account:{aid}:cdrs`                    sorted set of call record ids by the call's start (unix time)
+- `cdr:{aid}:{cdr id}`                     one call record, expiring after CONTROLLER_CDR_DAYS
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ def revision(aid: str) -> str:
 
 def number_accounts(number: str) -> str:
     return f"number:{number}:accounts"
+
+
+def cdrs(aid: str) -> str:
+    return f"account:{aid}:cdrs"
+
+
+def cdr(aid: str, cdr_id: str) -> str:
+    return f"cdr:{aid}:{cdr_id}"
 
 
 def all_of_account(aid: str) -> list[str]:
