@@ -44,6 +44,14 @@ class Channel(Protocol):
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None: ...
 
+    def api(self, command: str) -> str:
+        """Run a FreeSWITCH API command (`valet_info`, `conference ... list`); its answer."""
+        ...
+
+    def wait_gone(self, timeout: float) -> bool:
+        """Wait until the channel is gone (a call another app bridged ends); False on timeout."""
+        ...
+
     @property
     def is_gone(self) -> bool: ...
 
@@ -328,6 +336,12 @@ class GoneChannel:
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         return None
+
+    def api(self, command: str) -> str:
+        raise ChannelGoneError("channel gone")
+
+    def wait_gone(self, timeout: float) -> bool:
+        return True
 
 
 # The events whose news must be in Redis before the call ends: only a bridge decides whether a

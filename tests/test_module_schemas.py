@@ -203,6 +203,11 @@ VALID: dict[str, list[dict[str, Any]]] = {
         {"to_did": "+15557654321", "caller_id_type": "external", "emit_account_id": True,
          "custom_sip_headers": {"X-Office": "main", "out": {"X-Billing-Code": "42"}}},
     ],
+    "park": [
+        {"action": "auto", "default_ringback_timeout": 120000, "default_callback_timeout": 30000,
+         "slots": {"100": {"ringback_timeout": 10000}, "101": {"ringback_timeout": 25000, "presence_type": "confirmed"}}},
+        {"action": "retrieve", "slot": "101"},
+    ],
     "pivot": [
         {"voice_url": "https://ivr.example.com/pivot"},
         {"voice_url": "http://10.0.0.5/ivr", "method": "POST", "req_format": "kazoo", "timeout": 10, "debug": True},
@@ -300,6 +305,8 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
      {"template_id": "t", "recipients": [{"type": "sms", "id": "+15555550101"}]}, "enum"),
     ("offnet", "the DID has punctuation", {"to_did": "555-1234"}, "pattern"),
     ("offnet", "a SIP header value breaks the line", {"custom_sip_headers": {"X-Note": "a\r\nInjected: 1"}}, "pattern"),
+    ("park", "the action is unknown", {"action": "valet"}, "enum"),
+    ("park", "the slot is not a number", {"slot": "1a"}, "pattern"),
     ("pivot", "the voice URL is missing", {"method": "GET"}, "required"),
     ("pivot", "the method is PUT", {"voice_url": "https://ivr.example.com/", "method": "PUT"}, "enum"),
     ("pivot", "the voice URL is not http", {"voice_url": "ftp://ivr.example.com/"}, "pattern"),

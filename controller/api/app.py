@@ -25,6 +25,7 @@ from controller.api import (
     notification_accounts,
     notification_system,
     openapi,
+    parked_calls,
     preview,
     smtplog,
 )
@@ -64,7 +65,7 @@ def create_app(services: Services, workers: WorkerPool | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     for module in (accounts, documents, media, messages, callflows, notification_system, notification_accounts, preview,
-                   smtplog, customer_update, openapi, landing, logins, channels, cdrs):
+                   smtplog, customer_update, openapi, landing, logins, channels, cdrs, parked_calls):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app

@@ -155,6 +155,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/v2/accounts/{account_id}/cdrs", "The account's call records, newest first", "cdrs",
        query=("created_from", "created_to", "page_size", "start_key"), errors=(400,)),
     Op("get", "/v2/accounts/{account_id}/cdrs/{id}", "One call record", "cdrs", errors=(404,)),
+    Op("get", "/v2/accounts/{account_id}/parked_calls", "The calls parked in the account's slots (FreeSWITCH's lot)",
+       "parked_calls", errors=(503,)),
 )
 
 _QUERY = {

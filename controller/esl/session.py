@@ -392,6 +392,10 @@ class Session(esl.OutboundSession):
             return
         self.execute(*multiset(variables), self.command_timeout)
 
+    def api(self, command: str) -> str:
+        """`api <command>` on this socket: the body of its api/response."""
+        return self.send("api " + command)[0]
+
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         if self._gone.is_set():
             return

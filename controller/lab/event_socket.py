@@ -197,9 +197,14 @@ def _uuid_break(call: SimulatedCall, args: list[str]) -> str:
     return "+OK\n"
 
 
+def _valet_info(call: SimulatedCall, args: list[str]) -> str:
+    return call.scenario.lots.info(args[0] if args else "")
+
+
 APIS: dict[str, Callable[[SimulatedCall, list[str]], str]] = {
     "uptime": _uptime, "uuid_getvar": _uuid_getvar, "uuid_setvar": _uuid_setvar,
     "uuid_exists": _uuid_exists, "uuid_kill": _uuid_kill, "uuid_break": _uuid_break,
+    "valet_info": _valet_info,
 }
 
 COMMANDS: dict[str, Handler] = {

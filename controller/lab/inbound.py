@@ -56,6 +56,8 @@ class InboundServer:
         self.channels: set[str] = set()  # the uuids of the channels up now
         self.on_send: Callable[[bytes], None] | None = None  # told each event frame sent (a recorder)
         self.core_uuid = dict(render.connect_headers())["Core-UUID"]  # what every simulated call carries
+        # More API commands, by name: the arguments -> the answer (valet_info, conference, ...).
+        self.apis: dict[str, Callable[[list[str]], str]] = {}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -128,6 +130,8 @@ class InboundServer:
             return self.core_uuid
         if len(words) == 2 and words[0] == "uuid_exists":
             return "true" if words[1] in self.channels else "false"
+        if words and words[0] in self.apis:
+            return self.apis[words[0]](words[1:])
         return f"-ERR {words[0] if words else ''} Command not found!\n"
 
     def _command(self, subscriber: _Subscriber, command: wire.Command) -> bool:

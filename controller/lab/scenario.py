@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from controller.lab.valet import Lots
+
 # kind -> (hangup cause, SIP status, whether the callee rings first); as in the captures:
 # missed (ALLOTTED_TIMEOUT after leg_timeout), bridge_nolistener (503 after ~40 ms, no ringing).
 BRIDGE_FAILURES = {
@@ -95,6 +97,8 @@ class Scenario:
     # channel's events wait in their queue: on a real FreeSWITCH the notice was seen to overtake
     # the running app's CHANNEL_EXECUTE_COMPLETE (a voicemail whose caller hung up lost its length).
     notice_before_completion: bool = False
+    # mod_valet_parking's lots: calls given the same Lots park in the same lots (lab/valet.py).
+    lots: Lots = dataclasses.field(default_factory=Lots, compare=False)
 
     @property
     def presses(self) -> tuple[Keypress, ...]:

@@ -1,0 +1,81 @@
+"""`GET /v2/accounts/{id}/parked_calls`: what FreeSWITCH's lot holds, asked over its inbound event
+socket (the simulator's, answering `valet_info` from the lots the simulated calls park in)."""
+
+import dataclasses
+import json
+from collections.abc import Iterator
+
+import gevent
+import pytest
+import redis
+
+from controller.config import EslEndpoint, Settings
+from controller.esl.server import OutboundServer
+from controller.lab.inbound import InboundServer
+from controller.lab.valet import Lots
+from controller.services import Services
+from tests.api_world import Client, serve_api
+from tests.office import call, load, node
+
+PARKED = "/v2/accounts/acct-test/parked_calls"
+
+
+def show_channels(lots: Lots) -> str:
+    rows = [{"uuid": p.call.uuid, "cid_name": p.call.scenario.caller_name, "cid_num": p.call.scenario.caller_number,
+             "created_epoch": "1764676800", "hostname": "fs1"}
+            for slots in lots.lots.values() for p in slots.values()]
+    return json.dumps({"row_count": len(rows), "rows": rows})
+
+
+@pytest.fixture
+def lots() -> Lots:
+    return Lots()
+
+
+@pytest.fixture
+def switch(lots: Lots) -> Iterator[InboundServer]:
+    server = InboundServer()
+    server.apis["valet_info"] = lambda args: lots.info(args[0] if args else "")
+    server.apis["show"] = lambda args: show_channels(lots)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api(settings: Settings, rds: redis.Redis, switch: InboundServer) -> Iterator[Client]:
+    host, port = switch.address
+    services = Services.build(dataclasses.replace(settings, freeswitch=(EslEndpoint(host, port, "ClueCon"),)), rds)
+    with serve_api(services) as client:
+        yield client
+
+
+def test_a_parked_call_is_listed_by_slot_with_its_caller_until_it_ends(
+    api: Client, rds: redis.Redis, esl_server: OutboundServer, lots: Lots
+) -> None:
+    load(rds, {"id": "cf-park", "patterns": [r"^\*3(\d+)$"], "flow": node("park", {})})
+    parked = gevent.spawn(call, esl_server, "*3107", lots=lots, hangup_after=1.0, caller_number="+15557654321")
+    slots = {}
+    for _ in range(100):
+        slots = api.ok("GET", PARKED, who="super")["slots"]
+        if slots:
+            break
+        gevent.sleep(0.02)
+    assert list(slots) == ["107"]
+    assert slots["107"]["CID-Number"] == "+15557654321" and slots["107"]["Call-ID"]
+    assert slots["107"]["Parked-At"] == 1764676800
+    parked.get(timeout=10)
+    assert api.ok("GET", PARKED, who="super") == {"slots": {}}
+
+
+def test_without_freeswitch_the_list_is_unavailable(settings: Settings, rds: redis.Redis) -> None:
+    load(rds)
+    with serve_api(Services.build(settings, rds)) as client:
+        response = client.call("GET", PARKED, who="super")
+    assert response.status_code == 503
+    assert "CONTROLLER_FREESWITCH" in response.json()["data"]["freeswitch"]["unavailable"]
+
+
+def test_another_customer_cannot_see_the_lot(api: Client, rds: redis.Redis) -> None:
+    load(rds)
+    assert api.call("GET", PARKED, who="other").status_code == 403
