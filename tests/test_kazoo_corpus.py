@@ -43,6 +43,9 @@ VALID: dict[str, tuple[str, bool]] = {
     DOC + "voicemail.md#2": ("*98", False),
     DOC + "voicemail.md#3": ("*98100", False),
     "seeds/001_510577018caab489.txt#1": ("+15554441111", False),
+    DOC + "dynamic_cid.md#4": (NODE_NUMBER, True),
+    DOC + "webhook.md#1": (NODE_NUMBER, False),
+    DOC + "webhook.md#2": ("+10005559999", False),
 }
 
 NOT_JSON = "not JSON"
@@ -62,7 +65,6 @@ REFUSED: dict[str, tuple[str, str]] = {
     DOC + "conference_feature.md#1": (NOT_JSON, "{normal conference settings} stands for data"),
     DOC + "custom_sip_headers.md#2": (NOT_JSON, "typographic quotes around in"),
     DOC + "custom_sip_headers.md#3": (NOT_JSON, "a header written without its object"),
-    DOC + "dynamic_cid.md#4": ("unknown module 'dynamic_cid'", "dynamic_cid is not a module here"),
     DOC + "fax_detect.md#1": (NOT_JSON, "DURATION stands for a number"),
     DOC + "group_pickup.md#1": ("unknown module 'group_pickup'", "call pickup is not a module here"),
     DOC + "group_pickup_feature.md#1": ("unknown module 'group_pickup_feature'", "call pickup is not a module here"),
@@ -73,8 +75,6 @@ REFUSED: dict[str, tuple[str, str]] = {
     DOC + "prepend_cid.md#1": (NOT_JSON, "{PREFIX_NAME} and {PREFIX_NUMBER} stand for strings"),
     DOC + "route_to_cid.md#1": ("unknown module 'route_to_cid'", "route_to_cid is not a module here"),
     DOC + "voicemail.md#1": (NOT_JSON, "one closing brace too many"),
-    DOC + "webhook.md#1": ("unknown module 'webhook'", "webhook is not a module here"),
-    DOC + "webhook.md#2": ("unknown module 'webhook'", "webhook is not a module here (the device and voicemail are)"),
 }
 
 # Neither a callflow nor a node: what it is instead.
@@ -94,8 +94,10 @@ NAMED_USER = "3e3f1217bee3ba0aa7496ca61fb4ae8f"
 NAMED: dict[str, list[dict[str, Any]]] = {
     "users": [{"id": NAMED_USER, "first_name": "Named", "last_name": "User", "email": "named@office.test"},
               {"id": "bdc3a4b7e3a5405a9aa8a0f9c6b76997", "first_name": "Notified", "email": "notified@office.test"}],
-    "devices": [{"id": "d-named", "owner_id": NAMED_USER, "sip": {"username": "1005"}}],
-    "vmboxes": [{"id": "f3f32d9692652565e155e931a54ab0a8", "owner_id": NAMED_USER, "mailbox": "3000", "pin": "1234"}],
+    "devices": [{"id": "d-named", "owner_id": NAMED_USER, "sip": {"username": "1005"}},
+                {"id": "front_desk_device_id", "owner_id": NAMED_USER, "sip": {"username": "1006"}}],
+    "vmboxes": [{"id": "f3f32d9692652565e155e931a54ab0a8", "owner_id": NAMED_USER, "mailbox": "3000", "pin": "1234"},
+                {"id": "front_desk_voicemail_box_id", "owner_id": NAMED_USER, "mailbox": "3001", "pin": "1234"}],
 }
 
 

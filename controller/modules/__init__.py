@@ -14,9 +14,12 @@ from controller.flow import Module, TerminationHandler
 from controller.modules import (
     answer,
     callflow,
+    check_cid,
     collect_dtmf,
     device,
+    dynamic_cid,
     hangup,
+    language,
     menu,
     missed_call_alert,
     notification,
@@ -25,6 +28,7 @@ from controller.modules import (
     pivot,
     play,
     prepend_cid,
+    privacy,
     record_call,
     resources,
     response,
@@ -37,15 +41,19 @@ from controller.modules import (
     tts,
     user,
     voicemail,
+    webhook,
 )
 
 REGISTRY: Mapping[str, Module] = MappingProxyType(
     {
         "answer": answer,
         "callflow": callflow,
+        "check_cid": check_cid,
         "collect_dtmf": collect_dtmf,
         "device": device,
+        "dynamic_cid": dynamic_cid,
         "hangup": hangup,
+        "language": language,
         "menu": menu,
         "missed_call_alert": missed_call_alert,
         "notification": notification,
@@ -54,6 +62,7 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
         "pivot": pivot,
         "play": play,
         "prepend_cid": prepend_cid,
+        "privacy": privacy,
         "record_call": record_call,
         "resources": resources,
         "response": response,
@@ -66,6 +75,7 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
         "tts": tts,
         "user": user,
         "voicemail": voicemail,
+        "webhook": webhook,
     }
 )
 
