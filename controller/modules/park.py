@@ -10,7 +10,7 @@ holds a call, else park), `slot` (a static slot; the callflow's capture group co
 the `MAX_SLOT_EXCEEDED` child, else `_`).
 
 Parking is FreeSWITCH's `valet_park <lot> <slot>`, the account's own lot (parking.py); the
-caller hears the hold music until another phone runs `valet_park` on the same slot, which
+caller hears a beep every five seconds until another phone runs `valet_park` on the same slot, which
 bridges the two (mod_valet_parking's uuid_bridge). When the call was parked by a phone of the
 account (a blind transfer's `Referred-By`, as Kazoo finds the parker), FreeSWITCH gives it back
 after the ringback timeout (`valet_parking_timeout`) and the parker's device rings for the
@@ -40,6 +40,11 @@ CALLBACK_MS = 30_000  # Kazoo's default_callback_timeout
 ROUNDS = 20  # parked again at most this many times after an unanswered ringback
 BRIDGE_WAIT = 1.0  # seconds for CHANNEL_BRIDGE once valet_park returned
 CALL_LENGTH = 86_400.0  # how long a bridged call may last while the node waits for its end
+# What a parked caller hears: a short beep every five seconds. mod_valet_parking otherwise plays
+# the channel's hold_music (vanilla: local_stream://moh), and where that stream does not exist
+# its playback fails at once and valet_park retries it in a loop that logs an error each time
+# (seen on a real FreeSWITCH without music on hold).
+HOLD_MUSIC = "tone_stream://%(200,4800,440);loops=-1"
 ALREADY_IN_USE = "park/park-already_in_use.wav"
 NO_CALLER = "park/park-no_caller.wav"
 PLACED_IN_SPOT = "park/park-call_placed_in_spot.wav"
@@ -101,7 +106,8 @@ def park(call: Call, data: dict[str, Any], lot: str, slot: str, announce: bool) 
 def hold(call: Call, lot: str, slot: str, ringback_ms: int) -> bool:
     """Park in the slot until retrieved (True: bridged, and now ended) or, with a ringback
     timeout, until FreeSWITCH gives the call back (False)."""
-    variables = {"hangup_after_bridge": "true", "valet_parking_timeout": str(max(1, ringback_ms // 1000))}
+    variables = {"hangup_after_bridge": "true", "valet_hold_music": HOLD_MUSIC,
+                 "valet_parking_timeout": str(max(1, ringback_ms // 1000))}
     if not ringback_ms:
         variables["valet_parking_timeout"] = ""  # (an empty value unsets it: no timeout)
     call.channel.execute_all([multiset(variables), ("valet_park", f"{lot} {slot}")])

@@ -1,0 +1,73 @@
+"""Parking through a real FreeSWITCH (mod_valet_parking): one of the office's SIPp phones dials
+the park feature code and waits in the slot; another dials the retrieve code and is connected to
+it; the lot FreeSWITCH holds is what the parked_calls listing reads, over the inbound socket."""
+
+# ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
+
+from typing import Any
+
+import pytest
+import redis
+
+from controller.config import EslEndpoint
+from controller.esl import inbound_api
+from controller.esl.server import OutboundServer
+from controller.lab.freeswitch import ESL_PASSWORD
+from controller.modules import parking
+from controller.store.bundle import load_bundle
+from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
+    ACCOUNT_ID,
+    OFFICE,
+    executed,
+    finish,
+    mailbox,
+    node,
+    office,
+    settings,
+    wait_for,
+)
+from tests.freeswitch_harness import FreeSwitch, Sipp
+
+pytestmark = [pytest.mark.freeswitch, pytest.mark.timeout(60)]
+
+
+def feature_codes(rds: redis.Redis, **park: Any) -> None:
+    callflows = [{"id": f"fs-park-{action}", "patterns": [rf"^\{code}(\d+)$"], "flow": node("park", {"action": action})}
+                 for code, action in (("*3", "park"), ("*4", "retrieve"))]
+    load_bundle(rds, {**OFFICE, "callflows": callflows}, "park feature codes")
+
+
+def parked(fs: FreeSwitch) -> dict[str, str]:
+    endpoint = EslEndpoint("127.0.0.1", fs.ports.esl, ESL_PASSWORD)
+    [answer] = inbound_api.ask(endpoint, f"valet_info {parking.lot(ACCOUNT_ID)}")
+    return parking.parked(answer)
+
+
+def test_a_call_parked_by_one_phone_is_retrieved_from_another(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
+) -> None:
+    feature_codes(rds)
+    mark = fs.mark()
+    alice = sipp.internal_call("1001", "*3101", "-d", "20000")
+    wait_for(lambda: "101" in parked(fs), "the call to hold slot 101")
+    ben = sipp.internal_call("1002", "*4101", "-d", "2000")
+    finish(fs, alice, ben)
+    assert alice.received()[-1].startswith("BYE "), alice.received()  # Ben hung up: the bridge ended
+    assert any("200" in line for line in ben.received())
+    assert parked(fs) == {}
+    assert len(executed(fs, mark, "valet_park")) == 2
+    log = fs.log_since(mark)
+    assert sum("BRIDGE THREAD DONE" in line for line in log) == 2  # the two phones were bridged
+    assert not [line for line in log if "[ERR]" in line], "FreeSWITCH logged errors"
+
+
+def test_retrieving_an_empty_slot_plays_the_prompt_and_hangs_up(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
+) -> None:
+    feature_codes(rds)
+    mark = fs.mark()
+    ben = sipp.internal_call("1002", "*4105", "-d", "5000")
+    finish(fs, ben)
+    assert ben.received()[-1].startswith("BYE ")
+    assert executed(fs, mark, "valet_park") == []
+    assert any("park-no_caller" in line for line in fs.log_since(mark))
