@@ -1,0 +1,107 @@
+"""Live calls and call history through a real FreeSWITCH: a SIPp call to the office's number is
+listed in /channels while Ben's phone rings, `PUT /channels/{uuid}` with `hangup` ends it
+(`uuid_kill` over FreeSWITCH's inbound event socket), and its record is in /cdrs after it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from controller import roles
+from controller.api.app import close_app, create_app
+from controller.api.server import ApiServer
+from controller.config import EslEndpoint
+from controller.esl.lifecycle import CallLifecycle
+from controller.esl.livecalls import LiveCalls
+from controller.esl.server import OutboundServer
+from controller.executor import Executor
+from controller.lab.freeswitch import ESL_PASSWORD
+from controller.modules import REGISTRY
+from controller.services import Services
+from controller.store.cdrs import CdrWriter
+from controller.store.tokens import Tokens
+from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
+    ACCOUNT_ID,
+    BEN,
+    CALLER,
+    DID,
+    finish,
+    mailbox,
+    main_number,
+    node,
+    settings,
+    wait_for,
+)
+from tests.freeswitch_harness import FreeSwitch, Sipp
+
+pytestmark = [pytest.mark.freeswitch, pytest.mark.timeout(60)]
+
+
+@dataclasses.dataclass
+class Office:
+    base: str
+    token: str
+
+    def get(self, path: str) -> Any:
+        answer = requests.get(self.base + path, headers={"X-Auth-Token": self.token}, timeout=10)
+        return answer.status_code, answer.json()["data"]
+
+    def put(self, path: str, data: dict[str, Any]) -> int:
+        answer = requests.put(self.base + path, json={"data": data}, headers={"X-Auth-Token": self.token}, timeout=10)
+        return answer.status_code
+
+
+@pytest.fixture
+def office_api(fs: FreeSwitch, services: Services, tmp_path: Path) -> Iterator[Office]:
+    """The controller's outbound server keeping its calls in memory, the serve role's socket
+    answering `channels`, and the API asking it, with FreeSWITCH's inbound event socket for the
+    actions."""
+    endpoint = EslEndpoint("127.0.0.1", fs.ports.esl, ESL_PASSWORD)
+    services = dataclasses.replace(services, settings=dataclasses.replace(services.settings, freeswitch=(endpoint,)))
+    live = LiveCalls(CdrWriter(services.rds, services.settings.cdr_days, window=0.01))
+    server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY), live=live))
+    run_dir = tmp_path / "run"
+    serve_socket = roles.RoleSocket(roles.socket_path(run_dir, "serve"), {}, {"channels": live.answer})
+    app = create_app(services)
+    app.extensions["live_channels"] = roles.Peers(run_dir, []).channels
+    api = ApiServer(("127.0.0.1", 0), app, log=None)
+    server.start()
+    serve_socket.start()
+    api.start()
+    try:
+        token = Tokens(services.rds).create(ACCOUNT_ID, admin=True)[0]
+        yield Office(f"http://127.0.0.1:{api.server_port}/v2/accounts/{ACCOUNT_ID}", token)
+    finally:
+        api.stop(timeout=2)
+        close_app(app)
+        serve_socket.stop()
+        server.stop(drain_seconds=2)
+
+
+def test_a_ringing_call_is_listed_hung_up_through_the_api_and_recorded(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office_api: Office
+) -> None:
+    main_number(rds, node("user", {"id": BEN["id"], "timeout": 30}))
+    mark = fs.mark()
+    phone = sipp.phone("1002", "uas_ring_forever.xml")
+    caller = sipp.call(DID)
+    wait_for(lambda: len(office_api.get("/channels")[1]) == 1, "the call in /channels")
+    [channel] = office_api.get("/channels")[1]
+    assert channel["caller_id_number"] == CALLER and channel["destination"] == DID
+    assert channel["answered"] is False and channel["bridged"] is False
+    assert office_api.put(f"/channels/{channel['uuid']}", {"action": "hangup"}) == 202
+    finish(fs, caller, phone)
+    assert not caller.received()[-1].startswith("SIP/2.0 200"), caller.received()
+    wait_for(lambda: office_api.get(f"/cdrs/{channel['uuid']}")[0] == 200, "the call's record")
+    _, cdr = office_api.get(f"/cdrs/{channel['uuid']}")
+    assert cdr["caller_id_number"] == CALLER and cdr["dialed_number"] == DID
+    assert cdr["hangup_cause"] == "NORMAL_CLEARING" and cdr["bridged"] is False and cdr["missed"] is True
+    assert office_api.get("/channels")[1] == []
+    assert [line for line in fs.log_since(mark) if "uuid_kill" in line or "NORMAL_CLEARING" in line]
+    assert fs.errors_since(mark) == []
