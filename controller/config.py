@@ -99,6 +99,7 @@ class Settings:
     media_url: str = ""
     default_account: str = ""
     voicemail_dir: str = "/var/lib/freeswitch/storage/voicemail"
+    voicemail_prompts: str = "files"  # or "tts": spoken by flite (controller/modules/voicemail_prompts.py)
     data_dir: str = "var"
     media_dir: str = ""  # "": <data_dir>/media (controller/store/media.py)
     media_max_bytes: int = 11534336  # Kazoo's media schema's content_length maximum (11 MiB)
@@ -225,6 +226,12 @@ def _mail_from(value: str) -> str:
     return addresses.header(*found)
 
 
+def _voicemail_prompts(value: str) -> str:
+    if value not in ("files", "tts"):
+        raise ValueError("expected files or tts")
+    return value
+
+
 def _log_format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError("expected text or json")
@@ -264,6 +271,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "media_url": _url("http", "https"),
     "default_account": str,
     "voicemail_dir": str,
+    "voicemail_prompts": _voicemail_prompts,
     "data_dir": str,
     "media_dir": str,
     "media_max_bytes": _positive_int,

@@ -2,13 +2,18 @@
 the keys while the greeting plays and after a recording, the settings menu (greetings, name,
 PIN), and forward, call back and the main menu's rules."""
 
+import dataclasses
 from pathlib import Path
 
 import redis
 
 from controller.config import Settings
+from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer
+from controller.executor import Executor
 from controller.lab.scenario import Keypress
+from controller.modules import REGISTRY
+from controller.services import Services
 from controller.store.documents import Documents
 from controller.store.voicemail import VoicemailMessages
 from tests.office import ACCOUNT, call, flow, load, node, queued_jobs
@@ -249,3 +254,28 @@ def test_a_message_without_a_number_cannot_be_called_back(rds: redis.Redis, esl_
     record = call(esl_server, "724", internal_user="1001", keypresses=keys("1", "9", "1", "#"), time_scale=FAST)
     assert "voicemail/vm-not_available.wav" in record.args_of("playback")
     assert VoicemailMessages(rds).all(ACCOUNT, "vm-ann")[0]["folder"] == "saved"  # the menu came back
+
+
+# --- without sound files ------------------------------------------------------------------------
+
+
+def test_spoken_prompts_read_keys_where_freeswitch_has_no_sound_files(
+        rds: redis.Redis, services: Services, settings: Settings) -> None:
+    """CONTROLLER_VOICEMAIL_PROMPTS=tts: every prompt is said by flite, the keys read after it."""
+    spoken = dataclasses.replace(settings, voicemail_prompts="tts")
+    server = OutboundServer(spoken, CallLifecycle(Services.build(spoken, services.rds), Executor(REGISTRY)))
+    server.start()
+    try:
+        load(rds, flow("730", node("voicemail", {"id": "vm-ann", "action": "check"})))
+        leave(rds, settings, "vm-ann")
+        record = call(server, "730", keypresses=keys("1234#", "1", "1", "#"), time_scale=FAST)
+    finally:
+        server.stop(drain_seconds=2)
+    asked = [arg.split("'")[1] for arg in record.args_of(PROMPT)]  # each spoken prompt, quoted whole
+    assert asked[0] == "tts://flite|slt|Please enter your password, followed by the pound key."
+    assert asked[1].startswith("tts://flite|slt|You have 1 new, and 0 saved. To listen to new messages")
+    assert asked[2].startswith("tts://flite|slt|Received January 01 at 00 01. To keep this message, press 1.")
+    assert record.args_of("speak")[:3] == ["flite|slt|Message number", "flite|slt|1", "flite|slt|saved."]
+    assert "say" not in record.app_names()  # FreeSWITCH's say needs sound files too
+    assert [p for p in record.args_of("playback") if p.startswith("voicemail/")] == []
+    assert VoicemailMessages(rds).all(ACCOUNT, "vm-ann")[0]["folder"] == "saved"

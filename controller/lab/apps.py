@@ -184,6 +184,12 @@ def separate(text: str, delim: str) -> list[str]:
     return [_cleanup(item, delim) for item in items]
 
 
+def blank_separated(text: str) -> list[str]:
+    """switch_separate_string with a space: a run in single quotes is one item, its quotes
+    dropped (`'tts://flite|slt|Hello there'` is one prompt)."""
+    return [word.replace("'", "") for word in re.findall(r"(?:'[^']*'|[^ ])+", text)]
+
+
 def _cleanup(item: str, delim: str) -> str:
     text = item.lstrip(" ")
     out: list[str] = []
@@ -239,7 +245,7 @@ def play_and_get_digits(call: SimulatedCall, arg: str) -> str:
     next try starts. read_result is `success` or `failure`. A FILE that cannot be opened (one
     the scenario lists as missing) collects nothing, as FreeSWITCH's switch_ivr_read reads
     digits only once its prompt played: every try fails at once."""
-    words = arg.split()
+    words = blank_separated(arg)
     minimum, maximum, tries, timeout = (_int(words, i, d) for i, d in ((0, 0), (1, 128), (2, 1), (3, 5000)))
     terminators = words[4] if len(words) > 4 else "#"
     variable = words[7] if len(words) > 7 else "digits"

@@ -24,7 +24,8 @@ from typing import Any
 from controller.call import Call
 from controller.flow import Branch
 from controller.modules.numbers import to_e164
-from controller.modules.prompts import Prompt, play
+from controller.modules.prompts import Prompt
+from controller.modules.voicemail_prompts import play
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,9 @@ from controller.modules import voicemail_boxes as boxes
 from controller.modules import voicemail_config, voicemail_listen
 from controller.modules import voicemail_greetings as greetings
 from controller.modules import voicemail_keys as keys
-from controller.modules.prompts import Collect, Prompt, collect, play
+from controller.modules import voicemail_prompts as spoken
+from controller.modules.prompts import Collect, Prompt
+from controller.modules.voicemail_prompts import collect, play
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +89,8 @@ def main_menu(call: Call, box: dict[str, Any], data: Mapping[str, Any]) -> Branc
     """Until the owner leaves; the flow of a call back when they chose one."""
     invalid = 0
     while invalid < INVALID_ROUNDS:
-        say_counts(call, box)
-        choice = collect(call, MAIN_MENU, greetings.one_key(data), "vm_choice")
+        counts = say_counts(call, box)
+        choice = collect(call, MAIN_MENU, greetings.one_key(data), "vm_choice", counts)
         if choice == keys.EXIT:
             return None
         if choice in (keys.HEAR_NEW, keys.HEAR_SAVED):
@@ -104,10 +106,15 @@ def main_menu(call: Call, box: dict[str, Any], data: Mapping[str, Any]) -> Branc
     return None
 
 
-def say_counts(call: Call, box: Mapping[str, Any]) -> None:
+def say_counts(call: Call, box: Mapping[str, Any]) -> str:
+    """Play the counts of new and saved messages; spoken prompts: their words, for the menu's
+    prompt to say first (a key pressed during a `speak` of their own would be lost)."""
     counts = call.services.messages.counts(call.account_id, box["id"])
+    if spoken.is_spoken(call):
+        return spoken.counts_text(counts["new"], counts["saved"])
     call.channel.execute_all([
-        ("playback", "voicemail/vm-you_have.wav"), ("say", f"en NUMBER PRONOUNCED {counts['new']}"),
-        ("playback", "voicemail/vm-new.wav"), ("say", f"en NUMBER PRONOUNCED {counts['saved']}"),
-        ("playback", "voicemail/vm-saved.wav"),
+        *spoken.steps(call, "voicemail/vm-you_have.wav"), spoken.number(call, counts["new"]),
+        *spoken.steps(call, "voicemail/vm-new.wav"), spoken.number(call, counts["saved"]),
+        *spoken.steps(call, "voicemail/vm-saved.wav"),
     ])
+    return ""

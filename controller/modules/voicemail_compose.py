@@ -37,6 +37,7 @@ from controller.modules import media_refs, prompts, voicemail_check, voicemail_n
 from controller.modules import voicemail_boxes as boxes
 from controller.modules import voicemail_greetings as greetings
 from controller.modules import voicemail_keys as keys
+from controller.modules import voicemail_prompts as spoken
 from controller.modules.play import media_path
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,10 @@ def compose(call: Call, data: Mapping[str, Any], box: dict[str, Any]) -> Next:
         log.info("call %s: voicemail box %s is full", call.uuid, box["id"])
         voicemail_notify.notify(call, box, "voicemail_full", {
             **voicemail_notify.counts_data(counts), "max_messages": int(box.get("max_message_count", 100))})
-        if greet(call, [("playback", FULL)]) == keys.LOGIN:  # Kazoo lets the owner log in here too
+        if greet(call, spoken.steps(call, FULL)) == keys.LOGIN:  # Kazoo lets the owner log in here too
             return voicemail_check.check(call, data, box)
         return None
-    key = greet(call, greeting(box, unavailable(call, box)))
+    key = greet(call, greeting(call, box, unavailable(call, box)))
     if key == keys.LOGIN:
         log.info("call %s: the caller logs in to box %s", call.uuid, box["id"])
         return voicemail_check.check(call, data, box)
@@ -134,7 +135,7 @@ def record_message(call: Call, data: Mapping[str, Any], box: dict[str, Any], flo
         boxes.discard(path)
         return "record"
     voicemail_notify.keep(call, box, recording)
-    prompts.play(call, SAVED, *(() if isinstance(choice, Branch) else (THANK_YOU,)))
+    spoken.play(call, SAVED, *(() if isinstance(choice, Branch) else (THANK_YOU,)))
     return choice if isinstance(choice, Branch) else None
 
 
@@ -147,14 +148,14 @@ def unavailable(call: Call, box: Mapping[str, Any]) -> str:
     return media_path(media) if isinstance(media, str) else ""
 
 
-def greeting(box: Mapping[str, Any], recorded: str) -> list[tuple[str, str]]:
+def greeting(call: Call, box: Mapping[str, Any], recorded: str) -> list[tuple[str, str]]:
     steps: list[tuple[str, str]] = []
     if box.get("skip_greeting") is not True:
         if recorded:
             steps.append(("playback", recorded))
         else:
-            steps += [("playback", PERSON_AT), ("say", f"en NUMBER ITERATED {box.get('mailbox', '')}"),
-                      ("playback", NOT_AVAILABLE)]
+            steps += [*spoken.steps(call, PERSON_AT), spoken.number(call, str(box.get("mailbox", "")), "ITERATED"),
+                      *spoken.steps(call, NOT_AVAILABLE)]
     if box.get("skip_instructions") is not True:
-        steps.append(("playback", INSTRUCTIONS))
+        steps += spoken.steps(call, INSTRUCTIONS)
     return steps

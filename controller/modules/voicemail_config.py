@@ -18,7 +18,8 @@ from controller.call import Call
 from controller.modules import voicemail_greetings as greetings
 from controller.modules import voicemail_keys as keys
 from controller.modules import voicemail_pin
-from controller.modules.prompts import Prompt, collect
+from controller.modules.prompts import Prompt
+from controller.modules.voicemail_prompts import collect
 
 SETTINGS_MENU = Prompt(file="voicemail/vm-settings_menu.wav")
 INVALID_ROUNDS = 3

@@ -24,7 +24,8 @@ from controller.call import Call
 from controller.esl.safety import one_line
 from controller.modules import voicemail_boxes as boxes
 from controller.modules import voicemail_notify
-from controller.modules.prompts import Collect, Prompt, collect, play
+from controller.modules.prompts import Collect, Prompt
+from controller.modules.voicemail_prompts import collect, play
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,9 @@ from controller.call import Call
 from controller.flow import Branch
 from controller.modules import voicemail_boxes as boxes
 from controller.modules import voicemail_keys as keys
-from controller.modules.prompts import Collect, Prompt, collect, play
+from controller.modules import voicemail_prompts as spoken
+from controller.modules.prompts import Collect, Prompt
+from controller.modules.voicemail_prompts import collect, play
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ def record(call: Call, box: Mapping[str, Any], kind: str, prompt: Prompt) -> str
     for _ in range(RECORD_TRIES):
         path = f"{where}/{kind}-{uuid.uuid4().hex[:12]}.wav"
         event = call.channel.execute_all([
-            ("playback", prompt.file), ("playback", BEEP), *boxes.recording(where, path, LONGEST, SILENCE),
+            *spoken.steps(call, prompt), ("playback", BEEP), *boxes.recording(where, path, LONGEST, SILENCE),
         ])
         milliseconds = boxes.recorded_ms(event)
         if milliseconds is None:

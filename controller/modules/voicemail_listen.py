@@ -20,8 +20,10 @@ from controller.call import Call
 from controller.flow import Branch
 from controller.modules import voicemail_callback, voicemail_forward
 from controller.modules import voicemail_keys as keys
-from controller.modules.prompts import Prompt, collect, play
+from controller.modules import voicemail_prompts as spoken
+from controller.modules.prompts import Prompt
 from controller.modules.voicemail_greetings import one_key
+from controller.modules.voicemail_prompts import collect, play
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +70,21 @@ def listen(call: Call, box: Mapping[str, Any], folder: str, data: Mapping[str, A
 
 def choose(call: Call, message: Mapping[str, Any], number: int, data: Mapping[str, Any]) -> str:
     """Play the message and read the key for it; "" after three rounds without a valid one."""
+    timestamp = float(message.get("timestamp", 0))
+    received = [*spoken.steps(call, RECEIVED), spoken.date_time(call, timestamp)]
+    intro = f"{spoken.SPOKEN['vm-received']} {spoken.date_text(timestamp)}." if spoken.is_spoken(call) else ""
     call.channel.execute_all([
-        ("playback", MESSAGE_NUMBER), ("say", f"en NUMBER PRONOUNCED {number}"),
-        ("playback", str(message["media_path"])),
-        ("playback", RECEIVED), ("say", f"en SHORT_DATE_TIME PRONOUNCED {int(message.get('timestamp', 0))}"),
+        *spoken.steps(call, MESSAGE_NUMBER), spoken.number(call, number),
+        ("playback", str(message["media_path"])), *([] if intro else received),
     ])
     valid = (keys.KEEP, keys.REPLAY, keys.FORWARD, keys.PREV, keys.NEXT, keys.DELETE, keys.CALLBACK,
              keys.RETURN_MAIN)
     for _ in range(INVALID_ROUNDS):
-        choice = collect(call, MESSAGE_MENU, one_key(data), "vm_choice")
+        choice = collect(call, MESSAGE_MENU, one_key(data), "vm_choice", intro)
         if choice in valid:
             return choice
         play(call, INVALID)
+        intro = ""
     return ""
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from controller.call import Call
 from controller.errors import DocumentError
 from controller.modules import voicemail_boxes as boxes
-from controller.modules.prompts import Collect, Prompt, collect, play
+from controller.modules.prompts import Collect, Prompt
+from controller.modules.voicemail_prompts import collect, play
 
 log = logging.getLogger(__name__)
 
