@@ -190,6 +190,7 @@ configure_controller() {
     set_env CONTROLLER_API_LISTEN 0.0.0.0:8000  # reachable through the forwarded port
     set_env CONTROLLER_OUTBOX_DIR /var/lib/controller/outbox
     set_env CONTROLLER_DATA_DIR /var/lib/controller
+    set_env CONTROLLER_VOICEMAIL_PROMPTS tts  # FreeSWITCH's package here has no sound files
     install_units
 }
 
