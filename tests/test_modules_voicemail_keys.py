@@ -18,6 +18,7 @@ from controller.store.documents import Documents
 from controller.store.voicemail import VoicemailMessages
 from tests.office import ACCOUNT, call, flow, load, node, queued_jobs
 from tests.test_modules_voicemail import FAST, keys
+from tests.test_modules_voicemail import leave as leave_two
 
 PROMPT = "play_and_get_digits"
 REVIEW = (PROMPT, 0.01)  # the caller hangs up once the message is recorded
@@ -186,6 +187,17 @@ def test_the_main_menu_ends_after_four_rounds_without_a_valid_key(rds: redis.Red
     record = call(esl_server, "717", keypresses=keys("1234#", "9", "8", "3", "4"), time_scale=FAST)
     assert menus(record).count("voicemail/vm-main_menu.wav") == 4
     assert record.args_of("playback")[-1] == "voicemail/vm-goodbye.wav"
+
+
+def test_a_message_keeps_its_number_after_the_one_before_was_deleted(rds: redis.Redis,
+                                                                     esl_server: OutboundServer) -> None:
+    load(rds, flow("718", node("voicemail", {"id": "vm-ann", "action": "check"})))
+    leave_two(rds, "vm-ann", 100.0, 200.0)
+    record = call(esl_server, "718", keypresses=keys("1234#", "1", "7", "1", "#"), time_scale=FAST)
+    said = record.args_of("say")
+    assert said[2] == "en NUMBER PRONOUNCED 1" and said[4] == "en NUMBER PRONOUNCED 2"  # between: the date
+    folders = {m["media_id"]: m["folder"] for m in VoicemailMessages(rds).all(ACCOUNT, "vm-ann")}
+    assert folders == {"m0": "deleted", "m1": "saved"}
 
 
 # --- forward and call back ----------------------------------------------------------------------

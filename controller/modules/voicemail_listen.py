@@ -40,10 +40,10 @@ INVALID_ROUNDS = 3
 def listen(call: Call, box: Mapping[str, Any], folder: str, data: Mapping[str, Any]) -> Branch | None:
     """Play the folder's messages; a flow to run instead (a call back), or None for the main menu."""
     messages = call.services.messages.all(call.account_id, box["id"], folder)
-    index = 0
+    index = deleted = 0
     while index < len(messages):
         message = messages[index]
-        choice = choose(call, message, index + 1, data)
+        choice = choose(call, message, deleted + index + 1, data)  # numbered as Kazoo does
         if choice in (keys.KEEP, keys.RETURN_MAIN, keys.FORWARD):
             if choice == keys.FORWARD:
                 voicemail_forward.forward(call, data, message, box)
@@ -54,6 +54,7 @@ def listen(call: Call, box: Mapping[str, Any], folder: str, data: Mapping[str, A
         elif choice == keys.DELETE:
             move(call, box, message, "deleted", DELETED)
             messages.pop(index)
+            deleted += 1
         elif choice == keys.PREV:
             index = max(0, index - 1)
         elif choice == keys.NEXT:
