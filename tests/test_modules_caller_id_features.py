@@ -14,7 +14,7 @@ import redis
 
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import Keypress
-from controller.modules import webhook
+from controller.modules import dynamic_cid, webhook
 from tests.office import call, flow, load, node
 from tests.own_redis import wait_for
 
@@ -89,20 +89,24 @@ def test_dynamic_cid_static_sets_the_caller_id_made_inert(rds: redis.Redis, esl_
     assert "${" not in multisets(record) and "Sales \uff04{system(id)}" in multisets(record)
 
 
-def test_dynamic_cid_lists_takes_the_entry_of_the_captured_key_and_dials_the_rest(
+def test_dynamic_cid_lists_without_the_list_stops_the_call_as_a_bad_destination(
     rds: redis.Redis, esl_server: OutboundServer
 ) -> None:
-    entries = [{"capture_group_key": "01", "capture_group_length": 2, "number": "19058888888", "name": "Awesome Inc."},
-               {"capture_group_key": "02", "number": "16139999999", "name": "Awesome Co."}]
     load(rds, {"id": "cf-dyn", "patterns": ["^\\*2([0-9]{2,})$"],
                "flow": node("dynamic_cid", {"action": "lists", "id": "cid-list"})},
          flow("1002", node("user", {"id": "u-bob", "timeout": 1})))
-    rds.hset(f"account:{'acct-test'}:docs:lists", "cid-list", json.dumps({"id": "cid-list", "entries": entries}))
     record = call(esl_server, "*2021002", internal_user="1001")
-    if "lists" not in __import__("controller.store.keys", fromlist=["DOC_KINDS"]).DOC_KINDS:
-        pytest.skip("no lists documents in this store")
-    assert "effective_caller_id_number=16139999999" in multisets(record)
-    assert any(name == "bridge" and "1002@office.test" in arg for name, arg in record.apps)
+    assert "bridge" not in record.app_names() and "effective_caller_id_number" not in multisets(record)
+
+
+def test_dynamic_cid_list_entries_are_found_by_the_captured_key_or_a_named_group() -> None:
+    entries = [{"capture_group_key": "01", "capture_group_length": 2, "number": "19058888888", "name": "Awesome Inc."},
+               {"capture_group_key": "0", "capture_group_length": 1, "number": "16139999999", "name": "Awesome Co."}]
+
+    assert dynamic_cid.find_entry(entries, "011002", {}, None) == (entries[0], "1002")
+    assert dynamic_cid.find_entry(entries, "0991002", {}, None) == (entries[1], "991002")
+    assert dynamic_cid.find_entry(entries, "1002", {"key": "01"}, "key") == (entries[0], "1002")
+    assert dynamic_cid.find_entry(entries, "991002", {}, None) == (None, "")
 
 
 # --- check_cid --------------------------------------------------------------------------------

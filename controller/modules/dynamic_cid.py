@@ -8,9 +8,10 @@ Data: `action`:
   `whitelist_regex` (RE2, `\\d+`): a good entry plays an accepting tone and becomes the caller ID
   number, anything else a rejection and the caller's own number stays; the flow continues at `_`;
 - `static`: `caller_id` {`name`, `number`} (what is missing stays the caller's own);
-- `list` / `lists`: the entries of the stored list `id` (an account document of kind `lists`, its
-  `entries` as Kazoo's list entries: `capture_group_key`, `capture_group_length` (2), `number`,
-  `name`); the captured digits start with an entry's key, the rest is the number to call; with
+- `list` / `lists`: the entries of the stored list `id` (read as an account document of kind
+  `lists` whose `entries` are Kazoo's list entries: `capture_group_key`, `capture_group_length`
+  (2), `number`, `name`; the store does not keep such documents yet, so for now no list is
+  found); the captured digits start with an entry's key, the rest is the number to call; with
   `idx_name` the key is that named capture group and the number the whole capture. The entry's
   caller ID is set, and the call goes where the rest goes (controller/modules/dialled.py); a
   list or entry not found stops the call, as Kazoo's bad destination does.
@@ -24,6 +25,7 @@ Caller IDs reach FreeSWITCH made inert. Kazoo's `enforce_call_restriction` and
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
@@ -90,7 +92,8 @@ def allowed(data: dict[str, Any], digits: str) -> bool:
 
 
 def from_list(data: dict[str, Any], call: Call, captured: str) -> Next:
-    entry, rest = find_entry(data, call, captured)
+    index = str(data["idx_name"]) if data.get("idx_name") else None
+    entry, rest = find_entry(list_entries(call, str(data.get("id") or "")), captured, call.capture_groups, index)
     if entry is None:
         log.info("call %s: no caller ID list entry for %r", call.uuid, captured)
         return None
@@ -98,17 +101,23 @@ def from_list(data: dict[str, Any], call: Call, captured: str) -> Next:
     return route_to(call, normalize(call, rest)) if rest else DEFAULT_CHILD
 
 
-def find_entry(data: dict[str, Any], call: Call, captured: str) -> tuple[dict[str, Any] | None, str]:
-    list_id = str(data.get("id") or "")
+def list_entries(call: Call, list_id: str) -> list[dict[str, Any]]:
+    """The entries of the account's stored list (none when the store has no such list)."""
     try:
         stored = call.services.document(call.account_id, "lists", list_id) if list_id else None
-    except ValueError:  # no such document kind in this store
+    except ValueError:  # no `lists` documents in this store
         stored = None
-    entries = [e for e in (stored or {}).get("entries") or [] if isinstance(e, dict)]
-    index = data.get("idx_name")
+    return [e for e in (stored or {}).get("entries") or [] if isinstance(e, dict)]
+
+
+def find_entry(
+    entries: list[dict[str, Any]], captured: str, groups: Mapping[str, str], index: str | None
+) -> tuple[dict[str, Any] | None, str]:
+    """The entry whose key starts the captured digits (its `capture_group_length` long; or the
+    named group `index`), and the number left to call."""
     for entry in entries:
         if index:
-            key, rest = str(call.capture_groups.get(str(index), "")), captured
+            key, rest = str(groups.get(index, "")), captured
         else:
             length = int(entry.get("capture_group_length") or 2)
             key, rest = captured[:length], captured[length:]
