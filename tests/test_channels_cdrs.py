@@ -4,6 +4,7 @@ the serve side's memory, asked over its role socket, as under `controller run`) 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +18,16 @@ import requests
 from controller import roles
 from controller.api.app import close_app, create_app
 from controller.api.server import ApiServer
+from controller.call import Call
 from controller.esl import commands
 from controller.esl.lifecycle import CallLifecycle
 from controller.esl.livecalls import LiveCalls
 from controller.esl.server import OutboundServer
+from controller.esl.watcher import Watcher
 from controller.executor import Executor
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
-from controller.modules import REGISTRY
+from controller.modules import REGISTRY, TERMINATION_HANDLERS, missed_call_alert
 from controller.services import Services
 from controller.store import keys
 from controller.store.cdrs import GREGORIAN_OFFSET, CdrWriter
@@ -152,3 +155,21 @@ def test_channels_without_a_serve_role_answer_503(services: Services) -> None:
         assert answer.status_code == 503
     finally:
         close_app(app)
+
+
+def test_a_call_whose_controller_died_is_recorded_by_the_watcher_that_completes_it(
+    rds: redis.Redis, services: Services
+) -> None:
+    load(rds)
+    data = {"Unique-ID": "orphan-1", "Core-UUID": "core-1", "Caller-Caller-ID-Number": "+15557770000",
+            "Caller-Destination-Number": "+15554441111"}
+    call = Call(None, data, ACCOUNT, False, services)  # type: ignore[arg-type]
+    call.callflow_id = "cf-main"
+    call.register_termination(missed_call_alert.alert_if_missed, {"recipients": []})
+    services.calls.save(call.snapshot())
+    watching = Watcher((), services, TERMINATION_HANDLERS, grace=0.05,
+                       cdrs=CdrWriter(services.rds, services.settings.cdr_days, window=0.01))
+    watching.on_event({"Event-Name": "CHANNEL_DESTROY", "Unique-ID": "orphan-1", "Hangup-Cause": "NO_ANSWER"})
+    wait_for(lambda: rds.exists(keys.cdr(ACCOUNT, "orphan-1")))
+    cdr = json.loads(rds.get(keys.cdr(ACCOUNT, "orphan-1")))
+    assert cdr["hangup_cause"] == "NO_ANSWER" and cdr["missed"] is True and cdr["dialed_number"] == "+15554441111"

@@ -64,7 +64,8 @@ def build_call_side(
     local = LocalCalls()
     lifecycle = CallLifecycle(services, Executor(REGISTRY), local, live)
     server = OutboundServer(settings, lifecycle, on_refused=refused)
-    watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS, local=local)
+    watcher = Watcher(settings.freeswitch, services, TERMINATION_HANDLERS, local=local,
+                      cdrs=live.cdrs if live is not None else None)
     if metrics is not None:
         metrics.count_calls_active(lambda: server.active_calls)
         metrics.watch_freeswitch(lambda: watcher.connected)

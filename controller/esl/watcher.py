@@ -30,6 +30,7 @@ from controller.esl.fairness import Turns
 from controller.esl.localcalls import LocalCalls
 from controller.flow import TerminationHandler
 from controller.services import Services
+from controller.store.cdrs import CdrWriter, record
 from controller.store.connection import UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,11 @@ class Watcher:
         handlers: Mapping[str, TerminationHandler],
         grace: float = GRACE_SECONDS,
         local: LocalCalls | None = None,
+        *,
+        cdrs: CdrWriter | None = None,
     ) -> None:
         self.local = local  # the calls this process's outbound server took: completed there
+        self.cdrs = cdrs  # the records of the calls completed here (their own process is gone)
         self.endpoints = endpoints
         self.services = services
         self.handlers = handlers
@@ -194,4 +198,6 @@ class Watcher:
         ran = call.run_termination()
         if ran:
             log.info("call %s: completed after its controller was gone (%d handlers)", uuid, ran)
+            if self.cdrs is not None:
+                self.cdrs.add(record(call))
         return ran > 0
