@@ -203,9 +203,16 @@ VALID: dict[str, list[dict[str, Any]]] = {
         {"to_did": "+15557654321", "caller_id_type": "external", "emit_account_id": True,
          "custom_sip_headers": {"X-Office": "main", "out": {"X-Billing-Code": "42"}}},
     ],
+    "conference": [
+        {"id": "conf-sales"},
+        {"moderator": True, "play_entry_tone": False, "play_exit_tone": "tone_stream://%(200,0,500)",
+         "welcome_prompt": {"play": True, "media_id": "welcome"}},
+        {},
+    ],
     "park": [
         {"action": "auto", "default_ringback_timeout": 120000, "default_callback_timeout": 30000,
-         "slots": {"100": {"ringback_timeout": 10000}, "101": {"ringback_timeout": 25000, "presence_type": "confirmed"}}},
+         "slots": {"100": {"ringback_timeout": 10000},
+                   "101": {"ringback_timeout": 25000, "presence_type": "confirmed"}}},
         {"action": "retrieve", "slot": "101"},
     ],
     "pivot": [
@@ -314,6 +321,8 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
      {"template_id": "t", "recipients": [{"type": "sms", "id": "+15555550101"}]}, "enum"),
     ("offnet", "the DID has punctuation", {"to_did": "555-1234"}, "pattern"),
     ("offnet", "a SIP header value breaks the line", {"custom_sip_headers": {"X-Note": "a\r\nInjected: 1"}}, "pattern"),
+    ("conference", "the id holds a space", {"id": "a b"}, "pattern"),
+    ("conference", "moderator is a string", {"moderator": "yes"}, "type"),
     ("park", "the action is unknown", {"action": "valet"}, "enum"),
     ("park", "the slot is not a number", {"slot": "1a"}, "pattern"),
     ("pivot", "the voice URL is missing", {"method": "GET"}, "required"),

@@ -16,6 +16,7 @@ from controller.api import (
     callflows,
     cdrs,
     channels,
+    conference_participants,
     customer_update,
     documents,
     landing,
@@ -65,7 +66,8 @@ def create_app(services: Services, workers: WorkerPool | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     for module in (accounts, documents, media, messages, callflows, notification_system, notification_accounts, preview,
-                   smtplog, customer_update, openapi, landing, logins, channels, cdrs, parked_calls):
+                   smtplog, customer_update, openapi, landing, logins, channels, cdrs, parked_calls,
+                   conference_participants):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app

@@ -55,6 +55,7 @@ def _crud(name: str, tag: str, body: str, conflict: str) -> list[Op]:
 
 _NOTE = "/v2/accounts/{account_id}/notifications"
 _CHANNELS = "/v2/accounts/{account_id}/channels"
+_PARTICIPANTS = "/v2/accounts/{account_id}/conferences/{id}/participants"
 _MEDIA = "/v2/accounts/{account_id}/media"
 _AUDIO = ("audio/wav", "audio/mpeg")
 _UPLOAD = "Upload its audio: WAV or MP3 (audio/wav, audio/mpeg or application/octet-stream, or one multipart file)"
@@ -91,6 +92,7 @@ OPERATIONS: tuple[Op, ...] = (
     *_crud("menus", "menus", "Menu", "menu nodes naming it run with the node's own data"),
     *_crud("temporal_rules", "temporal_rules", "TemporalRule", "routes naming it skip it"),
     *_crud("temporal_rules_sets", "temporal_rules", "TemporalRuleSet", "routes naming it skip it"),
+    *_crud("conferences", "conferences", "Conference", "conference nodes naming it continue to _"),
     *_crud("callflows", "callflows", "Callflow", "its numbers and patterns are freed"),
     Op("get", _MEDIA, "List the account's media (paged)", "media", query=("page_size", "start_key")),
     Op("put", _MEDIA, "Create a media document (id generated unless given); its audio goes to /raw", "media",
@@ -155,6 +157,13 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/v2/accounts/{account_id}/cdrs", "The account's call records, newest first", "cdrs",
        query=("created_from", "created_to", "page_size", "start_key"), errors=(400,)),
     Op("get", "/v2/accounts/{account_id}/cdrs/{id}", "One call record", "cdrs", errors=(404,)),
+    Op("get", _PARTICIPANTS, "Who is in the conference room now (FreeSWITCH's mod_conference)", "conferences",
+       errors=(404, 503)),
+    Op("get", _PARTICIPANTS + "/{participant_id}", "One participant", "conferences", errors=(404, 503)),
+    Op("put", _PARTICIPANTS + "/{participant_id}", "mute, unmute, deaf, undeaf or kick the participant",
+       "conferences", "ParticipantAction", errors=(400, 404, 503), success=202),
+    Op("post", _PARTICIPANTS + "/{participant_id}", "The same as PUT", "conferences", "ParticipantAction",
+       errors=(400, 404, 503), success=202),
     Op("get", "/v2/accounts/{account_id}/parked_calls", "The calls parked in the account's slots (FreeSWITCH's lot)",
        "parked_calls", errors=(503,)),
 )
@@ -223,7 +232,7 @@ def _slug(path: str) -> str:
 def _components() -> dict[str, Any]:
     schemas = {name: dict(schema.validator(name).schema) for name in
                ("account.json", "user.json", "device.json", "vmbox.json", "group.json", "menu.json",
-                "temporal_rule.json", "temporal_rule_set.json", "media.json", "callflow.json")}
+                "temporal_rule.json", "temporal_rule_set.json", "media.json", "callflow.json", "conference.json")}
     envelope = {"type": "object", "required": ["data", "status", "request_id"], "properties": {
         "data": {}, "status": {"enum": ["success", "error"]}, "request_id": {"type": "string"},
         "revision": {"type": "string"}, "auth_token": {"type": "string"}, "timestamp": {"type": "string"},
@@ -241,6 +250,7 @@ def _components() -> dict[str, Any]:
             "Vmbox": schemas["vmbox.json"], "Group": schemas["group.json"], "Menu": schemas["menu.json"],
             "TemporalRule": schemas["temporal_rule.json"], "TemporalRuleSet": schemas["temporal_rule_set.json"],
             "Callflow": schemas["callflow.json"], "Media": schemas["media.json"],
+            "Conference": schemas["conference.json"],
             "Audio": {"type": "string", "format": "binary", "description": "a WAV or MP3 file"},
             "Notification": FIELDS_SCHEMA,
             "MessageFolder": {"type": "object", "required": ["folder"],
@@ -255,6 +265,8 @@ def _components() -> dict[str, Any]:
                 "action": {"enum": ["hangup", "transfer"]},
                 "target": {"type": "string", "pattern": "^\\+?[0-9A-Za-z*#]{1,32}$"},
                 "leg": {"enum": ["self", "bleg"], "default": "bleg"}}},
+            "ParticipantAction": {"type": "object", "required": ["action"], "properties": {
+                "action": {"enum": ["mute", "unmute", "deaf", "undeaf", "kick"]}}},
             "ApiAuth": {"type": "object", "required": ["api_key"], "properties": {
                 "api_key": {"type": "string", "minLength": 64, "maxLength": 64}}},
             "ApiKey": {"type": "object", "properties": {"api_key": {

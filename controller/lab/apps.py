@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller.lab import bridge as bridging
-from controller.lab import report, valet
+from controller.lab import conferences, report, valet
 from controller.lab.expand import expand
 from controller.lab.keypad import BREAK
 
@@ -367,7 +367,7 @@ APPS: dict[str, App] = {
     "gentones": prompt, "sleep": sleep, "set": set_variable, "export": export, "unset": unset,
     "multiset": multiset, "play_and_get_digits": play_and_get_digits, "read": read,
     "bridge": bridging.bridge, "hangup": hangup, "respond": respond, "record": record, "mkdir": mkdir,
-    "valet_park": valet.valet_park,
+    "valet_park": valet.valet_park, "conference": conferences.conference,
 }
 
 

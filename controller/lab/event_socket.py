@@ -201,10 +201,14 @@ def _valet_info(call: SimulatedCall, args: list[str]) -> str:
     return call.scenario.lots.info(args[0] if args else "")
 
 
+def _conference(call: SimulatedCall, args: list[str]) -> str:
+    return call.scenario.rooms.api(args)
+
+
 APIS: dict[str, Callable[[SimulatedCall, list[str]], str]] = {
     "uptime": _uptime, "uuid_getvar": _uuid_getvar, "uuid_setvar": _uuid_setvar,
     "uuid_exists": _uuid_exists, "uuid_kill": _uuid_kill, "uuid_break": _uuid_break,
-    "valet_info": _valet_info,
+    "valet_info": _valet_info, "conference": _conference,
 }
 
 COMMANDS: dict[str, Handler] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from controller.lab.conferences import Rooms
 from controller.lab.valet import Lots
 
 # kind -> (hangup cause, SIP status, whether the callee rings first); as in the captures:
@@ -99,6 +100,8 @@ class Scenario:
     notice_before_completion: bool = False
     # mod_valet_parking's lots: calls given the same Lots park in the same lots (lab/valet.py).
     lots: Lots = dataclasses.field(default_factory=Lots, compare=False)
+    # mod_conference's rooms, shared the same way (lab/conferences.py).
+    rooms: Rooms = dataclasses.field(default_factory=Rooms, compare=False)
 
     @property
     def presses(self) -> tuple[Keypress, ...]:
