@@ -70,6 +70,26 @@ def test_a_menu_runs_the_child_of_the_key_the_caller_pressed(
     assert fs.errors_since(mark) == []
 
 
+def test_a_key_pressed_while_a_spoken_greeting_is_said_picks_the_menus_child(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis,
+) -> None:
+    """The greeting is the prompt of play_and_get_digits itself (tts:// through mod_flite): the
+    caller's key one second into a several-second greeting is read, not swallowed by a `speak`."""
+    text = ("Thank you for calling the office. For sales, press one. For support, press two. "
+            "For anything else, please stay on the line and someone will be with you.")
+    menu = node("menu", {"media": {"greeting_tts": {"text": text}}, "max_extension_length": 1, "timeout": 5000},
+                **{"1": ring(BEN), "2": ring(CHLOE)})
+    main_number(rds, menu)
+    mark = fs.mark()
+    phones = {user: sipp.phone(user, "uas_ring_forever.xml") for user in ("1002", "1003")}
+    caller = sipp.call(DID, "-set", "keys", "1", scenario="uac_keys.xml")
+    finish(fs, caller, phones["1002"])
+    assert invited(phones["1002"]) and not invited(phones["1003"])
+    [collected] = executed(fs, mark, "play_and_get_digits")
+    assert "tts://flite|slt|Thank you for calling the office." in collected
+    assert fs.errors_since(mark) == []
+
+
 def test_a_stored_menu_plays_its_greeting_and_runs_the_child_of_the_key_pressed(
     fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
     mailbox: tuple[int, Path], tmp_path: Path,

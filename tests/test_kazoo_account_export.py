@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from controller.esl.server import OutboundServer
-from controller.lab.scenario import BridgeOutcome, Keypress
+from controller.lab.scenario import BridgeOutcome
 from controller.modules import temporal_route
 from controller.services import Services
 from tests.api_world import Client, serve_api
@@ -110,10 +110,10 @@ def test_in_business_hours_the_menu_greets_and_1_rings_alice_then_her_box(
     exported: Client, esl_server: OutboundServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at(monkeypatch, 10)
-    record = call(esl_server, MAIN, account_id=ACCOUNT, time_scale=0.05,
-                  keypresses=(Keypress("1", on="play_and_get_digits"),),
+    record = call(esl_server, MAIN, account_id=ACCOUNT, time_scale=0.05, dtmf="1",  # pressed during the greeting
                   bridges=(BridgeOutcome("no_answer", timeout=0.05),))
-    assert "flite|slt|Thank you for calling. Press 1 for Alice." in record.args_of("speak")  # the media's text
+    greeting = record.args_of("play_and_get_digits")[0]
+    assert "'tts://flite|slt|Thank you for calling. Press 1 for Alice.'" in greeting  # the media's text
     assert any("alice-desk" in arg for arg in record.args_of("bridge"))
     [recording] = record.args_of("record")
     assert f"/voicemail/{ACCOUNT}/vm-alice/" in recording

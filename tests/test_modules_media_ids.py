@@ -89,8 +89,8 @@ def test_a_menu_says_a_spoken_media_greeting(rds: redis.Redis, esl_server: Outbo
     load(rds, flow("105", node("menu", {"retries": 1, "media": {"greeting": f"/{ACCOUNT}/{SPOKEN}"}},
                                **{"1": play("/media/one.wav")})), media=MEDIA)
     record = call(esl_server, "105", keypresses=(Keypress("1", on="play_and_get_digits"),), time_scale=FAST)
-    assert record.args_of("speak") == ["flite|kal|Welcome to \uff04{system(id)} \uff3c\u2019s office"]
-    assert record.args_of("play_and_get_digits")[0].split()[5] == "silence_stream://250"
+    assert "'tts://flite|kal|Welcome to \uff04{system(id)} \uff3c\u2019s office'" in (
+        record.args_of("play_and_get_digits")[0])
     assert record.args_of("playback") == ["/media/one.wav"]
 
 

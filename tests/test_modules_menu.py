@@ -114,12 +114,14 @@ def test_a_menu_with_no_children_ends_the_call_cleanly(rds: redis.Redis, esl_ser
     assert record.closed_by == "server"
 
 
-def test_a_spoken_greeting_uses_speak_then_collects(rds: redis.Redis, esl_server: OutboundServer) -> None:
+def test_a_spoken_greeting_is_the_collections_own_prompt_so_a_key_pressed_while_it_is_said_counts(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
     greeting = {"media": {"greeting_tts": {"text": "Press 1 for sales", "voice": "male"}}}
     load(rds, flow("210", node("menu", greeting, **{"1": play("sales")})))
-    record = call(esl_server, "210", keypresses=presses("1"), time_scale=FAST)
-    assert record.apps[1] == ("speak", "flite|kal|Press 1 for sales")
-    assert collections(record)[0].split()[5] == "silence_stream://250"
+    record = call(esl_server, "210", dtmf="1", time_scale=FAST)  # pressed as soon as the greeting starts
+    assert "speak" not in record.app_names()
+    assert "'tts://flite|kal|Press 1 for sales'" in collections(record)[0]
     assert ("playback", "/media/sales.wav") in record.apps
 
 

@@ -1,7 +1,8 @@
 """Prompts and digit collection shared by `menu`, `collect_dtmf` and `voicemail`.
 
 A prompt is a recorded file (a path, `tone_stream://`, or an http(s) URL, as `play` takes it), or
-text spoken by FreeSWITCH's `speak` (`engine|voice|text`). Digits are read with
+text spoken by FreeSWITCH's `speak` (`engine|voice|text`; while digits are collected, its
+`tts://` file format, so that the caller can answer before the text ends). Digits are read with
 `play_and_get_digits` (one try: the callers of `collect` own their retry rules, as Kazoo's
 modules do), which leaves them in a channel variable that its CHANNEL_EXECUTE_COMPLETE carries.
 Media paths go into a space-separated argument list: a path with whitespace cannot be played
@@ -98,12 +99,13 @@ class Collect:
 
 def collect(call: Call, prompt: Prompt, how: Collect, variable: str = "collected_digits") -> str:
     """Play the prompt and read digits; "" when the caller pressed nothing valid in time."""
-    steps: list[Step] = []
     file = prompt.file
     if prompt.text:
-        steps.append(speak(prompt.text, prompt.engine, prompt.voice))
-        file = ""
-    steps.append(("play_and_get_digits", how.argument(file, variable)))
-    event = call.channel.execute_all(steps)
+        # Said by play_and_get_digits itself, in FreeSWITCH's tts:// file format quoted whole (its
+        # argument splitter keeps a quoted run as one; `inert` leaves no quote in the text): a
+        # key pressed while it is said is read, where a `speak` first would swallow it.
+        _, spoken = speak(prompt.text, prompt.engine, prompt.voice)
+        file = f"'tts://{spoken}'"
+    event = call.channel.execute_all([("play_and_get_digits", how.argument(file, variable))])
     digits = event.get("variable_" + variable, "")
     return "".join(d for d in digits if d in DIGITS)[: how.max_digits]
