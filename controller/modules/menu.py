@@ -22,8 +22,8 @@ Each try plays the greeting and collects up to `max_extension_length` digits (`#
 - Tries exhausted: `exit_media`, then the `max_retries` child when the node has one, else the
   `_` child (the flow ends when there is none).
 
-A recorded greeting is interrupted by the first digit (it is `play_and_get_digits`' own file); a
-spoken greeting is said with `speak` first and the digits are collected after it.
+The greeting, recorded or spoken (FreeSWITCH's `tts://` file format), is `play_and_get_digits`'
+own prompt: the first digit interrupts it and counts.
 """
 
 from __future__ import annotations
