@@ -4,8 +4,8 @@ completes; a kicked caller's channel stays up, as mod_conference leaves it), ref
 past `conference_max_members`; the `conference <room> json_list` API answers in FreeSWITCH's
 JSON (conference_json_list: `members` with `id`, `uuid`, `caller_id_name`, `caller_id_number`,
 `join_time` and `flags` {`can_hear`, `can_speak`, `is_moderator`}), and `conference <room>
-mute|unmute|deaf|undeaf|kick <member id>` act on a member (`OK mute 1`), a room that does not
-exist answering `Conference <room> not found`.
+mute|unmute|deaf|undeaf|kick <member id>` act on a member (`+OK mute 1`, `+OK kicked 1`:
+conference_api.c), a room that does not exist answering `-ERR Conference <room> not found`.
 
 Calls that share one Rooms (a Scenario's `rooms`) meet in the same rooms, as on one FreeSWITCH.
 """
@@ -77,21 +77,22 @@ class Rooms:
             return "-ERR usage\n"
         members = self.rooms.get(args[0])
         if members is None:
-            return f"Conference {args[0]} not found\n"
+            return f"-ERR Conference {args[0]} not found\n"
         if args[1] == "json_list":
             return json.dumps([{"conference_name": args[0], "member_count": len(members),
                                 "members": [m.json() for m in members]}])
         target = next((m for m in members if len(args) > 2 and str(m.id) == args[2]), None)
         if target is None:
-            return "Non-Existant ID\n"
+            return f"-ERR Non-Existant ID {args[2] if len(args) > 2 else ''}\n"
         if args[1] == "kick":
             target.kicked.set()
+            return f"+OK kicked {target.id}\n"
         elif args[1] in ACTIONS:
             flag, value = ACTIONS[args[1]]
             target.flags[flag] = value
         else:
             return f"-ERR {args[1]} Command not found!\n"
-        return f"OK {args[1]} {target.id}\n"
+        return f"+OK {args[1]} {target.id}\n"
 
 
 def conference(call: SimulatedCall, arg: str) -> str:
