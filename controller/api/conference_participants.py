@@ -83,5 +83,7 @@ def act(aid: str, cid: str, pid: str) -> Response:
     if action not in ACTIONS:
         raise invalid("action", "enum", f"action must be one of {', '.join(ACTIONS)}")
     participant = _one(room, pid)
-    ask_each(f"conference {room} {action} {int(participant['participant_id'])}")
+    answers = ask_each(f"conference {room} {action} {int(participant['participant_id'])}")
+    if not any(answer.startswith("+OK") for [answer] in answers):
+        raise not_found("participant", pid)  # (it left meanwhile)
     return reply({"action": action, "participant_id": participant["participant_id"]}, 202)
