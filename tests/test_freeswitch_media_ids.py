@@ -81,3 +81,34 @@ def test_a_wav_uploaded_through_the_api_is_played_by_its_media_id(
     done = [line for line in fs.log_since(mark) if f"done playing file {path}" in line]
     assert len(done) == 2, fs.log_since(mark)[-40:]  # switch_ivr_play_file opened it and played it out
     assert fs.errors_since(mark) == []
+
+
+def test_a_stored_menu_greets_with_an_uploaded_media_and_the_key_pressed_picks_its_child(
+    fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, services: Services,
+    settings: config.Settings,
+) -> None:
+    """Kazoo's form end to end: a media document with its WAV uploaded, a menus document naming
+    it as its greeting, both through the API; the caller hears the file and presses 2."""
+    main_number(rds, node("hangup", {}), number="+15550000099")  # the office account, its DID still free
+    base = f"/v2/accounts/{ACCOUNT_ID}"
+    chosen = {key: node("play", {"id": f"tone_stream://%(100,0,{tone})"}, _=node("hangup", {}))
+              for key, tone in (("1", 350), ("2", 620))}
+    with serve_api(services) as api:
+        api.ok("PUT", f"{base}/media", "super", json={"data": {"id": MEDIA_ID, "name": "Menu greeting"}})
+        uploaded = api.call("POST", f"{base}/media/{MEDIA_ID}/raw", "super", data=tone_wav(0.5),
+                            headers={"Content-Type": "audio/wav"})
+        assert uploaded.status_code == 200, uploaded.text
+        api.ok("PUT", f"{base}/menus", "super", json={"data": {
+            "id": "m-main", "name": "Main menu", "max_extension_length": 1, "timeout": 5000,
+            "media": {"greeting": MEDIA_ID}}})
+        api.ok("PUT", f"{base}/callflows", "super", json={"data": {
+            "numbers": [DID], "flow": node("menu", {"id": "m-main"}, **chosen)}})
+    mark = fs.mark()
+    caller = sipp.call(DID, "-set", "keys", "2", scenario="uac_keys.xml")
+    finish(fs, caller)
+    path = Path(settings.media_dir) / ACCOUNT_ID / f"{MEDIA_ID}.wav"
+    [collected] = executed(fs, mark, "play_and_get_digits")
+    assert str(path) in collected
+    assert any("%(100,0,620)" in line for line in executed(fs, mark, "playback"))
+    assert not any("%(100,0,350)" in line for line in executed(fs, mark, "playback"))
+    assert fs.errors_since(mark) == []
