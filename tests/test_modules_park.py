@@ -126,3 +126,10 @@ def test_without_a_known_parker_there_is_no_ringback(rds: redis.Redis, esl_serve
     load_codes(rds, default_ringback_timeout=1000)
     record = call(esl_server, "*3101", variables=referred_by("9999"), time_scale=FAST, hangup_after=0.3)
     assert "bridge" not in record.app_names()
+
+
+def test_an_invites_own_referred_by_names_the_parker_too(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load_codes(rds, default_ringback_timeout=3000)
+    record = call(esl_server, "*3101", variables=(("sip_referred_by_user", "1001"),), time_scale=FAST,
+                  bridges=(BridgeOutcome("answered"),))
+    assert record.args_of("bridge") == ["[leg_timeout=30]user/1001@office.test"]

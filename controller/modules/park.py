@@ -132,12 +132,14 @@ def milliseconds(data: dict[str, Any], slot: str, key: str, default_key: str, de
 
 def parker_target(call: Call) -> str | None:
     """The dial string of the account's device that parked the call: the SIP user of the
-    blind transfer's Referred-By (Kazoo's maybe_get_ringback_id); None when unknown."""
-    referred = call.variable("sip_h_Referred-By") or call.variable("sip_referred_by")
-    found = _REFERRED_USER.search(referred)
-    if found is None:
+    Referred-By (Kazoo's maybe_get_ringback_id): sofia leaves a blind transfer's header as
+    `sip_h_Referred-By` on the transferred call, and the user of an INVITE's own Referred-By as
+    `sip_referred_by_user`. None when unknown."""
+    found = _REFERRED_USER.search(call.variable("sip_h_Referred-By"))
+    username = found.group(1) if found else call.variable("sip_referred_by_user")
+    if not username:
         return None
-    device = call.services.calling_device(call.account_id, found.group(1))
+    device = call.services.calling_device(call.account_id, username)
     if device is None or not bridging.is_enabled(device):
         return None
     realm = str(call.services.account(call.account_id).get("realm") or "")
