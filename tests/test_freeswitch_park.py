@@ -4,17 +4,20 @@ it; the lot FreeSWITCH holds is what the parked_calls listing reads, over the in
 
 # ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
 
+import dataclasses
 from typing import Any
 
 import pytest
 import redis
 
-from controller.config import EslEndpoint
+from controller.config import EslEndpoint, Settings
 from controller.esl import inbound_api
 from controller.esl.server import OutboundServer
 from controller.lab.freeswitch import ESL_PASSWORD
 from controller.modules import parking
+from controller.services import Services
 from controller.store.bundle import load_bundle
+from tests.api_world import serve_api
 from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
     ACCOUNT_ID,
     OFFICE,
@@ -38,19 +41,28 @@ def feature_codes(rds: redis.Redis, **park: Any) -> None:
     load_bundle(rds, {**OFFICE, "callflows": callflows}, "park feature codes")
 
 
+def endpoint(fs: FreeSwitch) -> EslEndpoint:
+    return EslEndpoint("127.0.0.1", fs.ports.esl, ESL_PASSWORD)
+
+
 def parked_now(fs: FreeSwitch) -> dict[str, str]:
-    endpoint = EslEndpoint("127.0.0.1", fs.ports.esl, ESL_PASSWORD)
-    [answer] = inbound_api.ask(endpoint, f"valet_info {parking.lot(ACCOUNT_ID)}")
+    [answer] = inbound_api.ask(endpoint(fs), f"valet_info {parking.lot(ACCOUNT_ID)}")
     return parking.parked(answer)
 
 
-def test_a_call_parked_by_one_phone_is_retrieved_from_another(
-    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
+def test_a_call_parked_by_one_phone_is_listed_then_retrieved_from_another(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer, settings: Settings
 ) -> None:
     feature_codes(rds)
     mark = fs.mark()
     alice = sipp.internal_call("1001", "*3101", "-d", "20000")
     wait_for(lambda: "101" in parked_now(fs), "the call to hold slot 101")
+    services = Services.build(dataclasses.replace(settings, freeswitch=(endpoint(fs),)), rds)
+    with serve_api(services) as api:
+        listed = api.ok("GET", f"/v2/accounts/{ACCOUNT_ID}/parked_calls", who="super")["slots"]
+    assert list(listed) == ["101"]
+    assert listed["101"]["CID-Number"] == "1001" and listed["101"]["Call-ID"] == parked_now(fs)["101"]
+    assert isinstance(listed["101"]["Parked-At"], int) and listed["101"]["Node"]
     ben = sipp.internal_call("1002", "*4101", "-d", "2000")
     finish(fs, alice, ben)
     assert alice.received()[-1].startswith("BYE "), alice.received()  # Ben hung up: the bridge ended
