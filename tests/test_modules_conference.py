@@ -123,3 +123,20 @@ def test_two_callers_meet_in_one_room(rds: redis.Redis, esl_server: OutboundServ
 
 def test_room_names_keep_only_what_mod_conference_reads_as_a_name() -> None:
     assert conferencing.room("acct@x", "a+flags{endconf}") == "acct_x_a_flags_endconf_"
+
+
+def test_a_rooms_tones_reach_freeswitch_inert(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    hostile = "${system(id)}"
+    load_rooms(rds, {"id": "conf-sales", "name": "Hostile", "play_entry_tone": hostile,
+                     "play_exit_tone": "$\\'{system(id)}"})
+    record = call(esl_server, "300", hangup_after=0.3)
+    assert "conference" in record.app_names()
+    sounds = record.variables["conference_enter_sound"] + record.variables["conference_exit_sound"]
+    assert "$" not in sounds and "\\" not in sounds and sounds.count("\uff04") == 2
+    assert record.api_calls == []
+
+
+def test_a_tone_with_whitespace_keeps_the_profiles(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load_rooms(rds, {"id": "conf-sales", "name": "Spaced", "play_entry_tone": "/media/a tone.wav"})
+    record = call(esl_server, "300", hangup_after=0.3)
+    assert "conference_enter_sound" not in record.variables
