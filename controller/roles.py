@@ -6,8 +6,8 @@
   role's event loop, so a loop stalled by a CPU-bound request or template does not answer (a pid
   that merely exists would). `metrics` is the role's Prometheus exposition, which the API role
   sums into its `/metrics`; `address` is where the role listens; the ESL role also answers
-  `freeswitch` (its watcher's connections, for `/healthz`) and `channels <account id>` (its
-  calls in progress, for the API's `/channels`).
+  `freeswitch` (its watcher's connections, for `/healthz`), `channels <account id>` (its
+  calls in progress, for the API's `/channels`) and `transfer <account id> <uuid> <target>`.
 - `roles.json`: the supervisor's view of every child (`up`, `starting`, `down`, `stopping`), with
   its pid, restarts and why it is down, rewritten whenever one changes; the API role's `/healthz`
   reads it to degrade while a role is down or restarting.
@@ -94,7 +94,7 @@ class RoleSocket:
 
 def _read_line(sock: socket.socket) -> str:
     data = b""
-    while b"\n" not in data and len(data) < 64:
+    while b"\n" not in data and len(data) < 256:
         chunk = sock.recv(64)
         if not chunk:
             break
@@ -197,6 +197,11 @@ class Peers:
         when it does not answer."""
         found = json.loads(ask(socket_path(self.directory, "serve"), f"channels {aid}", self.timeout) or b"[]")
         return [dict(item) for item in found] if isinstance(found, list) else []
+
+    def transfer(self, aid: str, uuid: str, target: str) -> str:
+        """Have the ESL role transfer one of its calls (controller/esl/livecalls.py): `+OK` or
+        `-ERR` and why; OSError when it does not answer."""
+        return ask(socket_path(self.directory, "serve"), f"transfer {aid} {uuid} {target}", 10.0).decode()
 
     def freeswitch(self) -> dict[str, bool]:
         """The ESL role's watcher connections (all down while it does not answer)."""

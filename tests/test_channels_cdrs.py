@@ -56,9 +56,10 @@ def world(rds: redis.Redis, services: Services, tmp_path: Path) -> Iterator[Worl
     live = LiveCalls(CdrWriter(services.rds, services.settings.cdr_days, window=0.01))
     server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY), live=live))
     run_dir = tmp_path / "run"
-    serve_socket = roles.RoleSocket(roles.socket_path(run_dir, "serve"), {}, {"channels": live.answer})
+    questions = {"channels": live.answer, "transfer": live.transfer}
+    serve_socket = roles.RoleSocket(roles.socket_path(run_dir, "serve"), {}, questions)
     app = create_app(services)
-    app.extensions["live_channels"] = roles.Peers(run_dir, []).channels
+    app.extensions["peers"] = roles.Peers(run_dir, [])
     api = ApiServer(("127.0.0.1", 0), app, log=None)
     server.start()
     serve_socket.start()

@@ -24,13 +24,16 @@ from controller.executor import Executor
 from controller.lab.freeswitch import ESL_PASSWORD
 from controller.modules import REGISTRY
 from controller.services import Services
+from controller.store.bundle import load_bundle
 from controller.store.cdrs import CdrWriter
 from controller.store.tokens import Tokens
 from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
     ACCOUNT_ID,
     BEN,
     CALLER,
+    CHLOE,
     DID,
+    OFFICE,
     finish,
     mailbox,
     main_number,
@@ -64,12 +67,13 @@ def office_api(fs: FreeSwitch, services: Services, tmp_path: Path) -> Iterator[O
     actions."""
     endpoint = EslEndpoint("127.0.0.1", fs.ports.esl, ESL_PASSWORD)
     services = dataclasses.replace(services, settings=dataclasses.replace(services.settings, freeswitch=(endpoint,)))
-    live = LiveCalls(CdrWriter(services.rds, services.settings.cdr_days, window=0.01))
+    live = LiveCalls(CdrWriter(services.rds, services.settings.cdr_days, window=0.01), (endpoint,))
     server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY), live=live))
     run_dir = tmp_path / "run"
-    serve_socket = roles.RoleSocket(roles.socket_path(run_dir, "serve"), {}, {"channels": live.answer})
+    questions = {"channels": live.answer, "transfer": live.transfer}
+    serve_socket = roles.RoleSocket(roles.socket_path(run_dir, "serve"), {}, questions)
     app = create_app(services)
-    app.extensions["live_channels"] = roles.Peers(run_dir, []).channels
+    app.extensions["peers"] = roles.Peers(run_dir, [])
     api = ApiServer(("127.0.0.1", 0), app, log=None)
     server.start()
     serve_socket.start()
@@ -95,6 +99,8 @@ def test_a_ringing_call_is_listed_hung_up_through_the_api_and_recorded(
     [channel] = office_api.get("/channels")[1]
     assert channel["caller_id_number"] == CALLER and channel["destination"] == DID
     assert channel["answered"] is False and channel["bridged"] is False
+    wait_for(lambda: phone.received()[:1] == [f"INVITE sip:1002@127.0.0.1:{phone.port};transport=UDP SIP/2.0"],
+             "Ben's phone ringing")
     assert office_api.put(f"/channels/{channel['uuid']}", {"action": "hangup"}) == 202
     finish(fs, caller, phone)
     assert not caller.received()[-1].startswith("SIP/2.0 200"), caller.received()
@@ -105,3 +111,29 @@ def test_a_ringing_call_is_listed_hung_up_through_the_api_and_recorded(
     assert office_api.get("/channels")[1] == []
     assert [line for line in fs.log_since(mark) if "uuid_kill" in line or "NORMAL_CLEARING" in line]
     assert fs.errors_since(mark) == []
+
+
+
+def test_a_call_transferred_through_the_api_leaves_the_ringing_phone_for_the_target(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office_api: Office
+) -> None:
+    """`uuid_transfer` into the controller context: the caller's leg comes back to the controller
+    as a new connection for the target's callflow (Chloe's phone, which answers)."""
+    callflows = [{"id": "fs-test-main", "numbers": [DID], "flow": node("user", {"id": BEN["id"], "timeout": 30})},
+                 {"id": "fs-test-chloe", "numbers": ["2003"], "flow": node("user", {"id": CHLOE["id"], "timeout": 20})}]
+    load_bundle(rds, {**OFFICE, "callflows": callflows}, "two callflows for a transfer")
+    mark = fs.mark()
+    ben = sipp.phone("1002", "uas_ring_forever.xml")
+    chloe = sipp.phone("1003", "uas_answer.xml")
+    caller = sipp.call(DID, "-d", "2000")
+    wait_for(lambda: len(office_api.get("/channels")[1]) == 1, "the call in /channels")
+    [channel] = office_api.get("/channels")[1]
+    wait_for(lambda: [line.split()[0] for line in ben.received()][:1] == ["INVITE"], "Ben's phone ringing")
+    assert office_api.put(f"/channels/{channel['uuid']}", {"action": "transfer", "target": "2003"}) == 202
+    finish(fs, caller, ben, chloe)
+    assert "SIP/2.0 200 OK" in caller.received()  # Chloe answered the transferred call
+    assert [line.split()[0] for line in ben.received()][:2] == ["INVITE", "CANCEL"]
+    assert chloe.received()[0].startswith("INVITE ")
+    assert any("Transfer" in line and "2003@controller" in line for line in fs.log_since(mark))
+    wait_for(lambda: office_api.get(f"/cdrs/{channel['uuid']}")[1].get("bridged") is True, "the final record")
+    assert office_api.put(f"/channels/{channel['uuid']}", {"action": "transfer", "target": "20 03"}) in (400, 404)

@@ -264,7 +264,7 @@ def _components() -> dict[str, Any]:
             "ChannelAction": {"type": "object", "required": ["action"], "properties": {
                 "action": {"enum": ["hangup", "transfer"]},
                 "target": {"type": "string", "pattern": "^\\+?[0-9A-Za-z*#]{1,32}$"},
-                "leg": {"enum": ["self", "bleg"], "default": "bleg"}}},
+                "leg": {"enum": ["self", "bleg"], "default": "self"}}},
             "ParticipantAction": {"type": "object", "required": ["action"], "properties": {
                 "action": {"enum": ["mute", "unmute", "deaf", "undeaf", "kick"]}}},
             "ApiAuth": {"type": "object", "required": ["api_key"], "properties": {

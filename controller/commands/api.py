@@ -50,7 +50,7 @@ def build_server(
     metrics = services.metrics or Metrics()
     metrics.watch_queue(services.queue.stats)
     api = create_app(services, workers)
-    api.extensions["live_channels"] = peers.channels if peers is not None else None  # controller/api/channels.py
+    api.extensions["peers"] = peers  # the serve role's calls in progress: controller/api/channels.py
     app = OpsApp(api, services.rds, metrics, watcher, settings.alert_max_delay, peers=peers)
     listen = settings.api_listen
     return ApiServer((listen.host, listen.port), app, log=None, error_log=logging.getLogger("controller.api.http"))

@@ -75,7 +75,7 @@ def build_call_side(
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     metrics = Metrics()
     services = Services.build(settings, connect(settings), metrics)
-    live = LiveCalls(CdrWriter(services.rds, settings.cdr_days))  # /channels and /cdrs
+    live = LiveCalls(CdrWriter(services.rds, settings.cdr_days), settings.freeswitch)  # /channels and /cdrs
     server, watcher = build_call_side(settings, services, live)
     server.start()
     watcher.start()
@@ -86,7 +86,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         "metrics": metrics.exposition,
         "freeswitch": lambda: json.dumps(watcher.connected).encode(),
         "address": f"{host}:{port}".encode,
-    }, {"channels": live.answer})
+    }, {"channels": live.answer, "transfer": live.transfer})
     announce(f"outbound ESL server on {host}:{port}")
     for endpoint in settings.freeswitch:
         announce(f"watching FreeSWITCH {endpoint}")

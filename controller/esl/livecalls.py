@@ -13,14 +13,17 @@ import re
 import time
 from typing import Any
 
+from controller.config import EslEndpoint
+from controller.esl import commands
 from controller.store.cdrs import CdrWriter, gregorian, record
 
 ACCOUNT_ID = re.compile(r"[0-9a-zA-Z_-]{1,128}")
 
 
 class LiveCalls:
-    def __init__(self, cdrs: CdrWriter | None = None) -> None:
+    def __init__(self, cdrs: CdrWriter | None = None, freeswitch: tuple[EslEndpoint, ...] = ()) -> None:
         self.cdrs = cdrs
+        self.freeswitch = freeswitch  # where a transfer is sent (CONTROLLER_FREESWITCH)
         self._calls: dict[str, Any] = {}  # uuid -> Call
 
     def started(self, call: Any) -> None:
@@ -28,7 +31,9 @@ class LiveCalls:
 
     def ended(self, call: Any) -> None:
         """The call's socket is closing: it leaves the list and its record is written soon."""
-        self._calls.pop(call.uuid, None)
+        uuid = call.uuid
+        if self._calls.get(uuid) is call:  # a transferred call may be back under a new session
+            del self._calls[uuid]
         if self.cdrs is not None:
             self.cdrs.add(record(call))
 
@@ -44,6 +49,32 @@ class LiveCalls:
         if not ACCOUNT_ID.fullmatch(aid):
             return b"[]"
         return json.dumps(self.channels(aid), separators=(",", ":")).encode()
+
+
+    def transfer(self, question: str) -> bytes:
+        """The `transfer <account id> <uuid> <target>` question: a blind transfer of one of the
+        account's calls here. FreeSWITCH moves the channel out of its `socket` application
+        (`uuid_transfer` into the controller's context: the target's callflow comes back as a new
+        connection), then this call's connection is closed at once: its flow must neither go on
+        nor hang up the channel that now runs elsewhere (left to itself it would, once its bridge
+        returned). Answers `+OK`, or `-ERR` and why."""
+        words = question.split(" ")
+        if len(words) != 3 or not ACCOUNT_ID.fullmatch(words[0]):
+            return b"-ERR expected: transfer ACCOUNT UUID TARGET"
+        aid, uuid, target = words
+        call = self._calls.get(uuid)
+        if call is None or call.account_id != aid:
+            return b"-ERR no such channel"
+        try:
+            command = commands.transfer_command(uuid, target)
+            commands.run(self.freeswitch, command)
+        except (ValueError, commands.CommandRefusedError, OSError) as exc:
+            return f"-ERR {exc}".encode()
+        call.kvs["transferred_to"] = target
+        close = getattr(call.channel, "close", None)
+        if close is not None:
+            close()
+        return b"+OK"
 
 
 def channel(call: Any) -> dict[str, Any]:
