@@ -372,7 +372,7 @@ def test_unknown_commands_apps_and_apis_answer_as_freeswitch_does() -> None:
         peer.connect(MYEVENTS)
         assert peer.command(wire.command("fly")).reply_text == "-ERR command not found"
         assert peer.command(wire.command("api", "fly", "away")).body == b"-ERR fly Command not found!\n"
-        assert peer.execute("conference", "room@default")["Application-Response"] == "_none_"
+        assert peer.execute("fifo", "queue@default in")["Application-Response"] == "_none_"
         wrong = wire.sendmsg("answer", uuid="not-this-call")
         assert peer.command(wrong).reply_text == "-ERR invalid session id [not-this-call]"
         assert peer.command(wire.command("exit")).reply_text == "+OK bye"
