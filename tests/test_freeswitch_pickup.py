@@ -51,11 +51,29 @@ def test_a_ringing_call_is_picked_up_from_another_phone_with_the_feature_code(
     wait_for(lambda: ringing(fs), "Ben's phone to ring")
     chloe = sipp.internal_call("1003", "*81002", "-d", "2000")
     finish(fs, chloe, caller)
-    print("\n".join(fs.log_since(mark))[-20000:])
     assert caller.received()[-1].startswith("BYE "), caller.received()  # Chloe hung up: the call ended
-    assert executed(fs, mark, "intercept")
+    assert any("200" in line for line in chloe.received())
+    assert len(executed(fs, mark, "intercept")) == 1
     ben.wait()
     assert any(line.startswith("CANCEL ") for line in ben.received()), ben.received()
+    log = fs.log_since(mark)
+    assert any("cause: PICKED_OFF" in line and "1002@" in line for line in log)  # Ben's leg, taken
+    assert executed(fs, mark, "hangup") == []  # the caller's flow left the picked-up call alone
+    assert not [line for line in log if "[ERR]" in line], "FreeSWITCH logged errors"
+
+
+def test_intercom_rings_the_extension_with_the_auto_answer_headers(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
+) -> None:
+    intercom = {"id": "fs-intercom", "patterns": [r"^\*0([0-9]+)$"], "flow": node("intercom")}
+    ben = {"id": "fs-ben", "numbers": ["1002"], "flow": node("user", {"id": BEN["id"]})}
+    load_bundle(rds, {**OFFICE, "callflows": [intercom, ben]}, "intercom")
+    phone = sipp.phone("1002", "uas_answer.xml", "-d", "10")
+    alice = sipp.internal_call("1001", "*01002", "-d", "1000")
+    finish(fs, alice, phone)
+    invite = invite_of(phone)
+    assert "Call-Info: <sip:127.0.0.1>;answer-after=0" in invite, invite
+    assert "Alert-Info: <intercom>" in invite, invite
 
 
 def members(fs: FreeSwitch) -> list[str]:

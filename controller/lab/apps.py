@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller.lab import bridge as bridging
-from controller.lab import conferences, report, valet
+from controller.lab import conferences, report, switchboard, valet
 from controller.lab.expand import expand
 from controller.lab.keypad import BREAK
 
@@ -140,8 +140,9 @@ def set_variable(call: SimulatedCall, arg: str) -> str:
 
 def export(call: SimulatedCall, arg: str) -> str:
     """`export name=value`: set (and hand to later legs) without a second expansion
-    (switch_channel_export_variable_var_check takes the value as it is)."""
-    name, _, value = arg.removeprefix("nolocal:").partition("=")
+    (switch_channel_export_variable_var_check takes the value as it is). `nolocal:name` is for
+    the later legs only: the channel holds it under that whole name, not as `name`."""
+    name, _, value = arg.partition("=")
     if name.strip() and value:
         call.channel.set_variable(name.strip(), value)
     elif name.strip():
@@ -368,6 +369,7 @@ APPS: dict[str, App] = {
     "multiset": multiset, "play_and_get_digits": play_and_get_digits, "read": read,
     "bridge": bridging.bridge, "hangup": hangup, "respond": respond, "record": record, "mkdir": mkdir,
     "valet_park": valet.valet_park, "conference": conferences.conference,
+    "intercept": switchboard.intercept, "eavesdrop": switchboard.eavesdrop,
 }
 
 

@@ -25,8 +25,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import gevent
+
 from controller.lab import callee as callees
-from controller.lab import report
+from controller.lab import report, switchboard
 from controller.lab.channel import Channel
 from controller.lab.scenario import BRIDGE_FAILURES, BridgeOutcome
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 _LEG_TIMEOUT = re.compile(r"(?:leg_timeout|call_timeout|originate_timeout)=(\d+)")
 _LEG_LIMIT = re.compile(r"leg_timeout=(\d+)(?:,leg_delay_start=(\d+))?")
+PICKED_OFF = "PICKED_OFF"
+BRIDGED_AFTER = 0.005  # seconds: the uuid_bridge of an intercepted caller follows its bridge's end
 FAILURE_VARIABLES = ("originate_disposition", "originate_failed_cause", "DIALSTATUS", "last_bridge_hangup_cause")
 
 
@@ -48,13 +52,16 @@ def bridge(call: SimulatedCall, arg: str) -> str:
     call.channel.set_variable("DIALSTATUS", "INVALIDARGS")
     call.publish(leg, "CHANNEL_CREATE")
     if outcome.kind == "answered":
-        return _answered(call, leg, outcome)
+        return _answered(call, leg, outcome, arg)
     cause, sip_status, rings = BRIDGE_FAILURES[outcome.kind]
     if outcome.kind == "no_answer":
         cause = _unanswered_cause(call, arg)
     if rings:
         _ringing(call, leg)
-    if not call.wait(_ring_time(call, outcome, arg)):
+    picker = _ring(call, leg, arg if rings else "", _ring_time(call, outcome, arg))
+    if picker is not None:
+        return _picked_off(call, leg, picker)
+    if call.hungup.is_set():
         _cancelled(call, leg)
         return "_none_"
     _failed(call, leg, cause, sip_status)
@@ -63,6 +70,32 @@ def bridge(call: SimulatedCall, arg: str) -> str:
         call.hangup(cause)  # FreeSWITCH hangs the caller up before completing the bridge
     callees.destroyed(leg)
     call.publish(leg, "CHANNEL_DESTROY")
+    return "_none_"
+
+
+def _ring(call: SimulatedCall, leg: Channel, dial: str, seconds: float) -> SimulatedCall | None:
+    """The callee rings for `seconds` (listed on the switchboard while it does, when `dial`);
+    the call that intercepted it meanwhile, if one did (lab/switchboard.py)."""
+    if not dial:
+        call.wait(seconds)
+        return None
+    ringing = call.scenario.switchboard.add(call, leg, dial)
+    try:
+        gevent.wait([call.hungup, ringing.picked], timeout=seconds, count=1)
+    finally:
+        call.scenario.switchboard.remove(ringing)
+    return ringing.picked.get() if ringing.picked.ready() and not call.hungup.is_set() else None
+
+
+def _picked_off(call: SimulatedCall, leg: Channel, picker: SimulatedCall) -> str:
+    """Another call took the ringing call (FreeSWITCH's intercept): the callee's leg ends with
+    PICKED_OFF, which the bridge fails with, and the caller is answered and bridged to the
+    other call (uuid_bridge, after the bridge app returned)."""
+    _failed(call, leg, PICKED_OFF, None)
+    _end_leg(call, leg, PICKED_OFF)
+    call.answer()
+    call.later(BRIDGED_AFTER, lambda: call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=picker.uuid))
+    switchboard.together(call, picker)
     return "_none_"
 
 
@@ -137,7 +170,7 @@ def _ringing(call: SimulatedCall, leg: Channel, answers: bool = False) -> None:
     call.emit("CHANNEL_PROGRESS")
 
 
-def _answered(call: SimulatedCall, leg: Channel, outcome: BridgeOutcome) -> str:
+def _answered(call: SimulatedCall, leg: Channel, outcome: BridgeOutcome, dial: str = "") -> str:
     _ringing(call, leg, answers=True)
     if not call.wait(outcome.ring_seconds):
         _cancelled(call, leg)
@@ -161,7 +194,13 @@ def _answered(call: SimulatedCall, leg: Channel, outcome: BridgeOutcome) -> str:
                         ("last_sent_callee_id_name", "Outbound Call"),
                         ("last_sent_callee_id_number", leg.values["Caller-Destination-Number"])):
         call.channel.set_variable(name, value)  # set once bridged: the CHANNEL_BRIDGE lacks them
-    if call.wait(outcome.talk):  # the callee hangs up first
+    talking = call.scenario.switchboard.add(call, leg, dial)
+    talking.callstate = "ACTIVE"
+    try:
+        callee_hung_up = call.wait(outcome.talk)
+    finally:
+        call.scenario.switchboard.remove(talking)
+    if callee_hung_up:  # the callee hangs up first
         _callee_hangs_up(call, leg)
     else:  # the caller hung up: call.hangup() already sent CHANNEL_UNBRIDGE
         _end_leg(call, leg, "NORMAL_CLEARING", hung_up=True)

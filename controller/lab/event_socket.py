@@ -205,10 +205,17 @@ def _conference(call: SimulatedCall, args: list[str]) -> str:
     return call.scenario.rooms.api(args)
 
 
+def _show(call: SimulatedCall, args: list[str]) -> str:
+    """`show channels as json`: the legs other calls can reach (lab/switchboard.py)."""
+    if args[:3] != ["channels", "as", "json"]:
+        return "-ERR the simulator shows channels as json only\n"
+    return call.scenario.switchboard.channels_json()
+
+
 APIS: dict[str, Callable[[SimulatedCall, list[str]], str]] = {
     "uptime": _uptime, "uuid_getvar": _uuid_getvar, "uuid_setvar": _uuid_setvar,
     "uuid_exists": _uuid_exists, "uuid_kill": _uuid_kill, "uuid_break": _uuid_break,
-    "valet_info": _valet_info, "conference": _conference,
+    "valet_info": _valet_info, "conference": _conference, "show": _show,
 }
 
 COMMANDS: dict[str, Handler] = {

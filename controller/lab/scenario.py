@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from controller.lab.conferences import Rooms
+from controller.lab.switchboard import Switchboard
 from controller.lab.valet import Lots
 
 # kind -> (hangup cause, SIP status, whether the callee rings first); as in the captures:
@@ -100,6 +101,8 @@ class Scenario:
     notice_before_completion: bool = False
     # mod_valet_parking's lots: calls given the same Lots park in the same lots (lab/valet.py).
     lots: Lots = dataclasses.field(default_factory=Lots, compare=False)
+    # The callee legs other calls can pick up or listen to, shared the same way (lab/switchboard.py).
+    switchboard: Switchboard = dataclasses.field(default_factory=Switchboard, compare=False)
     # mod_conference's rooms, shared the same way (lab/conferences.py).
     rooms: Rooms = dataclasses.field(default_factory=Rooms, compare=False)
 
