@@ -62,6 +62,27 @@ def test_a_ringing_call_is_picked_up_from_another_phone_with_the_feature_code(
     assert not [line for line in log if "[ERR]" in line], "FreeSWITCH logged errors"
 
 
+def test_an_approved_phone_listens_in_on_an_answered_call(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
+) -> None:
+    alice_desk = next(d["id"] for d in OFFICE["devices"] if d["sip"].get("username") == "1001")
+    listen = {"id": "fs-eavesdrop", "patterns": [r"^\*7([0-9]+)$"],
+              "flow": node("eavesdrop_feature", {"approved_device_id": alice_desk})}
+    callflows(rds, listen)
+    mark = fs.mark()
+    ben = sipp.phone("1002", "uas_answer.xml", "-d", "10")
+    caller = sipp.call(DID, "-d", "8000")
+    wait_for(lambda: '"callstate":"ACTIVE"' in fs.api("show channels as json"), "Ben to answer")
+    alice = sipp.internal_call("1001", "*71002", "-d", "2000")
+    assert alice.wait() == 0, alice.report()
+    [line] = executed(fs, mark, "eavesdrop")
+    assert "1001@" in line  # Alice's leg ran it
+    finish(fs, caller, ben)
+    # The listener came and went; the call went on until the caller hung up (its BYE answered).
+    assert not [line for line in caller.received() if line.startswith("BYE ")], caller.received()
+    assert not [line for line in fs.log_since(mark) if "[ERR]" in line], "FreeSWITCH logged errors"
+
+
 def test_intercom_rings_the_extension_with_the_auto_answer_headers(
     fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
 ) -> None:
