@@ -20,11 +20,14 @@ from tests.office import call, load, node
 PARKED = "/v2/accounts/acct-test/parked_calls"
 
 
-def show_channels(lots: Lots) -> str:
-    rows = [{"uuid": p.call.uuid, "cid_name": p.call.scenario.caller_name, "cid_num": p.call.scenario.caller_number,
-             "created_epoch": "1764676800", "hostname": "fs1"}
-            for slots in lots.lots.values() for p in slots.values()]
-    return json.dumps({"row_count": len(rows), "rows": rows})
+def uuid_dump(lots: Lots, args: list[str]) -> str:
+    """FreeSWITCH's `uuid_dump <uuid> json`, the headers park's API reads."""
+    for parked in (p for slots in lots.lots.values() for p in slots.values() if p.call.uuid == args[0]):
+        values = parked.call.channel.values
+        return json.dumps({"Caller-Caller-ID-Name": values["Caller-Caller-ID-Name"],
+                           "Caller-Caller-ID-Number": values["Caller-Caller-ID-Number"],
+                           "Caller-Channel-Created-Time": "1764676800123456", "FreeSWITCH-Hostname": "fs1"})
+    return "-ERR No such channel!\n"
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def lots() -> Lots:
 def switch(lots: Lots) -> Iterator[InboundServer]:
     server = InboundServer()
     server.apis["valet_info"] = lambda args: lots.info(args[0] if args else "")
-    server.apis["show"] = lambda args: show_channels(lots)
+    server.apis["uuid_dump"] = lambda args: uuid_dump(lots, args)
     server.start()
     yield server
     server.stop()
@@ -63,7 +66,7 @@ def test_a_parked_call_is_listed_by_slot_with_its_caller_until_it_ends(
         gevent.sleep(0.02)
     assert list(slots) == ["107"]
     assert slots["107"]["CID-Number"] == "+15557654321" and slots["107"]["Call-ID"]
-    assert slots["107"]["Parked-At"] == 1764676800
+    assert slots["107"]["Parked-At"] == 1764676800 and slots["107"]["Node"] == "fs1"
     parked.get(timeout=10)
     assert api.ok("GET", PARKED, who="super") == {"slots": {}}
 
