@@ -89,14 +89,21 @@ def test_dynamic_cid_static_sets_the_caller_id_made_inert(rds: redis.Redis, esl_
     assert "${" not in multisets(record) and "Sales \uff04{system(id)}" in multisets(record)
 
 
-def test_dynamic_cid_lists_without_the_list_stops_the_call_as_a_bad_destination(
+def test_dynamic_cid_lists_takes_the_entry_of_the_captured_key_and_dials_the_rest(
     rds: redis.Redis, esl_server: OutboundServer
 ) -> None:
+    entries = [{"capture_group_key": "01", "capture_group_length": 2, "number": "19058888888", "name": "Awesome Inc."},
+               {"capture_group_key": "02", "number": "16139999999", "name": "Awesome Co."}]
     load(rds, {"id": "cf-dyn", "patterns": ["^\\*2([0-9]{2,})$"],
                "flow": node("dynamic_cid", {"action": "lists", "id": "cid-list"})},
-         flow("1002", node("user", {"id": "u-bob", "timeout": 1})))
+         flow("1002", node("user", {"id": "u-bob", "timeout": 1})),
+         lists=[{"id": "cid-list", "name": "Outgoing caller IDs", "entries": entries}])
     record = call(esl_server, "*2021002", internal_user="1001")
-    assert "bridge" not in record.app_names() and "effective_caller_id_number" not in multisets(record)
+    assert "effective_caller_id_number=16139999999" in multisets(record)
+    assert "effective_caller_id_name=Awesome Co." in multisets(record)
+    assert any(name == "bridge" and "1002@office.test" in arg for name, arg in record.apps)
+    unknown = call(esl_server, "*2091002", internal_user="1001")  # no entry has the key 09: a bad destination
+    assert "bridge" not in unknown.app_names() and "effective_caller_id_number" not in multisets(unknown)
 
 
 def test_dynamic_cid_list_entries_are_found_by_the_captured_key_or_a_named_group() -> None:

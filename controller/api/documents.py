@@ -34,7 +34,8 @@ def _resource(kind: str, singular: str) -> Resource:
 
 RESOURCES = (_resource("users", "user"), _resource("devices", "device"), _resource("vmboxes", "vmbox"),
              _resource("groups", "group"), _resource("menus", "menu"), _resource("temporal_rules", "temporal_rule"),
-             _resource("temporal_rules_sets", "temporal_rule_set"), _resource("conferences", "conference"))
+             _resource("temporal_rules_sets", "temporal_rule_set"), _resource("conferences", "conference"),
+             _resource("lists", "list"))
 
 
 def blueprints() -> list[Blueprint]:

@@ -8,10 +8,9 @@ Data: `action`:
   `whitelist_regex` (RE2, `\\d+`): a good entry plays an accepting tone and becomes the caller ID
   number, anything else a rejection and the caller's own number stays; the flow continues at `_`;
 - `static`: `caller_id` {`name`, `number`} (what is missing stays the caller's own);
-- `list` / `lists`: the entries of the stored list `id` (read as an account document of kind
-  `lists` whose `entries` are Kazoo's list entries: `capture_group_key`, `capture_group_length`
-  (2), `number`, `name`; the store does not keep such documents yet, so for now no list is
-  found); the captured digits start with an entry's key, the rest is the number to call; with
+- `list` / `lists`: the entries of the account's list `id` (`/v2/accounts/{id}/lists`, its
+  `entries` Kazoo's list entries: `capture_group_key`, `capture_group_length` (2), `number`,
+  `name`); the captured digits start with an entry's key, the rest is the number to call; with
   `idx_name` the key is that named capture group and the number the whole capture. The entry's
   caller ID is set, and the call goes where the rest goes (controller/modules/dialled.py); a
   list or entry not found stops the call, as Kazoo's bad destination does.
@@ -105,7 +104,7 @@ def list_entries(call: Call, list_id: str) -> list[dict[str, Any]]:
     """The entries of the account's stored list (none when the store has no such list)."""
     try:
         stored = call.services.document(call.account_id, "lists", list_id) if list_id else None
-    except ValueError:  # no `lists` documents in this store
+    except ValueError:  # not a document id
         stored = None
     return [e for e in (stored or {}).get("entries") or [] if isinstance(e, dict)]
 
