@@ -133,6 +133,13 @@ def test_records_expire_after_the_configured_days_and_the_index_is_trimmed(rds: 
     assert not rds.exists(keys.cdr(ACCOUNT, "old"))
 
 
+def test_deleting_the_account_drops_its_call_history(rds: redis.Redis, services: Services) -> None:
+    load(rds)
+    CdrWriter(rds, 30).write([{"id": "c1", "account_id": ACCOUNT, "unix_timestamp": int(time.time())}])
+    services.accounts.delete(ACCOUNT)
+    assert not rds.exists(keys.cdrs(ACCOUNT))
+
+
 def test_channel_actions_are_validated_before_anything_reaches_freeswitch(world: World) -> None:
     assert world.put("/channels/abc-123-def", {"action": "dance"}).status_code == 400
     assert world.put("/channels/abc-123-def", {"action": "hangup"}).status_code == 404  # not a call of the account

@@ -137,7 +137,7 @@ class Accounts:
                 pipe.delete(keys.vm_messages(aid, str(box)), keys.vm_order(aid, str(box)))
             for template_id in templates:
                 pipe.delete(keys.template(aid, str(template_id)))
-            pipe.delete(keys.templates(aid), keys.smtplog(aid))
+            pipe.delete(keys.templates(aid), keys.smtplog(aid), keys.cdrs(aid))  # each call record expires itself
             pipe.srem(keys.ACCOUNTS, aid)
             revisions.bump(pipe, aid)
 
