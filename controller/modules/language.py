@@ -2,10 +2,10 @@
 
 Data: `language` (required; `en`, `fr-ca`: two letters, optionally a region).
 
-Kazoo sets the channel's `default_language`, which FreeSWITCH's `say`, phrase macros and sound
-lookups read; the same variable is set here (one `multiset`, the value checked by the schema and
-made inert anyway), and the call keeps the language for the modules that speak (`tts` and `say`
-nodes without a `language` of their own).
+Kazoo sets the channel's `default_language`, which FreeSWITCH's phrase macros and sound lookups
+read; the same variable is set here (one `multiset`, the value checked by the schema and made
+inert anyway) and kept on the call (`call.kvs["language"]`). `tts` and `say` nodes still say
+their own `language` (or their default) as written.
 """
 
 from __future__ import annotations
