@@ -62,6 +62,26 @@ def test_a_ringing_call_is_picked_up_from_another_phone_with_the_feature_code(
     assert not [line for line in log if "[ERR]" in line], "FreeSWITCH logged errors"
 
 
+def test_an_answered_call_is_taken_over_by_an_approved_phone(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
+) -> None:
+    chloe_desk = next(d["id"] for d in OFFICE["devices"] if d["sip"].get("username") == "1003")
+    take = {"id": "fs-intercept", "patterns": [r"^\*9([0-9]+)$"],
+            "flow": node("intercept_feature", {"type": "extension", "approved_device_id": chloe_desk})}
+    callflows(rds, take)
+    mark = fs.mark()
+    ben = sipp.phone("1002", "uas_answer.xml", "-d", "10")
+    caller = sipp.call(DID, "-d", "20000")
+    wait_for(lambda: '"callstate":"ACTIVE"' in fs.api("show channels as json"), "Ben to answer")
+    chloe = sipp.internal_call("1003", "*91002", "-d", "3000")
+    finish(fs, chloe, caller, ben)
+    assert ben.received()[-1].startswith("BYE "), ben.received()  # Ben's leg was taken from him
+    assert caller.received()[-1].startswith("BYE "), caller.received()  # ended when Chloe hung up
+    assert len(executed(fs, mark, "intercept")) == 1
+    log = fs.log_since(mark)
+    assert executed(fs, mark, "hangup") == [], [line for line in log if "hangup(" in line]
+
+
 def test_an_approved_phone_listens_in_on_an_answered_call(
     fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import gevent
 import redis
 
+from controller.esl.safety import inert
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import BridgeOutcome
 from controller.lab.simulator import CallRecord
@@ -88,19 +89,36 @@ def test_intercepting_another_users_call_needs_an_approval(rds: redis.Redis, esl
     assert taken.args_of("intercept") == [ringing.uuid]
 
 
-def test_an_approved_caller_listens_in_on_an_answered_call(rds: redis.Redis, esl_server: OutboundServer) -> None:
-    callflows(rds, code("*7", "eavesdrop_feature", approved_device_id="d-ann"))
+def answered_then(server: OutboundServer, number: str) -> tuple[CallRecord, CallRecord, str]:
+    """A call to 5000 answered by Bob; while they talk Ann's phone (1001) dials `number`. The
+    two records and Bob's leg's uuid."""
     board = Switchboard()
-    talking = gevent.spawn(call, esl_server, "5000", switchboard=board, bridges=(BridgeOutcome("answered", talk=3.0),))
+    talking = gevent.spawn(call, server, "5000", switchboard=board, bridges=(BridgeOutcome("answered", talk=3.0),))
     for _ in range(300):
         if any(leg.callstate == "ACTIVE" for leg in board.legs.values()):
             break
         gevent.sleep(0.01)
     [bob] = board.legs
-    listener = call(esl_server, "*71002", internal_user="1001", switchboard=board, hangup_after=0.3)
+    other = call(server, number, internal_user="1001", switchboard=board, hangup_after=0.3)
+    return talking.get(timeout=15), other, bob
+
+
+def test_an_answered_call_is_taken_over_by_an_approved_phone(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    callflows(rds, flow("9000", node("intercept", {"user_id": "u-bob", "approved_device_id": "d-ann"})))
+    talking, taker, _ = answered_then(esl_server, "9000")
+    assert taker.args_of("intercept") == [talking.uuid]
+    assert talking.events.count("CHANNEL_BRIDGE") == 2  # to Bob, then to Ann
+    assert talking.variables.get("bridge_hangup_cause") == "PICKED_OFF"
+    assert "hangup" not in talking.app_names()  # the flow left the call to Ann
+    assert talking.ended_at - talking.connected_at < 2.5  # it ended with Ann, not after its 3 s
+
+
+def test_an_approved_caller_listens_in_on_an_answered_call(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    callflows(rds, code("*7", "eavesdrop_feature", approved_device_id="d-ann"))
+    talking, listener, bob = answered_then(esl_server, "*71002")
     assert listener.args_of("eavesdrop") == [bob]
     assert "eavesdrop_enable_dtmf=true" in " ".join(listener.args_of("multiset"))
-    talking.get(timeout=15)
+    assert "intercept" not in listener.app_names() and talking.events.count("CHANNEL_BRIDGE") == 1
 
 
 def test_eavesdropping_without_an_approval_is_refused(rds: redis.Redis, esl_server: OutboundServer) -> None:
@@ -142,3 +160,13 @@ def test_intercom_rings_the_extension_with_the_auto_answer_variables(
     assert record.args_of("export")[:2] == ["nolocal:sip_auto_answer=true", "nolocal:alert_info=intercom"]
     assert record.args_of("bridge") == ["[leg_timeout=20]user/1002@office.test"]
     assert record.variables.get("sip_auto_answer") is None  # exported to the legs only
+
+
+def test_a_callers_hostile_name_reaches_the_page_conference_inert(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    callflows(rds, flow("3000", node("page_group", {"endpoints": [{"id": "d-bob", "endpoint_type": "device"}]})))
+    name = "$\\'{system(touch /tmp/x)}\n x"
+    record = call(esl_server, "3000", internal_user="1001", caller_name=name, hangup_after=0.3)
+    setup = " ".join(record.args_of("multiset"))
+    assert f"conference_auto_outcall_caller_id_name={inert(name)}\x1f" in setup
+    assert "$" not in setup and "\\" not in setup
+    assert record.api_calls == []  # FreeSWITCH's expander ran nothing

@@ -197,13 +197,31 @@ def _answered(call: SimulatedCall, leg: Channel, outcome: BridgeOutcome, dial: s
     talking = call.scenario.switchboard.add(call, leg, dial)
     talking.callstate = "ACTIVE"
     try:
-        callee_hung_up = call.wait(outcome.talk)
+        gevent.wait([call.hungup, talking.picked], timeout=outcome.talk, count=1)
     finally:
         call.scenario.switchboard.remove(talking)
-    if callee_hung_up:  # the callee hangs up first
+    if talking.picked.ready() and not call.hungup.is_set():
+        return _taken(call, leg, talking.picked.get())
+    if not call.hungup.is_set():  # the callee hangs up first
         _callee_hangs_up(call, leg)
     else:  # the caller hung up: call.hangup() already sent CHANNEL_UNBRIDGE
         _end_leg(call, leg, "NORMAL_CLEARING", hung_up=True)
+    return "_none_"
+
+
+def _taken(call: SimulatedCall, leg: Channel, picker: SimulatedCall) -> str:
+    """Another call took the answered call (intercept): the callee's leg is hung up with
+    PICKED_OFF, the bridge returns with that `bridge_hangup_cause`, and the caller is bridged
+    to the other call."""
+    call.bridged_to = None
+    callees.hung_up(leg, PICKED_OFF)
+    call.publish(leg, "CHANNEL_HANGUP")
+    set_bridge_end(call, PICKED_OFF)
+    call.channel.set_variable("last_bridge_hangup_cause", PICKED_OFF)
+    call.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=leg.uuid)
+    _end_leg(call, leg, PICKED_OFF, hung_up=True)
+    call.later(BRIDGED_AFTER, lambda: call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=picker.uuid))
+    switchboard.together(call, picker)
     return "_none_"
 
 

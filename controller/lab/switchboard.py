@@ -9,8 +9,11 @@ columns (seen on one with a SIPp phone ringing). Calls given the same Switchboar
 
 - `intercept <uuid>` of a caller whose leg rings: the ringing leg is hung up with PICKED_OFF, the
   caller's bridge fails with that cause (`Originate Failed. Cause: PICKED_OFF`), and the two
-  calls are bridged (CHANNEL_ANSWER and CHANNEL_BRIDGE on each) until one hangs up; any other
-  uuid: nothing happens.
+  calls are bridged (CHANNEL_ANSWER and CHANNEL_BRIDGE on each) until one hangs up. Of a caller
+  whose leg was answered (unless the interceptor set `intercept_unanswered_only`): that leg is
+  hung up with PICKED_OFF, the caller's bridge returns with `bridge_hangup_cause` PICKED_OFF,
+  and the two calls are bridged the same way (both seen on a real FreeSWITCH). Any other uuid:
+  nothing happens.
 - `eavesdrop <uuid>` of an answered leg: the eavesdropper listens until it or the call hangs up;
   of anything else it returns at once.
 """
@@ -68,9 +71,11 @@ class Switchboard:
         rows = [leg.row() for leg in list(self.legs.values()) if not leg.call.hungup.is_set()]
         return json.dumps({"row_count": len(rows), "rows": rows}) if rows else json.dumps({"row_count": 0})
 
-    def ringing_for(self, caller_uuid: str) -> Leg | None:
+    def leg_of(self, caller_uuid: str, answered_too: bool) -> Leg | None:
+        """The leg the caller's bridge rings (or talks on, `answered_too`), not taken yet."""
+        states = ("RINGING", "ACTIVE") if answered_too else ("RINGING",)
         return next((leg for leg in self.legs.values()
-                     if leg.call.uuid == caller_uuid and leg.callstate == "RINGING" and not leg.picked.ready()), None)
+                     if leg.call.uuid == caller_uuid and leg.callstate in states and not leg.picked.ready()), None)
 
     def answered(self, uuid: str) -> Leg | None:
         leg = self.legs.get(uuid)
@@ -79,7 +84,8 @@ class Switchboard:
 
 def intercept(call: SimulatedCall, arg: str) -> str:
     words = arg.split()
-    leg = call.scenario.switchboard.ringing_for(words[-1] if words else "")
+    answered_too = call.channel.variable("intercept_unanswered_only") != "true"
+    leg = call.scenario.switchboard.leg_of(words[-1] if words else "", answered_too)
     if leg is None:
         return "_none_"
     call.answer()

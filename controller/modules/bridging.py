@@ -44,8 +44,10 @@ NOT_CAUSES = frozenset({"", "failure", "SUCCESS"})
 # A leg_timeout expiry alone is ALLOTTED_TIMEOUT in FreeSWITCH (the call_timeout set below, as
 # long as the longest leg, ends the originate first: NO_ANSWER); Kazoo calls both NO_ANSWER.
 ALIASES = {"ALLOTTED_TIMEOUT": ("NO_ANSWER",)}
-# The bridge's cause when another phone took the ringing call (FreeSWITCH's `intercept`, see
-# `group_pickup`): the caller is bridged there already and talks until one side hangs up.
+# The bridge's cause when another phone took the call (FreeSWITCH's `intercept`, see
+# `group_pickup` and `intercept`): the caller is bridged there already and talks until one side
+# hangs up (a real FreeSWITCH: the failed bridge's cause while it rang, `bridge_hangup_cause`
+# once answered).
 PICKED_OFF = "PICKED_OFF"
 CALL_LENGTH = 86_400.0  # how long a picked-up call may last while the flow waits for its end
 # Characters that separate legs or options in a dial string, or that FreeSWITCH's expander or
@@ -172,11 +174,13 @@ def bridge(
     })
     arg = dial_string(legs, strategy, fail_on_single_reject)
     event = call.channel.execute_all([setup, ("bridge", arg)], None)
-    if call.state.bridged:
-        return None
-    if failure_cause(event) == PICKED_OFF:
+    # Taken by another phone while it rang (the bridge failed) or once answered (the callee's
+    # leg was hung up): FreeSWITCH bridged the caller there already.
+    if PICKED_OFF in (failure_cause(event), event.get("variable_bridge_hangup_cause")):
         log.info("call %s: picked up by another phone", call.uuid)
         call.channel.wait_gone(CALL_LENGTH)
+        return None
+    if call.state.bridged:
         return None
     call.state.bridge_failure = failure_cause(event) or "NO_ANSWER"
     log.info("call %s: bridge failed (%s)", call.uuid, call.state.bridge_failure)
