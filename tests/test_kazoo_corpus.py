@@ -46,6 +46,8 @@ VALID: dict[str, tuple[str, bool]] = {
     DOC + "dynamic_cid.md#4": (NODE_NUMBER, True),
     DOC + "webhook.md#1": (NODE_NUMBER, False),
     DOC + "webhook.md#2": ("+10005559999", False),
+    DOC + "group_pickup_feature.md#1": ("*71002", True),
+    DOC + "group_pickup_feature.md#2": ("*981005", True),
 }
 
 NOT_JSON = "not JSON"
@@ -66,9 +68,7 @@ REFUSED: dict[str, tuple[str, str]] = {
     DOC + "custom_sip_headers.md#2": (NOT_JSON, "typographic quotes around in"),
     DOC + "custom_sip_headers.md#3": (NOT_JSON, "a header written without its object"),
     DOC + "fax_detect.md#1": (NOT_JSON, "DURATION stands for a number"),
-    DOC + "group_pickup.md#1": ("unknown module 'group_pickup'", "call pickup is not a module here"),
-    DOC + "group_pickup_feature.md#1": ("unknown module 'group_pickup_feature'", "call pickup is not a module here"),
-    DOC + "group_pickup_feature.md#2": ("unknown module 'group_pickup_feature'", "call pickup is not a module here"),
+    DOC + "group_pickup.md#1": (PLACEHOLDER, "ids written as {SALES_GROUP_ID}: no document has such an id"),
     DOC + "lookupcidname.md#1": (NOT_JSON, "[...] stands for the lists"),
     DOC + "park.md#2": (NOT_JSON, "... stands for the callflow's other fields"),
     DOC + "pivot.md#1": (PLACEHOLDER, "voice_url is {SERVER_URL}, not a URL"),
