@@ -90,9 +90,9 @@ class Context:
             return self.group_devices(str(data["group_id"]))
         return []
 
-    def is_approved(self, data: Mapping[str, Any], default: bool) -> bool | None:
-        """Whether the caller passes the first `approved_*` present; `default` when none is
-        (None: none is, and the default is the module's own decision)."""
+    def is_approved(self, data: Mapping[str, Any], default: bool) -> bool:
+        """Whether the caller passes the first `approved_*` field present; `default` when none
+        is (Kazoo's check_value_of_fields)."""
         for key in APPROVALS:
             value = data.get(key)
             if not value:
