@@ -5,12 +5,15 @@ headers phones honour."""
 
 # ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
 
+import json
+
 import pytest
 import redis
 
 from controller.esl.server import OutboundServer
 from controller.store.bundle import load_bundle
 from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
+    ALICE,
     BEN,
     CHLOE,
     DID,
@@ -101,6 +104,27 @@ def test_an_approved_phone_listens_in_on_an_answered_call(
     # The listener came and went; the call went on until the caller hung up (its BYE answered).
     assert not [line for line in caller.received() if line.startswith("BYE ")], caller.received()
     assert not [line for line in fs.log_since(mark) if "[ERR]" in line], "FreeSWITCH logged errors"
+
+
+def test_a_supervisor_listens_in_on_a_call_the_agents_phone_placed(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer
+) -> None:
+    chloe_desk = next(d["id"] for d in OFFICE["devices"] if d["sip"].get("username") == "1003")
+    listen = {"id": "fs-eavesdrop", "patterns": [r"^\*7([0-9]+)$"],
+              "flow": node("eavesdrop_feature", {"approved_device_id": chloe_desk})}
+    alice = {"id": "fs-alice", "numbers": ["1001"], "flow": node("user", {"id": ALICE["id"]})}
+    callflows(rds, listen, alice)
+    mark = fs.mark()
+    ben = sipp.phone("1002", "uas_answer.xml", "-d", "10")
+    placed = sipp.internal_call("1001", "1002", "-d", "8000")
+    wait_for(lambda: '"callstate":"ACTIVE"' in fs.api("show channels as json"), "Ben to answer Alice")
+    alice_leg = next(row["uuid"] for row in json.loads(fs.api("show channels as json"))["rows"]
+                     if row["direction"] == "inbound")
+    chloe = sipp.internal_call("1003", "*71001", "-d", "2000")
+    assert chloe.wait() == 0, chloe.report()
+    [line] = executed(fs, mark, "eavesdrop")
+    assert f"eavesdrop({alice_leg})" in line
+    finish(fs, placed, ben)
 
 
 def test_intercom_rings_the_extension_with_the_auto_answer_headers(

@@ -6,12 +6,13 @@ else `approved_group_id` (who may listen: the calling device is that device, one
 or a member of that group). Without any of them nobody may: the caller hears Kazoo's
 `eavesdrop-no_channels` and the call stops.
 
-The device's leg is found in FreeSWITCH's channel list (`pickup`: a call answered there first,
-else one ringing) and the caller, answered, joins it with FreeSWITCH's `eavesdrop <uuid>` with
-`eavesdrop_enable_dtmf` (Kazoo's `Enable-DTMF`): the caller listens to both sides; pressing 2
-speaks to the device's side only (whisper), 1 to the other side only, 3 to both (barge), 0
-listens again. It lasts until the caller or the call hangs up. No device: Kazoo's
-`pickup-no_users`; no call: `pickup-no_channels`. The flow stops there.
+The device's leg is found in FreeSWITCH's channel list (`pickup`): a call to the device answered
+there, else a call its phone placed (authenticated as it), else one ringing there. The caller,
+answered, joins it with FreeSWITCH's `eavesdrop <uuid>` with `eavesdrop_enable_dtmf` (Kazoo's
+`Enable-DTMF`): the caller listens to both sides; pressing 2 speaks to the device's side only
+(whisper), 1 to the other side only, 3 to both (barge), 0 listens again. It lasts until the
+caller or the call hangs up. No device: Kazoo's `pickup-no_users`; no call:
+`pickup-no_channels`. The flow stops there.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
         return None
     rows, presences = pickup.channels(call), context.presences(devices)
     legs = (pickup.device_legs(rows, presences, call.uuid, pickup.TALKING)
+            or pickup.placed_legs(call, rows, context.usernames(devices), pickup.TALKING)
             or pickup.device_legs(rows, presences, call.uuid, pickup.UNANSWERED))
     if not legs:
         pickup.say_no(call, NO_CHANNELS)

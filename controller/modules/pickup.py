@@ -108,6 +108,10 @@ class Context:
             return self.owned_by(value)
         return self.group_devices(value)
 
+    def usernames(self, devices: Iterable[Doc]) -> set[str]:
+        """The SIP usernames of the registered devices among `devices`."""
+        return {presence.split("@", 1)[0] for presence in self.presences(devices)}
+
     def presences(self, devices: Iterable[Doc]) -> set[str]:
         """The presence_id FreeSWITCH gives a leg dialled to each registered device."""
         found = set()
@@ -149,6 +153,26 @@ def device_legs(rows: Iterable[Mapping[str, str]], presences: set[str], me: str,
     found = [row for row in rows if row.get("presence_id") in presences and row.get("callstate") in states]
     found.sort(key=lambda row: str(row.get("created_epoch", "")))
     return [uuid for uuid in (str(row.get("uuid") or "") for row in found) if UUID.fullmatch(uuid) and uuid != me]
+
+
+def placed_legs(
+    call: Call, rows: Iterable[Mapping[str, str]], usernames: set[str], states: frozenset[str]
+) -> list[str]:
+    """The legs the devices' phones placed, in one of `states`: FreeSWITCH names such a leg
+    `sofia/<profile>/<from user>@<host>` and gives it no presence_id; the From user is the
+    phone's word, so each candidate's `sip_auth_username` (what the phone authenticated as) is
+    asked of FreeSWITCH too (`uuid_getvar`)."""
+    found = []
+    for row in rows:
+        uuid, name = str(row.get("uuid") or ""), str(row.get("name") or "")
+        user = name.rsplit("/", 1)[-1].split("@", 1)[0] if name.startswith("sofia/") else ""
+        if row.get("direction") != "inbound" or row.get("callstate") not in states or user not in usernames:
+            continue
+        if not UUID.fullmatch(uuid) or uuid == call.uuid:
+            continue
+        if call.channel.api(f"uuid_getvar {uuid} sip_auth_username").strip() == user:
+            found.append(uuid)
+    return found
 
 
 def intercept(call: Call, uuid: str, *, unanswered_only: bool) -> bool:
