@@ -4,8 +4,8 @@ call ends and kept `CONTROLLER_CDR_DAYS` days.
 A record is a JSON string `cdr:{account}:{id}` that expires on its own, and its id is in the
 account's sorted set `account:{account}:cdrs`, scored by the call's start (unix time) and trimmed
 of what is older than the retention at every write. Records are not written one call at a time:
-`CdrWriter.add` keeps them for up to `WRITE_WINDOW` and writes every record due then in one
-pipeline (as CallStates.save_soon does for call states), so a call adds no Redis round trip of
+`CdrWriter.add` keeps them for up to `WRITE_WINDOW` (0.5 s) and writes every record due then with
+one script (as CallStates.save_soon batches call states), so a call adds no Redis round trip of
 its own. A process killed within that window loses those records (the calls were over).
 """
 
@@ -25,7 +25,7 @@ from controller.store import keys
 
 log = logging.getLogger(__name__)
 
-WRITE_WINDOW = 0.2
+WRITE_WINDOW = 0.5
 MAX_BATCH = 2000  # records written in one pipeline at most (a backlog goes in several)
 MAX_BACKLOG = 100_000  # records waiting for Redis at most (the oldest are dropped past it)
 # Kazoo's timestamps are Gregorian seconds (seconds since year 0): unix time + this.
@@ -62,8 +62,6 @@ def record(call: Any) -> dict[str, Any]:
         "account_id": call.account_id,
         "caller_id_name": call.caller_id_name,
         "caller_id_number": call.caller_id_number,
-        "callee_id_name": call.header("Caller-Callee-ID-Name"),
-        "callee_id_number": call.header("Caller-Callee-ID-Number"),
         "dialed_number": call.destination,
         "from": f"{call.variable('sip_from_user')}@{call.variable('sip_from_host')}",
         "to": f"{call.variable('sip_to_user')}@{call.variable('sip_to_host')}",
@@ -72,7 +70,6 @@ def record(call: Any) -> dict[str, Any]:
         "callflow_id": call.callflow_id,
         "timestamp": gregorian(started),
         "unix_timestamp": int(started),
-        "iso_8601": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(timespec="seconds"),
         "duration_seconds": max(0, round(ended - started)),
         "billing_seconds": max(0, round(ended - answered)) if answered else 0,
         "ringing_seconds": max(0, round((answered or ended) - started)),
@@ -164,6 +161,13 @@ def _now() -> float:
     return time.time()
 
 
+def with_iso_8601(cdr: dict[str, Any]) -> dict[str, Any]:
+    """A stored record as the API answers it: with its start as an ISO 8601 UTC time too
+    (computed on reading: nothing more to do at the call's end)."""
+    started = datetime.datetime.fromtimestamp(float(cdr.get("unix_timestamp") or 0), datetime.UTC)
+    return {**cdr, "iso_8601": started.isoformat(timespec="seconds")}
+
+
 class Cdrs:
     """The records of an account, read back (the API)."""
 
@@ -178,8 +182,8 @@ class Cdrs:
         if not ids:
             return []
         found = self._rds.mget([keys.cdr(aid, cdr_id) for cdr_id in ids])
-        return [json.loads(raw) for raw in found if raw is not None]
+        return [with_iso_8601(json.loads(raw)) for raw in found if raw is not None]
 
     def get(self, aid: str, cdr_id: str) -> dict[str, Any] | None:
         raw = self._rds.get(keys.cdr(aid, cdr_id))
-        return None if raw is None else dict(json.loads(raw))
+        return None if raw is None else with_iso_8601(json.loads(raw))
