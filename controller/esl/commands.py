@@ -10,16 +10,14 @@ reads as syntax), so no caller or tenant text reaches FreeSWITCH as anything but
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from controller.config import EslEndpoint
-from controller.errors import ESLProtocolError
-from controller.esl import wire
+from controller.esl import inbound_api
 
 UUID = re.compile(r"[0-9A-Za-z-]{8,64}")
 TARGET = re.compile(r"\+?[0-9A-Za-z*#]{1,32}")
-TIMEOUT = 5.0
+TIMEOUT = inbound_api.TIMEOUT
 CONTEXT = "controller"  # conf/freeswitch/dialplan/controller.xml: the calls the controller takes
 NO_CHANNEL = "-ERR No such channel"
 
@@ -46,12 +44,13 @@ def transfer_command(uuid: str, target: str) -> str:
 
 def run(endpoints: Iterable[EslEndpoint], command: str, timeout: float = TIMEOUT) -> str:
     """Send `api <command>` to each FreeSWITCH in turn until one has the channel; its reply.
-    CommandRefusedError when every one refused (the last `-ERR`), OSError when none answered."""
+    CommandRefusedError when every one refused (the last `-ERR`), OSError when none answered.
+    Each asking is inbound_api.ask: a connection of its own, authenticated, then closed."""
     refusal, failure = "", None
     for endpoint in endpoints:
         try:
-            reply = api(endpoint, command, timeout)
-        except (OSError, ESLProtocolError) as exc:
+            [reply] = inbound_api.ask(endpoint, command, timeout=timeout)
+        except inbound_api.FreeswitchUnavailableError as exc:
             failure = exc
             continue
         if not reply.startswith("-ERR"):
@@ -60,24 +59,3 @@ def run(endpoints: Iterable[EslEndpoint], command: str, timeout: float = TIMEOUT
     if refusal:
         raise CommandRefusedError(refusal.strip())
     raise OSError(f"no FreeSWITCH answered: {failure}" if failure else "no FreeSWITCH configured")
-
-
-def api(endpoint: EslEndpoint, command: str, timeout: float = TIMEOUT) -> str:
-    """One `api` command on a connection of its own, with `timeout` for everything."""
-    with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        frames = iter(wire.FrameReader(sock))
-        _expect(frames, "auth/request")
-        sock.sendall(wire.command(f"auth {endpoint.password}"))
-        reply = _expect(frames, "command/reply").headers.get("Reply-Text", "")
-        if not reply.startswith("+OK"):
-            raise ESLProtocolError(f"auth refused: {reply}")
-        sock.sendall(wire.command("api " + command))
-        return _expect(frames, "api/response").body.decode("utf-8", "replace")
-
-
-def _expect(frames: Iterator[wire.Frame], content_type: str) -> wire.Frame:
-    for frame in frames:
-        if frame.content_type == content_type:
-            return frame
-    raise ESLProtocolError(f"connection closed before {content_type}")
