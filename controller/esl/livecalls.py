@@ -50,7 +50,6 @@ class LiveCalls:
             return b"[]"
         return json.dumps(self.channels(aid), separators=(",", ":")).encode()
 
-
     def transfer(self, question: str) -> bytes:
         """The `transfer <account id> <uuid> <target>` question: a blind transfer of one of the
         account's calls here. FreeSWITCH moves the channel out of its `socket` application
