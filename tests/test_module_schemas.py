@@ -174,6 +174,9 @@ BUSINESS_HOURS = {
 
 VALID: dict[str, list[dict[str, Any]]] = {
     "answer": [{}, {"skip_module": True}],
+    "call_forward": [{"action": "activate"}, {"action": "menu", "interdigit_timeout": 3000}, {}],
+    "do_not_disturb": [{"action": "toggle"}, {"action": "activate", "id": USER}],
+    "hotdesk": [{"action": "login"}, {"action": "logout", "id": USER}, {"action": "bridge", "id": USER, "timeout": 30}],
     "callflow": [{"id": "b4f83b078cff478450205854f2f0f87e"}],
     "collect_dtmf": [
         {"collection_name": "account_number", "max_digits": 8, "timeout": 5000, "interdigit_timeout": 2000,
@@ -181,7 +184,6 @@ VALID: dict[str, list[dict[str, Any]]] = {
         {"terminator": "#"},
     ],
     "device": [{"id": DEVICE}, {"id": DEVICE, "timeout": 30, "delay": 2, "can_call_self": True}],
-    "directory": [{"id": "77dfb38ff2353624e35bf4df91acda94"}, {"id": "company", "skip_module": False}],
     "hangup": [{}, {"hangup_cause": "USER_BUSY"}],
     "group_pickup": [
         {"user_id": USER, "approved_group_id": "sales"},
@@ -312,14 +314,18 @@ VALID: dict[str, list[dict[str, Any]]] = {
 # (module, what is wrong, data, a keyword that must report it)
 INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("answer", "skip_module is not a boolean", {"skip_module": "yes"}, "type"),
+    ("call_forward", "the action is forward", {"action": "forward"}, "enum"),
+    ("call_forward", "the interdigit timeout is a string", {"action": "update", "interdigit_timeout": "2s"}, "type"),
+    ("do_not_disturb", "the action is on", {"action": "on"}, "enum"),
+    ("do_not_disturb", "the id is a path", {"action": "activate", "id": "../users"}, "pattern"),
+    ("hotdesk", "the action is swap", {"action": "swap"}, "enum"),
+    ("hotdesk", "the id is a path", {"action": "login", "id": "a/b"}, "pattern"),
     ("callflow", "the callflow id is missing", {}, "required"),
     ("callflow", "the callflow id is a path", {"id": "../etc"}, "pattern"),
     ("collect_dtmf", "zero digits are asked for", {"max_digits": 0}, "minimum"),
     ("collect_dtmf", "a terminator is not a DTMF key", {"terminators": ["A"]}, "enum"),
     ("device", "the device id is missing", {"timeout": 20}, "required"),
     ("device", "the timeout is a string", {"id": DEVICE, "timeout": "20"}, "type"),
-    ("directory", "the directory id is missing", {}, "required"),
-    ("directory", "the directory id is a path", {"id": "../users"}, "pattern"),
     ("hangup", "the cause is unknown to FreeSWITCH", {"hangup_cause": "GOODBYE"}, "enum"),
     ("menu", "retries is zero", {"retries": 0}, "minimum"),
     ("menu", "hunt_allow needs backtracking", {"hunt_allow": "^(\\d+)\\1$"}, "format"),
@@ -455,6 +461,10 @@ DOCUMENTS_VALID: list[tuple[str, dict[str, Any]]] = [
     ("device", {"id": DEVICE, "owner_id": USER, "sip": {"username": "1001", "password": "secret-1001",
                                                         "invite_format": "username"}}),
     ("device", {"id": "d-ata", "sip": {"invite_format": "route", "route": "sip:1004@192.0.2.10:5060"}}),
+    ("user", {"id": USER, "do_not_disturb": {"enabled": True},
+              "hotdesk": {"enabled": True, "id": "1001", "require_pin": True, "pin": "2468",
+                          "keep_logged_in_elsewhere": False}}),
+    ("device", {"id": DEVICE, "do_not_disturb": {"enabled": False}, "hotdesk": {"users": {USER: {}}}}),
     ("vmbox", {"id": VMBOX, "owner_id": USER, "mailbox": "1001", "pin": "7391",
                "media": {"unavailable": "/media/alice-greeting.wav"}, "max_message_length": 300}),
     ("menu", {"id": "8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d", "name": "Main menu", "retries": 3, "timeout": 10000,
@@ -468,10 +478,6 @@ DOCUMENTS_VALID: list[tuple[str, dict[str, Any]]] = [
     ("temporal_rule", {"id": "christmas", "name": "Christmas", "cycle": "yearly", "month": 12, "days": [25],
                        "start_date": "2020-01-01", "flags": ["holiday"]}),
     ("temporal_rule_set", {"id": "holidays", "name": "Holidays", "temporal_rules": ["christmas", "new_year"]}),
-    ("directory", {"id": "77dfb38ff2353624e35bf4df91acda94", "name": "SmartPBX Directory", "confirm_match": False,
-                   "max_dtmf": 0, "min_dtmf": 3, "sort_by": "last_name", "search_fields": "both", "users": [],
-                   "ui_metadata": {"origin": "voip", "ui": "monster-ui", "version": "3.23"}}),
-    ("user", {"id": USER, "first_name": "Alice", "directories": {"77dfb38ff2353624e35bf4df91acda94": "cf-alice"}}),
 ]
 
 DOCUMENTS_INVALID: list[tuple[str, str, dict[str, Any], str]] = [
@@ -488,6 +494,9 @@ DOCUMENTS_INVALID: list[tuple[str, str, dict[str, Any], str]] = [
      "pattern"),
     ("device", "the invite format is unknown", {"id": "d1", "sip": {"invite_format": "dns"}}, "enum"),
     ("device", "enabled is a string", {"id": "d1", "enabled": "no"}, "type"),
+    ("device", "a hot desk user id is a path", {"id": "d1", "hotdesk": {"users": {"../u": {}}}}, "pattern"),
+    ("user", "the hot desk PIN has letters", {"id": "u1", "hotdesk": {"pin": "12ab"}}, "pattern"),
+    ("user", "do not disturb is a string", {"id": "u1", "do_not_disturb": {"enabled": "yes"}}, "type"),
     ("vmbox", "the mailbox is missing", {"id": "v1", "pin": "1234"}, "required"),
     ("vmbox", "the mailbox has a letter", {"id": "v1", "mailbox": "10a1"}, "pattern"),
     ("vmbox", "the PIN is two digits", {"id": "v1", "mailbox": "1001", "pin": "12"}, "pattern"),
@@ -505,11 +514,6 @@ DOCUMENTS_INVALID: list[tuple[str, str, dict[str, Any], str]] = [
                                                      "start_date": "2025-13-01"}, "format"),
     ("temporal_rule_set", "the rules are empty", {"id": "s1", "name": "S", "temporal_rules": []}, "minItems"),
     ("temporal_rule_set", "a rule id is a number", {"id": "s1", "name": "S", "temporal_rules": [1]}, "type"),
-    ("directory", "the name is missing", {"id": "dir1"}, "required"),
-    ("directory", "min_dtmf is zero", {"id": "dir1", "name": "D", "min_dtmf": 0}, "minimum"),
-    ("directory", "sort_by is extension", {"id": "dir1", "name": "D", "sort_by": "extension"}, "enum"),
-    ("user", "a directory maps to a number", {"id": "u1", "directories": {"dir1": 5}}, "type"),
-    ("user", "a directory id has a slash", {"id": "u1", "directories": {"dir/1": "cf1"}}, "pattern"),
 ]
 
 

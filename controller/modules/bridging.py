@@ -119,8 +119,30 @@ def is_enabled(doc: Mapping[str, Any] | None) -> bool:
 
 
 def owned_by(devices: Iterable[Mapping[str, Any]], user_id: str) -> list[Mapping[str, Any]]:
-    """The enabled devices of a user (Kazoo's `kz_endpoints:by_owner_id`)."""
-    return [d for d in devices if d.get("owner_id") == user_id and is_enabled(d)]
+    """The enabled devices of a user (Kazoo's `kz_endpoints:by_owner_id`), hot desks included."""
+    return [d for d in devices if user_id in owner_ids(d) and is_enabled(d)]
+
+
+def owner_ids(device: Mapping[str, Any]) -> list[str]:
+    """Whom a device rings for, as Kazoo's `attributes/owned` view says: the users logged in on
+    it (`hotdesk.users`, see `hotdesk`), else its `owner_id`."""
+    hotdesked = (device.get("hotdesk") or {}).get("users")
+    if isinstance(hotdesked, Mapping) and hotdesked:
+        return sorted(str(user_id) for user_id in hotdesked)
+    owner = device.get("owner_id")
+    return [str(owner)] if owner else []
+
+
+def owner_of(device: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The first of the device's owners (`owner_ids`) found in `users`."""
+    return next((users[u] for u in owner_ids(device) if u in users), None)
+
+
+def is_do_not_disturb(*docs: Mapping[str, Any] | None) -> bool:
+    """Kazoo's do_not_disturb as kz_endpoint merges it: on when the device's or its owner's
+    `do_not_disturb.enabled` is true."""
+    return any(isinstance((doc or {}).get("do_not_disturb"), Mapping)
+               and (doc or {})["do_not_disturb"].get("enabled") is True for doc in docs)
 
 
 def legs_for(

@@ -26,7 +26,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     if device is None or not bridging.is_enabled(device):
         return DEFAULT_CHILD
     realm = str(call.services.accounts.get(call.account_id).get("realm") or "")
-    owner_id = str(device.get("owner_id") or "")
+    owner_id = next(iter(bridging.owner_ids(device)), "")  # a hot desk's user, else its owner
     owner = call.services.users.find(call.account_id, owner_id) if owner_id else None
     planned = forwarding.plan(call, [device], {owner_id: owner} if owner else {}, data, realm=realm, source="device")
     if not planned.legs:

@@ -142,7 +142,11 @@ class Plan:
 
     def add(self, device: Doc, owner: Doc | None, target: str | None, timing: tuple[int, int]) -> None:
         """One device (`target`: its own endpoint, None when it cannot be dialled), rung with
-        its forward, instead of it, or alone."""
+        its forward, instead of it, or alone; not at all while do not disturb is on (Kazoo's
+        kz_endpoint builds no endpoint, forward included)."""
+        if bridging.is_do_not_disturb(device, owner):
+            log.info("device %r: do not disturb", device.get("id"))
+            return
         forward = settings(device, owner)
         active = is_active(forward, self.source)
         if active:
@@ -164,7 +168,7 @@ def plan(call: Call, devices: Iterable[Doc], owners: Mapping[str, Doc], data: Ma
     found = Plan(call.account_id, source)
     for device in devices:
         if not bridging.is_device_of(caller, device):
-            owner = owners.get(str(device.get("owner_id")))
+            owner = bridging.owner_of(device, owners)
             found.add(device, owner, bridging.device_target(device, realm, profile), timing)
     return found
 

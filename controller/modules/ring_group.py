@@ -62,7 +62,7 @@ def plan(call: Call, data: Doc, context: Context) -> forwarding.Plan:
         elif endpoint.get("endpoint_type") == "device" and bridging.is_enabled(devices.get(eid)):
             chosen = [devices[eid]]
         for device in (d for d in chosen if not bridging.is_device_of(caller, d)):
-            owner = users.get(str(device.get("owner_id")))
+            owner = bridging.owner_of(device, users)
             found.add(device, owner, bridging.device_target(device, realm, profile), timing)
     return found
 

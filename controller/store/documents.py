@@ -4,7 +4,7 @@ have their own store (`callflows.py`) because they carry the number and pattern 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -18,7 +18,7 @@ from controller.store import codec, keys, revisions
 SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json",
              "menus": "menu.json", "temporal_rules": "temporal_rule.json",
              "temporal_rules_sets": "temporal_rule_set.json", "media": "media.json",
-             "conferences": "conference.json", "lists": "list.json", "directories": "directory.json"}
+             "conferences": "conference.json", "lists": "list.json"}
 
 
 def schema_errors(kind: str, doc: Any) -> list[ValidationError]:
@@ -188,6 +188,27 @@ class Documents:
 
         self._rds.transaction(write, *self._watched(aid))
         return doc
+
+    def update(self, aid: str, doc_id: str,
+               change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
+        """Change one stored document in one transaction, as Kazoo's modules save and retry on a
+        conflict: a write to the account's documents in between makes Redis refuse this one and
+        `change` runs again on the newer document. `change` returns the new document (schema-
+        checked), or None to leave it as it is. None when there is no such document."""
+
+        result: list[dict[str, Any] | None] = [None]
+
+        def write(pipe: Pipeline) -> None:
+            text = pipe.hget(keys.docs(aid, self.kind), doc_id)
+            found = codec.load(text)
+            changed = None if found is None else change(codec.load(text))  # its own copy
+            result[0] = found if changed is None else changed
+            if changed is not None and changed != found:
+                _require_valid(self.kind, changed)
+                self._save_in(pipe, aid, changed)
+
+        self._rds.transaction(write, *self._watched(aid))
+        return result[0]
 
     def _watched(self, aid: str) -> list[str]:
         return [keys.docs(aid, self.kind)] + ([keys.sip_users(aid)] if self.kind == "devices" else [])
