@@ -184,6 +184,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
         {"terminator": "#"},
     ],
     "device": [{"id": DEVICE}, {"id": DEVICE, "timeout": 30, "delay": 2, "can_call_self": True}],
+    "directory": [{"id": "77dfb38ff2353624e35bf4df91acda94"}, {"id": "company", "skip_module": False}],
     "hangup": [{}, {"hangup_cause": "USER_BUSY"}],
     "group_pickup": [
         {"user_id": USER, "approved_group_id": "sales"},
@@ -326,6 +327,8 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("collect_dtmf", "a terminator is not a DTMF key", {"terminators": ["A"]}, "enum"),
     ("device", "the device id is missing", {"timeout": 20}, "required"),
     ("device", "the timeout is a string", {"id": DEVICE, "timeout": "20"}, "type"),
+    ("directory", "the directory id is missing", {}, "required"),
+    ("directory", "the directory id is a path", {"id": "../users"}, "pattern"),
     ("hangup", "the cause is unknown to FreeSWITCH", {"hangup_cause": "GOODBYE"}, "enum"),
     ("menu", "retries is zero", {"retries": 0}, "minimum"),
     ("menu", "hunt_allow needs backtracking", {"hunt_allow": "^(\\d+)\\1$"}, "format"),
@@ -478,6 +481,10 @@ DOCUMENTS_VALID: list[tuple[str, dict[str, Any]]] = [
     ("temporal_rule", {"id": "christmas", "name": "Christmas", "cycle": "yearly", "month": 12, "days": [25],
                        "start_date": "2020-01-01", "flags": ["holiday"]}),
     ("temporal_rule_set", {"id": "holidays", "name": "Holidays", "temporal_rules": ["christmas", "new_year"]}),
+    ("directory", {"id": "77dfb38ff2353624e35bf4df91acda94", "name": "SmartPBX Directory", "confirm_match": False,
+                   "max_dtmf": 0, "min_dtmf": 3, "sort_by": "last_name", "search_fields": "both", "users": [],
+                   "ui_metadata": {"origin": "voip", "ui": "monster-ui", "version": "3.23"}}),
+    ("user", {"id": USER, "first_name": "Alice", "directories": {"77dfb38ff2353624e35bf4df91acda94": "cf-alice"}}),
 ]
 
 DOCUMENTS_INVALID: list[tuple[str, str, dict[str, Any], str]] = [
@@ -514,6 +521,11 @@ DOCUMENTS_INVALID: list[tuple[str, str, dict[str, Any], str]] = [
                                                      "start_date": "2025-13-01"}, "format"),
     ("temporal_rule_set", "the rules are empty", {"id": "s1", "name": "S", "temporal_rules": []}, "minItems"),
     ("temporal_rule_set", "a rule id is a number", {"id": "s1", "name": "S", "temporal_rules": [1]}, "type"),
+    ("directory", "the name is missing", {"id": "dir1"}, "required"),
+    ("directory", "min_dtmf is zero", {"id": "dir1", "name": "D", "min_dtmf": 0}, "minimum"),
+    ("directory", "sort_by is extension", {"id": "dir1", "name": "D", "sort_by": "extension"}, "enum"),
+    ("user", "a directory maps to a number", {"id": "u1", "directories": {"dir1": 5}}, "type"),
+    ("user", "a directory id has a slash", {"id": "u1", "directories": {"dir/1": "cf1"}}, "pattern"),
 ]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint
 
 from controller.api.context import ctx
+from controller.api.directories import DirectoryStore
 from controller.api.errors import field_errors
 from controller.api.resource import Resource, Store, blueprint
 from controller.api.users import UserStore
@@ -21,6 +22,8 @@ def _store(kind: str) -> Store:
     services = ctx().services
     if kind == "users":  # with Kazoo's login fields (users.py)
         return UserStore(services.users, Logins(services.rds), ctx().tokens)
+    if kind == "directories":  # with Kazoo's listing of their users (directories.py)
+        return DirectoryStore(Documents(services.rds, "directories"), services.users)
     stores: dict[str, Store] = {"devices": services.devices, "vmboxes": services.vmboxes}
     return stores.get(kind) or Documents(services.rds, kind)
 
@@ -35,6 +38,7 @@ def _resource(kind: str, singular: str) -> Resource:
 RESOURCES = (_resource("users", "user"), _resource("devices", "device"), _resource("vmboxes", "vmbox"),
              _resource("groups", "group"), _resource("menus", "menu"), _resource("temporal_rules", "temporal_rule"),
              _resource("temporal_rules_sets", "temporal_rule_set"), _resource("conferences", "conference"),
+             _resource("directories", "directory"),
              _resource("lists", "list"))
 
 

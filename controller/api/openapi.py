@@ -93,6 +93,7 @@ OPERATIONS: tuple[Op, ...] = (
     *_crud("temporal_rules", "temporal_rules", "TemporalRule", "routes naming it skip it"),
     *_crud("temporal_rules_sets", "temporal_rules", "TemporalRuleSet", "routes naming it skip it"),
     *_crud("conferences", "conferences", "Conference", "conference nodes naming it continue to _"),
+    *_crud("directories", "directories", "Directory", "directory nodes naming it continue to _"),
     *_crud("lists", "lists", "List", "dynamic_cid nodes naming it stop the call"),
     *_crud("callflows", "callflows", "Callflow", "its numbers and patterns are freed"),
     Op("get", _MEDIA, "List the account's media (paged)", "media", query=("page_size", "start_key")),
@@ -234,6 +235,7 @@ def _components() -> dict[str, Any]:
     schemas = {name: dict(schema.validator(name).schema) for name in
                ("account.json", "user.json", "device.json", "vmbox.json", "group.json", "menu.json",
                 "temporal_rule.json", "temporal_rule_set.json", "media.json", "callflow.json", "conference.json",
+                "directory.json",
                 "list.json")}
     envelope = {"type": "object", "required": ["data", "status", "request_id"], "properties": {
         "data": {}, "status": {"enum": ["success", "error"]}, "request_id": {"type": "string"},
@@ -252,6 +254,7 @@ def _components() -> dict[str, Any]:
             "Vmbox": schemas["vmbox.json"], "Group": schemas["group.json"], "Menu": schemas["menu.json"],
             "TemporalRule": schemas["temporal_rule.json"], "TemporalRuleSet": schemas["temporal_rule_set.json"],
             "Callflow": schemas["callflow.json"], "Media": schemas["media.json"],
+            "Directory": schemas["directory.json"],
             "Conference": schemas["conference.json"], "List": schemas["list.json"],
             "Audio": {"type": "string", "format": "binary", "description": "a WAV or MP3 file"},
             "Notification": FIELDS_SCHEMA,

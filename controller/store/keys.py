@@ -18,7 +18,7 @@ from __future__ import annotations
 
 ACCOUNTS = "accounts"
 DOC_KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
-             "callflows", "conferences", "lists")
+             "callflows", "conferences", "lists", "directories")
 
 
 def account(aid: str) -> str:
