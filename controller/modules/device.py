@@ -5,7 +5,8 @@ default 0), `can_call_self` (default false: a device calling itself is not rung)
 
 The device follows its forwarding (its own `call_forward`, or its owner's): the forward number
 rings instead of it or beside it, with Kazoo's `require_keypress` confirmation; with `failover`
-the number rings when the phone is not registered (`forwarding`).
+the number rings when the phone is not registered (`forwarding`). On do not disturb it is not
+rung; with users logged in on it (`hotdesk`), the first one's settings are its owner's.
 
 The outcome is `user`'s: answered stops the flow; a failure takes the child named after the
 hangup cause, then the SIP code, else `_`; a missing, disabled or undialable device continues to

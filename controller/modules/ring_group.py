@@ -12,7 +12,8 @@ A user rings every enabled device they own; a group (Kazoo's groups document: `e
 ids to `{"type": "user" | "device"}`) rings its members, with the group endpoint's delay and
 timeout. A device reached twice is rung once (its first appearance wins). Each device follows
 its call forwarding as `user` and `device` do, unless the forward takes `direct_calls_only`
-(`forwarding`: instead of the device or beside it, with Kazoo's `require_keypress`).
+(`forwarding`: instead of the device or beside it, with Kazoo's `require_keypress`). A device
+on do not disturb is left out; a user's devices include those they are logged in on (`hotdesk`).
 
 Answered: the flow stops. Failed after every repeat: the failure's child keys as `user` does
 (hangup cause, then SIP code), else `_`. Nothing to ring continues to `_` at once.

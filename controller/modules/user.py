@@ -7,7 +7,9 @@ rung), `fail_on_single_reject` (one device rejecting stops them all).
 
 Each device follows its forwarding (the user's `call_forward`, or the device's own): the forward
 number rings instead of it or beside it, with Kazoo's `require_keypress` confirmation
-(`forwarding`).
+(`forwarding`). A device on do not disturb (its own or the user's) is not rung, nor its
+forward; the user's devices include those they are logged in on (`hotdesk`), and not the devices
+of theirs another user is logged in on.
 
 Answered: the flow stops there (the call ends with the bridge). Failed: the child named after the
 hangup cause is taken (ALLOTTED_TIMEOUT also tries Kazoo's NO_ANSWER), then the one named after
