@@ -173,6 +173,8 @@ BUSINESS_HOURS = {
 }
 
 VALID: dict[str, list[dict[str, Any]]] = {
+    "acdc_agent": [{"action": "login"}, {"action": "paused", "timeout": 600, "presence_id": "q1"}],
+    "acdc_member": [{"id": "b4f83b078cff478450205854f2f0f87e"}, {"id": "support", "priority": 2}],
     "answer": [{}, {"skip_module": True}],
     "call_forward": [{"action": "activate"}, {"action": "menu", "interdigit_timeout": 3000}, {}],
     "do_not_disturb": [{"action": "toggle"}, {"action": "activate", "id": USER}],
@@ -314,6 +316,8 @@ VALID: dict[str, list[dict[str, Any]]] = {
 
 # (module, what is wrong, data, a keyword that must report it)
 INVALID: list[tuple[str, str, dict[str, Any], str]] = [
+    ("acdc_agent", "the action is pause", {"action": "pause"}, "enum"),
+    ("acdc_member", "the queue id is a path", {"id": "../queues"}, "pattern"),
     ("answer", "skip_module is not a boolean", {"skip_module": "yes"}, "type"),
     ("call_forward", "the action is forward", {"action": "forward"}, "enum"),
     ("call_forward", "the interdigit timeout is a string", {"action": "update", "interdigit_timeout": "2s"}, "type"),

@@ -129,12 +129,19 @@ configure_freeswitch() {
     install_fs_file "$conf/directory/office.example.com.xml" "$FS_CONF/directory/office.example.com.xml"
     install_fs_file "$conf/sip_profiles/controller-internal.xml" "$FS_CONF/sip_profiles/controller-internal.xml"
     install_fs_file "$conf/sip_profiles/controller-external.xml" "$FS_CONF/sip_profiles/controller-external.xml"
+    # Call queues: mod_callcenter with its SQLite database, its queues served by a Lua XML handler.
+    install_fs_file "$conf/autoload_configs/callcenter.conf.xml" "$FS_CONF/autoload_configs/callcenter.conf.xml"
+    install_fs_file "$conf/autoload_configs/lua.conf.xml" "$FS_CONF/autoload_configs/lua.conf.xml"
+    install -d -m 755 "$FS_CONF/scripts"
+    install_fs_file "$conf/scripts/acdc_queues.lua" "$FS_CONF/scripts/acdc_queues.lua"
     rendered=$(mktemp)
     sed "s/change-me-esl/$password/" "$conf/autoload_configs/event_socket.conf.xml" >"$rendered"
     install_fs_file "$rendered" "$FS_CONF/autoload_configs/event_socket.conf.xml"
     rm -f "$rendered"
     # The tts callflow module speaks with flite, which the vanilla modules.conf.xml leaves out.
-    sed -i 's|<!-- *<load module="mod_flite"/> *-->|<load module="mod_flite"/>|' \
+    # The call queues (acdc_member, acdc_agent) run on mod_callcenter, also left out.
+    sed -i -e 's|<!-- *<load module="mod_flite"/> *-->|<load module="mod_flite"/>|' \
+        -e 's|<!-- *<load module="mod_callcenter"/> *-->|<load module="mod_callcenter"/>|' \
         "$FS_CONF/autoload_configs/modules.conf.xml"
     # Voicemail recordings (CONTROLLER_VOICEMAIL_DIR): FreeSWITCH writes them, the controller (in
     # group freeswitch) attaches and removes them; setgid keeps the group on what is created inside.

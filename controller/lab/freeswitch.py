@@ -37,6 +37,7 @@ VANILLA_ASIDE = (
 PROJECT_FILES = (
     "dialplan/controller.xml", "directory/office.example.com.xml",
     "sip_profiles/controller-internal.xml", "sip_profiles/controller-external.xml",
+    "autoload_configs/callcenter.conf.xml", "autoload_configs/lua.conf.xml", "scripts/acdc_queues.lua",
 )
 RUNTIME_DIRS = ("log", "db", "run", "temp", "storage", "cache", "recordings", "sounds")
 SOCKET_ACTION = re.compile(r'(<action application="socket" data=")127\.0\.0\.1:\d+( async full"/>)')
@@ -124,6 +125,7 @@ def point_gateway(conf: Path, name: str, address: str) -> None:
 
 def install_project_files(conf: Path, ports: Ports) -> None:
     for name in PROJECT_FILES:
+        (conf / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PROJECT_CONF / name, conf / name)
     point_socket(conf, ports.controller_esl)
     for name, port in (("internal", ports.internal_sip), ("external", ports.external_sip)):
@@ -144,10 +146,12 @@ def edit_vars(conf: Path) -> None:
 
 
 def edit_modules(conf: Path, module_dir: Path) -> None:
-    """mod_flite on (provision.sh does it: the tts module speaks with it); every listed module
+    """mod_flite and mod_callcenter on (provision.sh does it: the tts module speaks with flite,
+    the call queues run on mod_callcenter); every listed module
     this build lacks commented out (mod_verto, mod_signalwire, mod_fsv, mod_av, mod_png)."""
     path = conf / "autoload_configs/modules.conf.xml"
-    edit(path, (r'<!-- *<load module="mod_flite"/> *-->', '<load module="mod_flite"/>'), regex=True)
+    edit(path, (r'<!-- *<load module="mod_flite"/> *-->', '<load module="mod_flite"/>'),
+         (r'<!-- *<load module="mod_callcenter"/> *-->', '<load module="mod_callcenter"/>'), regex=True)
 
     def unless_built(match: re.Match[str]) -> str:
         built = (module_dir / f"{match.group(1)}.so").exists()

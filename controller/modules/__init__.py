@@ -12,6 +12,8 @@ from types import MappingProxyType
 from controller.call import handler_name
 from controller.flow import Module, TerminationHandler
 from controller.modules import (
+    acdc_agent,
+    acdc_member,
     answer,
     call_forward,
     callflow,
@@ -59,6 +61,8 @@ from controller.modules import (
 
 REGISTRY: Mapping[str, Module] = MappingProxyType(
     {
+        "acdc_agent": acdc_agent,
+        "acdc_member": acdc_member,
         "answer": answer,
         "call_forward": call_forward,
         "callflow": callflow,

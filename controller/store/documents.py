@@ -16,7 +16,7 @@ from controller.errors import ConflictError, DocumentError, NotFoundError
 from controller.store import codec, keys, revisions
 
 SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json",
-             "menus": "menu.json", "temporal_rules": "temporal_rule.json",
+             "menus": "menu.json", "queues": "queue.json", "temporal_rules": "temporal_rule.json",
              "temporal_rules_sets": "temporal_rule_set.json", "media": "media.json",
              "conferences": "conference.json", "lists": "list.json", "directories": "directory.json"}
 

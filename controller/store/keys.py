@@ -12,13 +12,14 @@ Layout (all values are JSON documents unless said otherwise):
 - `number:{number}:accounts`              set of the account ids whose callflows use the number
 - `account:{aid}:cdrs`                    sorted set of call record ids by the call's start (unix time)
 - `cdr:{aid}:{cdr id}`                     one call record, expiring after CONTROLLER_CDR_DAYS
+- `account:{aid}:acdc_agents`             hash user id -> the agent's status (store/agents.py)
 """
 
 from __future__ import annotations
 
 ACCOUNTS = "accounts"
 DOC_KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
-             "callflows", "conferences", "lists", "directories")
+             "callflows", "queues", "conferences", "lists", "directories")
 
 
 def account(aid: str) -> str:
@@ -61,6 +62,10 @@ def cdrs(aid: str) -> str:
 
 def cdr(aid: str, cdr_id: str) -> str:
     return f"cdr:{aid}:{cdr_id}"
+
+
+def agent_statuses(aid: str) -> str:
+    return f"account:{aid}:acdc_agents"
 
 
 def all_of_account(aid: str) -> list[str]:

@@ -1,0 +1,82 @@
+"""Call queues through a real FreeSWITCH (mod_callcenter): Ben logs in as an agent with the
+feature code from his phone, and an outside caller in the queue reaches his phone (no missed-call
+email); with nobody logged in, a caller who gives up waiting is one missed-call email. The queue
+itself comes from the Lua XML handler of conf/freeswitch (its name carries its settings)."""
+
+# ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from controller import config
+from controller.esl.server import OutboundServer
+from controller.modules import callcenter
+from controller.store.bundle import load_bundle
+from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
+    ACCOUNT_ID,
+    ALERT_ALICE,
+    BEN,
+    DID,
+    OFFICE,
+    assert_one_missed_call_to_alice,
+    executed,
+    finish,
+    mail,
+    mailbox,
+    missed_calls,
+    node,
+    office,
+    settings,
+    wait_for,
+)
+from tests.freeswitch_harness import FreeSwitch, Sipp
+
+pytestmark = [pytest.mark.freeswitch, pytest.mark.timeout(60)]
+QUEUE = {"id": "fs-support", "name": "Support", "strategy": "ring_all", "connection_timeout": 20,
+         "agent_ring_timeout": 5}
+NAME = callcenter.queue_name(ACCOUNT_ID, QUEUE)
+
+
+def office_with_queue(rds: redis.Redis) -> None:
+    """Ben is the queue's agent; the main number alerts Alice and queues the caller; *11 logs the
+    calling phone's owner in."""
+    users = [{**u, "queues": [QUEUE["id"]]} if u["id"] == BEN["id"] else u for u in OFFICE["users"]]
+    callflows = [
+        {"id": "fs-acdc-main", "numbers": [DID],
+         "flow": node("missed_call_alert", ALERT_ALICE, _=node("acdc_member", {"id": QUEUE["id"]}))},
+        {"id": "fs-acdc-login", "numbers": ["*11"], "flow": node("acdc_agent", {"action": "login"})},
+    ]
+    load_bundle(rds, {**OFFICE, "users": users, "queues": [QUEUE], "callflows": callflows}, "queue")
+
+
+def test_an_agent_logged_in_by_feature_code_answers_a_queue_call_and_nobody_is_alerted(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer, settings: config.Settings,
+    mailbox: tuple[int, Path],
+) -> None:
+    office_with_queue(rds)
+    ben = sipp.phone("1002", "uas_answer.xml", "-d", "300")
+    login = sipp.internal_call("1002", "*11", "-d", "500")
+    finish(fs, login)
+    agents = callcenter.rows(fs.api(f"callcenter_config queue list agents {NAME}"))
+    assert [(a["name"], a["status"]) for a in agents] == [(f"acdc.{ACCOUNT_ID}.{BEN['id']}", "Available")]
+    mark = fs.mark()
+    caller = sipp.call(DID, "-d", "1500")
+    finish(fs, caller, ben)
+    assert [line for line in ben.received() if line.startswith("INVITE ")]
+    assert len(executed(fs, mark, "callcenter")) == 1
+    assert any("is answered by an agent in queue" in line for line in fs.log_since(mark))
+    assert missed_calls(mail(settings, mailbox[1])) == []
+
+
+def test_a_caller_who_gives_up_in_a_queue_without_agents_is_one_missed_call(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer, settings: config.Settings,
+    mailbox: tuple[int, Path],
+) -> None:
+    office_with_queue(rds)
+    caller = sipp.call(DID, "-d", "1500")
+    finish(fs, caller)
+    agents = callcenter.rows(fs.api(f"callcenter_config queue list agents {NAME}"))
+    assert all(a["status"] == "Logged Out" for a in agents)
+    assert_one_missed_call_to_alice(missed_calls(mail(settings, mailbox[1])))
