@@ -99,6 +99,7 @@ class Settings:
     media_url: str = ""
     default_account: str = ""
     voicemail_dir: str = "/var/lib/freeswitch/storage/voicemail"
+    fax_dir: str = "/var/lib/freeswitch/storage/fax"  # received faxes: <fax_dir>/<account>/<fax id>.tiff
     voicemail_prompts: str = "files"  # or "tts": spoken by flite (controller/modules/voicemail_prompts.py)
     data_dir: str = "var"
     media_dir: str = ""  # "": <data_dir>/media (controller/store/media.py)
@@ -271,6 +272,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "media_url": _url("http", "https"),
     "default_account": str,
     "voicemail_dir": str,
+    "fax_dir": str,
     "voicemail_prompts": _voicemail_prompts,
     "data_dir": str,
     "media_dir": str,

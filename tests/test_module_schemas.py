@@ -250,6 +250,8 @@ VALID: dict[str, list[dict[str, Any]]] = {
         {"id": "tone_stream://%(2000,4000,440,480)", "endless_playback": True},
     ],
     "prepend_cid": [{"caller_id_name_prefix": "Sales: ", "apply_to": "current"}, {"action": "reset"}],
+    "receive_fax": [{}, {"owner_id": USER}, {"faxbox_id": "fb-1", "media": {"fax_option": "auto"}},
+                    {"id": "fb-1", "media": {"fax_option": False}}],
     "record_call": [
         {"action": "start", "format": "wav", "time_limit": 600, "url": "https://recordings.example.com/upload",
          "media_name": "call_{call_id}.wav", "record_on_answer": True},
@@ -378,6 +380,8 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("play", "answer is a string", {"id": "/a.wav", "answer": "yes"}, "type"),
     ("play", "the media reference breaks the line", {"id": "/a.wav\nevent-lock: true"}, "pattern"),
     ("prepend_cid", "the action is append", {"action": "append"}, "enum"),
+    ("receive_fax", "the fax option is maybe", {"media": {"fax_option": "maybe"}}, "oneOf"),
+    ("receive_fax", "the faxbox id has a slash", {"faxbox_id": "../fb"}, "pattern"),
     ("record_call", "the action is pause", {"action": "pause"}, "enum"),
     ("record_call", "the action is missing", {"format": "wav"}, "required"),
     ("record_call", "the format is ogg", {"action": "start", "format": "ogg"}, "enum"),

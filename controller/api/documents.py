@@ -39,7 +39,7 @@ RESOURCES = (_resource("users", "user"), _resource("devices", "device"), _resour
              _resource("groups", "group"), _resource("menus", "menu"), _resource("temporal_rules", "temporal_rule"),
              _resource("temporal_rules_sets", "temporal_rule_set"), _resource("conferences", "conference"),
              _resource("directories", "directory"),
-             _resource("lists", "list"))
+             _resource("lists", "list"), _resource("faxboxes", "faxbox"))
 
 
 def blueprints() -> list[Blueprint]:

@@ -26,7 +26,8 @@ from controller.notify import addresses
 from controller.notify.job import make_job
 
 bp = Blueprint("notification_preview", __name__, url_prefix="/v2/accounts/<aid>/notifications")
-JOB_TYPES = frozenset({"missed_call", "voicemail_to_email", "voicemail_full", "cf_notification", "customer_update"})
+JOB_TYPES = frozenset({"missed_call", "voicemail_to_email", "voicemail_full", "cf_notification", "customer_update",
+                       "fax_inbound_to_email", "fax_inbound_error_to_email"})
 TRANSIENT_TTL = 2 * 86400  # as long as the queue remembers a job's idempotency key
 
 

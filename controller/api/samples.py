@@ -19,6 +19,9 @@ SAMPLE_DATA: dict[str, Any] = {
     "databag": {"field1": "value1", "field2": {"subfield1": "subvalue1", "subfield2": "subvalue2"}},
     "voicemail": {"box_id": "sample-box", "mailbox": "1000", "box_name": "Sample Box", "message_id": "sample",
                   "length": 42, "new_count": 1, "saved_count": 0, "max_messages": 100},
+    "fax": {"fax_id": "sample-fax", "box_id": "sample-faxbox", "box_name": "Sample Faxbox", "success": True,
+            "result_code": 0, "result_text": "OK", "transferred_pages": 2, "total_pages": 2,
+            "remote_station_id": "+15555550100", "transfer_rate": 14400, "ecm_used": True, "t38": False},
 }
 SAMPLE_USER: dict[str, Any] = {"id": "sample-user", "first_name": "Sample", "last_name": "User",
                                "email": "sample.user@example.com", "username": "sample.user", "timezone": "UTC"}

@@ -18,6 +18,7 @@ from controller.config import Settings
 from controller.logcontext import announce
 from controller.metrics import Metrics
 from controller.notify.delivery import OutboxSender, SmtpSender
+from controller.notify.fax import Faxes
 from controller.notify.mailer import Mailer, Sender
 from controller.notify.queue import JobQueue
 from controller.notify.recording import Recordings
@@ -48,8 +49,10 @@ def build_mailer(settings: Settings, name: str | None, metrics: Metrics | None =
     rds = connect(settings)
     sms = SmsSender(settings.sms_url, settings.sms_token, settings.sms_from) if settings.sms_url else None
     recordings = Recordings(settings.max_attachment_bytes, settings.media_url, root=settings.voicemail_dir)
+    faxes = Faxes(settings.max_attachment_bytes, root=settings.fax_dir)
     queue = JobQueue(rds, lease=settings.job_lease_seconds, metrics=metrics)
-    return Mailer(rds, queue, sender_for(settings), name, sms, recordings, mail_from=settings.mail_from)
+    return Mailer(rds, queue, sender_for(settings), name, sms, recordings, mail_from=settings.mail_from,
+                  faxes=faxes)
 
 
 def run_mailer(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from controller.lab.callcenter import Callcenter
 from controller.lab.conferences import Rooms
+from controller.lab.fax import FaxSender
 from controller.lab.switchboard import Switchboard
 from controller.lab.valet import Lots
 
@@ -94,6 +94,7 @@ class Scenario:
     bridges: tuple[BridgeOutcome, ...] = (BridgeOutcome(),)
     record_seconds: float = 2.0  # what a `record` app captures before silence / hangup
     missing_files: tuple[str, ...] = ()  # playback of a path containing one: FILE NOT FOUND
+    fax: FaxSender | None = None  # the caller is this fax machine (rxfax: lab/fax.py); None: a voice
     answer_delay: float = 0.001
     time_scale: float = 1.0
     # With linger, FreeSWITCH writes its disconnect notice from the socket's own thread while the
@@ -106,8 +107,6 @@ class Scenario:
     switchboard: Switchboard = dataclasses.field(default_factory=Switchboard, compare=False)
     # mod_conference's rooms, shared the same way (lab/conferences.py).
     rooms: Rooms = dataclasses.field(default_factory=Rooms, compare=False)
-    # mod_callcenter's agents and waiting callers, shared the same way (lab/callcenter.py).
-    callcenter: Callcenter = dataclasses.field(default_factory=Callcenter, compare=False)
 
     @property
     def presses(self) -> tuple[Keypress, ...]:

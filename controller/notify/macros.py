@@ -17,6 +17,7 @@ from typing import Any
 
 from controller.esl.safety import one_line
 from controller.notify.addresses import address_inert
+from controller.notify.fax_macros import fax_macros
 
 REASONS = {
     "ALLOTTED_TIMEOUT": "nobody answered",
@@ -92,6 +93,7 @@ def macros(
     callee_name, callee_number = str(call.get("callee_id_name") or ""), str(call.get("callee_id_number") or "")
     cause = str(call.get("hangup_cause") or call.get("disposition") or "")
     voicemail = (job.get("data") or {}).get("voicemail") or {}
+    fax = (job.get("data") or {}).get("fax") or {}
     return {
         "call_id": call.get("call_id", ""),
         "caller_id": {"name": name, "number": number, "name_number": _name_number(name, number)},
@@ -110,6 +112,7 @@ def macros(
         "system": {"hostname": socket.gethostname()},
         "databag": (job.get("data") or {}).get("databag", {}),
         "voicemail": _voicemail(voicemail, timezone, file_name, media_url, call.get("started_at")) if voicemail else {},
+        **(fax_macros(fax, _when(fax.get("timestamp") or call.get("started_at"), timezone), file_name) if fax else {}),
     }
 
 

@@ -35,6 +35,7 @@ from controller.notify.after_notify import action_of, after_delivery
 from controller.notify.attempt import Attempt, Record, log_entry
 from controller.notify.context import Context, ContextReader
 from controller.notify.delivery import DeliveryError, PermanentDeliveryError, Receipt
+from controller.notify.fax import Faxes
 from controller.notify.job import job_errors
 from controller.notify.outage import Outage
 from controller.notify.prepare import Prepared, Preparer, UndeliverableError, UnexpectedError
@@ -66,6 +67,7 @@ class Mailer:
     def __init__(  # noqa: PLR0917 (the command line passes them in order)
         self, rds: Any, queue: JobQueue, sender: Sender, name: str | None = None, sms: SmsSender | None = None,
         recordings: Recordings | None = None, *, batch: int = BATCH, gather: float = GATHER, mail_from: str = "",
+        faxes: Faxes | None = None,
     ) -> None:
         self.rds = rds
         self.queue = queue
@@ -76,7 +78,7 @@ class Mailer:
         self.name = worker_id(name)
         self.contexts = ContextReader(rds)
         self.renderer = Renderer()
-        self.preparer = Preparer(self.renderer, recordings or Recordings(), mail_from)
+        self.preparer = Preparer(self.renderer, recordings or Recordings(), mail_from, faxes)
         self.smtplog = SmtpLog(rds)
         self.report = Report(queue.metrics)
         self.outage = Outage(f"mail sender {self.name}")

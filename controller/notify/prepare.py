@@ -15,6 +15,8 @@ from typing import Any
 
 from controller.notify import addresses
 from controller.notify.context import Context
+from controller.notify.fax import JOB_TYPES as FAX_JOBS
+from controller.notify.fax import Faxes
 from controller.notify.macros import address_macros, macros
 from controller.notify.message import Attachment, Rendered, build, serialize
 from controller.notify.queue import Claimed
@@ -58,9 +60,11 @@ class Prepared:
 
 
 class Preparer:
-    def __init__(self, renderer: Renderer, recordings: Recordings, mail_from: str = "") -> None:
+    def __init__(self, renderer: Renderer, recordings: Recordings, mail_from: str = "",
+                 faxes: Faxes | None = None) -> None:
         self.renderer = renderer
         self.recordings = recordings
+        self.faxes = faxes or Faxes()
         self.mail_from = mail_from  # the setting (sender.py: who mail comes from)
 
     def prepare(self, claimed: Claimed, context: Context) -> Prepared:
@@ -83,7 +87,7 @@ class Preparer:
         if not template.enabled:
             return Prepared(claimed, context, "disabled")
         email = "email" in job["media"] and not context.email_sent
-        attachment = self.recordings.attachment(job) if email else None
+        attachment = self.attachment(job) if email else None
         try:
             rendered = self.render(job, template, context, attachment)
         except (UndeliverableError, TemplateError) as exc:
@@ -93,6 +97,12 @@ class Preparer:
             prepared.message = build(rendered, job["idempotency_key"], attachment)
             prepared.data = serialize(prepared.message)
         return prepared
+
+    def attachment(self, job: dict[str, Any]) -> Attachment | None:
+        """A fax job's PDF, a voicemail job's recording (None: nothing to attach)."""
+        if job.get("type") in FAX_JOBS:
+            return self.faxes.attachment(job)
+        return self.recordings.attachment(job)
 
     def render(
         self, job: dict[str, Any], template: Template, context: Context, attachment: Attachment | None = None

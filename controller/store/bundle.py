@@ -34,7 +34,7 @@ from controller.store.documents import SCHEMA_OF, Accounts, Documents, sip_usern
 from controller.store.logins import USER_SECRETS
 
 KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
-         "callflows", "queues", "conferences", "lists", "directories")
+         "callflows", "queues", "conferences", "lists", "faxboxes", "directories")
 # Callflow modules whose data.id names a document of the bundle.
 SINGULAR = {"vmboxes": "vmbox", "directories": "directory"}  # the others drop their "s"
 REFERENCES = {"user": "users", "device": "devices", "voicemail": "vmboxes", "callflow": "callflows", "menu": "menus",

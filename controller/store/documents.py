@@ -18,7 +18,8 @@ from controller.store import codec, keys, revisions
 SCHEMA_OF = {"users": "user.json", "devices": "device.json", "vmboxes": "vmbox.json", "groups": "group.json",
              "menus": "menu.json", "queues": "queue.json", "temporal_rules": "temporal_rule.json",
              "temporal_rules_sets": "temporal_rule_set.json", "media": "media.json",
-             "conferences": "conference.json", "lists": "list.json", "directories": "directory.json"}
+             "conferences": "conference.json", "lists": "list.json",
+             "faxboxes": "faxbox.json", "directories": "directory.json"}
 
 
 def schema_errors(kind: str, doc: Any) -> list[ValidationError]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 ACCOUNTS = "accounts"
 DOC_KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
-             "callflows", "queues", "conferences", "lists", "directories")
+             "callflows", "queues", "conferences", "lists", "faxboxes", "directories")
 
 
 def account(aid: str) -> str:

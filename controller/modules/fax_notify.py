@@ -1,0 +1,53 @@
+"""Telling a fax's recipients: one `fax_inbound_to_email` job for a fax received, one
+`fax_inbound_error_to_email` for one that failed (Kazoo's fax_request notify_success /
+notify_failure, which teletype turns into these two emails).
+
+Recipients, as Kazoo's fax_request finds them: with a faxbox, its `owner_id` and its
+`notifications.inbound.email.send_to` (else `notifications.email.send_to`); without one, the
+node's `owner_id`. A node's own `owner_id` is added to a box's. The job is keyed by the call and
+its template, so a call mails one of them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from controller.call import Call
+from controller.notify.calldata import call_data, instance_of
+from controller.notify.job import make_job
+
+RECEIVED = "fax_inbound_to_email"
+FAILED = "fax_inbound_error_to_email"
+
+
+def send_to(box: Mapping[str, Any]) -> list[str]:
+    """The box's inbound email addresses (a string or a list, Kazoo's two forms)."""
+    notifications = box.get("notifications") or {}
+    found = ((notifications.get("inbound") or {}).get("email") or {}).get("send_to")
+    if not found:
+        found = (notifications.get("email") or {}).get("send_to")
+    addresses = [found] if isinstance(found, str) else list(found or [])
+    return [str(a) for a in addresses if str(a).strip()]
+
+
+def recipients(data: Mapping[str, Any], box: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    owners = [str(o) for o in ((box or {}).get("owner_id"), data.get("owner_id")) if o]
+    found: list[dict[str, Any]] = [{"type": "user", "id": owner} for owner in dict.fromkeys(owners)]
+    emails = send_to(box or {})
+    if emails:
+        found.append({"type": "email", "id": emails})
+    return found
+
+
+def notify(call: Call, data: Mapping[str, Any], box: Mapping[str, Any] | None, fax: dict[str, Any]) -> None:
+    """Queue the job of this fax (`fax`: fax_result.about)."""
+    if box:
+        fax = {**fax, "box_id": str(box["id"]), "box_name": str(box.get("name", ""))}
+    owner = data.get("owner_id") or (box or {}).get("owner_id")
+    if owner:
+        fax["owner_id"] = str(owner)
+    kind = RECEIVED if fax["success"] else FAILED
+    job = make_job(kind, call.account_id, call_data(call), instance=instance_of(call),
+                   recipients=recipients(data, box), data={"fax": fax})
+    call.services.queue.enqueue(job)
