@@ -28,6 +28,7 @@ from controller.api import (
     openapi,
     parked_calls,
     preview,
+    queues,
     smtplog,
 )
 from controller.api.auth import authenticate
@@ -67,7 +68,7 @@ def create_app(services: Services, workers: WorkerPool | None = None) -> Flask:
     app.register_error_handler(Exception, _unexpected)
     for module in (accounts, documents, media, messages, callflows, notification_system, notification_accounts, preview,
                    smtplog, customer_update, openapi, landing, logins, channels, cdrs, parked_calls,
-                   conference_participants):
+                   conference_participants, queues):
         for blueprint in module.blueprints():
             app.register_blueprint(blueprint)
     return app

@@ -93,6 +93,10 @@ OPERATIONS: tuple[Op, ...] = (
     *_crud("temporal_rules", "temporal_rules", "TemporalRule", "routes naming it skip it"),
     *_crud("temporal_rules_sets", "temporal_rules", "TemporalRuleSet", "routes naming it skip it"),
     *_crud("conferences", "conferences", "Conference", "conference nodes naming it continue to _"),
+    *_crud("queues", "queues", "Queue", "acdc_member nodes naming it continue to _"),
+    Op("get", "/v2/accounts/{account_id}/agents/status", "Every agent's status (logged_out, ready, paused), by "
+       "user id", "queues"),
+    Op("get", "/v2/accounts/{account_id}/agents/{id}/status", "One agent's status", "queues", errors=(404,)),
     *_crud("directories", "directories", "Directory", "directory nodes naming it continue to _"),
     *_crud("lists", "lists", "List", "dynamic_cid nodes naming it stop the call"),
     *_crud("faxboxes", "faxboxes", "Faxbox", "receive_fax nodes naming it mail their faxes to their owner_id only"),
@@ -236,7 +240,7 @@ def _components() -> dict[str, Any]:
     schemas = {name: dict(schema.validator(name).schema) for name in
                ("account.json", "user.json", "device.json", "vmbox.json", "group.json", "menu.json",
                 "temporal_rule.json", "temporal_rule_set.json", "media.json", "callflow.json", "conference.json",
-                "directory.json",
+                "directory.json", "queue.json",
                 "list.json", "faxbox.json")}
     envelope = {"type": "object", "required": ["data", "status", "request_id"], "properties": {
         "data": {}, "status": {"enum": ["success", "error"]}, "request_id": {"type": "string"},
@@ -257,6 +261,7 @@ def _components() -> dict[str, Any]:
             "Callflow": schemas["callflow.json"], "Media": schemas["media.json"],
             "Directory": schemas["directory.json"],
             "Conference": schemas["conference.json"], "List": schemas["list.json"],
+            "Queue": schemas["queue.json"],
             "Faxbox": schemas["faxbox.json"],
             "Audio": {"type": "string", "format": "binary", "description": "a WAV or MP3 file"},
             "Notification": FIELDS_SCHEMA,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller.lab import bridge as bridging
+from controller.lab import callcenter as call_center
 from controller.lab import conferences, fax, report, switchboard, valet
 from controller.lab.expand import expand
 from controller.lab.keypad import BREAK
@@ -368,7 +369,7 @@ APPS: dict[str, App] = {
     "gentones": prompt, "sleep": sleep, "set": set_variable, "export": export, "unset": unset,
     "multiset": multiset, "play_and_get_digits": play_and_get_digits, "read": read,
     "bridge": bridging.bridge, "hangup": hangup, "respond": respond, "record": record, "mkdir": mkdir,
-    "valet_park": valet.valet_park, "conference": conferences.conference,
+    "valet_park": valet.valet_park, "conference": conferences.conference, "callcenter": call_center.callcenter,
     "intercept": switchboard.intercept, "eavesdrop": switchboard.eavesdrop, "rxfax": fax.rxfax,
 }
 

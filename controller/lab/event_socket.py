@@ -197,6 +197,10 @@ def _uuid_break(call: SimulatedCall, args: list[str]) -> str:
     return "+OK\n"
 
 
+def _callcenter_config(call: SimulatedCall, args: list[str]) -> str:
+    return call.scenario.callcenter.api(args)
+
+
 def _valet_info(call: SimulatedCall, args: list[str]) -> str:
     return call.scenario.lots.info(args[0] if args else "")
 
@@ -216,6 +220,7 @@ APIS: dict[str, Callable[[SimulatedCall, list[str]], str]] = {
     "uptime": _uptime, "uuid_getvar": _uuid_getvar, "uuid_setvar": _uuid_setvar,
     "uuid_exists": _uuid_exists, "uuid_kill": _uuid_kill, "uuid_break": _uuid_break,
     "valet_info": _valet_info, "conference": _conference, "show": _show,
+    "callcenter_config": _callcenter_config,
 }
 
 COMMANDS: dict[str, Handler] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from controller.lab.callcenter import Callcenter
 from controller.lab.conferences import Rooms
 from controller.lab.fax import FaxSender
 from controller.lab.switchboard import Switchboard
@@ -107,6 +108,8 @@ class Scenario:
     switchboard: Switchboard = dataclasses.field(default_factory=Switchboard, compare=False)
     # mod_conference's rooms, shared the same way (lab/conferences.py).
     rooms: Rooms = dataclasses.field(default_factory=Rooms, compare=False)
+    # mod_callcenter's agents and waiting callers, shared the same way (lab/callcenter.py).
+    callcenter: Callcenter = dataclasses.field(default_factory=Callcenter, compare=False)
 
     @property
     def presses(self) -> tuple[Keypress, ...]:
