@@ -1,0 +1,165 @@
+"""`acdc_member` and `acdc_agent` through the real server, the simulator playing FreeSWITCH's
+mod_callcenter (lab/callcenter.py): agents log in, pause, resume and log out by feature code, as
+Kazoo allows; a queue call reaches a logged-in agent (no missed-call alert) or, abandoned, is one
+alert; the queue's timeout, size and empty rules send the caller on; mod_callcenter is brought back
+in line with the controller's agents on the next call (a FreeSWITCH restart, a stale status)."""
+
+from typing import Any
+
+import gevent
+import redis
+
+from controller.esl.server import OutboundServer
+from controller.lab.callcenter import Agent, Callcenter
+from controller.lab.scenario import BridgeOutcome
+from controller.modules import callcenter
+from controller.store.agents import LOGGED_OUT, PAUSED, READY, AgentStatuses
+from controller.store.bundle import load_bundle
+from tests.office import ACCOUNT, bundle, call, flow, node, queued_jobs
+
+QUEUE = {"id": "q-support", "name": "Support", "strategy": "most_idle", "connection_timeout": 20,
+         "agent_ring_timeout": 7}
+NAME = f"acdc.{ACCOUNT}.q-support.longest-idle-agent.20"
+BOB = f"acdc.{ACCOUNT}.u-bob"
+BOB_CONTACT = "[leg_timeout=${acdc_agent_ring_timeout}]user/1002@office.test"
+MAIN = "+15550002000"
+ALERT = {"recipients": [{"type": "email", "id": "desk@office.test"}]}
+
+
+def load_queue(rds: redis.Redis, queue: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+               agents: tuple[str, ...] = ("u-bob",)) -> None:
+    """The test office with the queue (Bob its agent), its number behind a missed-call alert, and
+    Kazoo's agent feature codes *11 login, *12 logout, *13 pause, *14 resume."""
+    member = node("acdc_member", {"id": QUEUE["id"]}, **({"_": after} if after else {}))
+    callflows = [flow(MAIN, node("missed_call_alert", ALERT, _=member), "cf-queue")]
+    for code, action in (("*11", "login"), ("*12", "logout"), ("*13", "paused"), ("*14", "resume")):
+        callflows.append(flow(code, node("acdc_agent", {"action": action}), f"cf-agent-{action}"))
+    doc = bundle(callflows, queues=[queue or QUEUE])
+    doc["users"] = [{**u, "queues": [QUEUE["id"]]} if u["id"] in agents else u for u in doc["users"]]
+    load_bundle(rds, doc, "queue bundle")
+
+
+def status(rds: redis.Redis, user_id: str = "u-bob") -> str:
+    return AgentStatuses(rds).get(ACCOUNT, user_id)
+
+
+def said(record: Any) -> list[str]:
+    return [arg.split("|", 2)[2] for arg in record.args_of("speak")]
+
+
+def test_an_agent_logs_in_by_feature_code_and_mod_callcenter_rings_their_phones_for_the_queue(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load_queue(rds)
+    center = Callcenter()
+    record = call(esl_server, "*11", internal_user="1002", callcenter=center, hangup_after=2)
+    assert said(record) == ["You are now logged in."]
+    assert status(rds) == READY
+    assert [(a.name, a.contact, a.status) for a in center.queue_agents(NAME)] == [(BOB, BOB_CONTACT, "Available")]
+
+
+def test_agent_statuses_change_as_kazoo_allows(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load_queue(rds)
+    center = Callcenter()
+    steps = [("*14", "That is not a valid choice.", LOGGED_OUT), ("*11", "You are now logged in.", READY),
+             ("*11", "You are already logged in.", READY), ("*13", "You are now paused.", PAUSED),
+             ("*13", "That is not a valid choice.", PAUSED), ("*14", "Welcome back. You are ready for calls.", READY),
+             ("*12", "You are now logged out.", LOGGED_OUT)]
+    for code, words, after in steps:
+        record = call(esl_server, code, internal_user="1002", callcenter=center, hangup_after=2)
+        assert (said(record), status(rds)) == ([words], after), code
+    assert [a.status for a in center.queue_agents(NAME)] == ["Logged Out"]
+
+
+def test_a_user_in_no_queue_is_told_they_are_not_an_agent(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load_queue(rds)
+    record = call(esl_server, "*11", internal_user="1001", hangup_after=2)
+    assert said(record) == ["You are not a call center agent."]
+    assert status(rds, "u-ann") == LOGGED_OUT
+
+
+def test_a_queue_call_answered_by_a_logged_in_agent_is_no_missed_call(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load_queue(rds)
+    AgentStatuses(rds).set(ACCOUNT, "u-bob", READY)
+    center = Callcenter()
+    record = call(esl_server, MAIN, callcenter=center, bridges=(BridgeOutcome("answered", talk=0.05),))
+    assert record.args_of("callcenter") == [NAME]
+    assert "CHANNEL_BRIDGE" in record.events
+    assert record.variables["cc_cause"] == "answered"
+    assert record.variables["cc_moh_override"] == "tone_stream://%(200,4800,440);loops=-1"
+    assert record.variables["acdc_agent_ring_timeout"] == "7" and record.variables["cc_exit_keys"] == "#"
+    assert queued_jobs(rds) == []
+
+
+def test_a_caller_who_hangs_up_in_the_queue_is_one_missed_call(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load_queue(rds)
+    record = call(esl_server, MAIN, hangup_after=0.2)
+    assert record.args_of("callcenter") == [NAME]
+    assert record.variables["cc_cancel_reason"] == "BREAK_OUT"
+    assert [job["type"] for job in queued_jobs(rds)] == ["missed_call"]
+
+
+def test_a_caller_nobody_takes_goes_on_past_the_queue_after_the_connection_timeout(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load_queue(rds, after=node("play", {"id": "/media/after.wav"}))
+    AgentStatuses(rds).set(ACCOUNT, "u-bob", READY)
+    record = call(esl_server, MAIN, time_scale=0.01, hangup_after=3)
+    assert record.variables["cc_cancel_reason"] == "TIMEOUT"
+    assert record.app_names().index("playback") > record.app_names().index("callcenter")
+    assert [job["type"] for job in queued_jobs(rds)] == ["missed_call"]  # still never bridged
+
+
+def test_a_full_queue_or_one_without_agents_sends_the_caller_on_at_once(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    after = node("play", {"id": "/media/after.wav"})
+    load_queue(rds, {**QUEUE, "enter_when_empty": False}, after=after)
+    record = call(esl_server, MAIN, hangup_after=2)
+    assert "callcenter" not in record.app_names() and record.args_of("playback") == ["/media/after.wav"]
+    load_queue(rds, {**QUEUE, "max_queue_size": 1}, after=after)
+    center = Callcenter()
+    first = gevent.spawn(call, esl_server, MAIN, callcenter=center, hangup_after=1.0)
+    for _ in range(200):
+        if center.members:
+            break
+        gevent.sleep(0.01)
+    second = call(esl_server, MAIN, callcenter=center, hangup_after=2)
+    assert "callcenter" not in second.app_names() and second.args_of("playback") == ["/media/after.wav"]
+    assert first.get(timeout=10).args_of("callcenter") == [NAME]
+
+
+def test_mod_callcenter_is_brought_back_to_the_controllers_agents_on_the_next_call(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load_queue(rds, agents=("u-bob", "u-ann"))
+    AgentStatuses(rds).set(ACCOUNT, "u-bob", READY)
+    center = Callcenter()  # as after a FreeSWITCH restart with a new database: nothing known
+    center.agents["acdc.other.gone"] = Agent("acdc.other.gone", "user/9@x", "Available")
+    center.tiers.append((NAME, "acdc.other.gone"))
+    call(esl_server, MAIN, callcenter=center, hangup_after=0.1)
+    assert {(a.name, a.status) for a in center.queue_agents(NAME)} == {
+        (BOB, "Available"), (f"acdc.{ACCOUNT}.u-ann", "Logged Out")}
+    before = len(center.commands)
+    call(esl_server, MAIN, callcenter=center, hangup_after=0.1)
+    assert center.commands[before:] == [f"queue list agents {NAME}"]  # in line: nothing to change
+
+
+def test_caller_text_never_reaches_mod_callcenter(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load_queue(rds)
+    center = Callcenter()
+    hostile = "${system(touch /tmp/owned)}' \n"
+    record = call(esl_server, MAIN, callcenter=center, caller_name=hostile, caller_number=hostile, hangup_after=0.1)
+    assert not [c for c in center.commands if "system" in c or "owned" in c]
+    assert not [line for line in record.command_lines() if "owned" in line]
+
+
+def test_queue_names_carry_ids_and_settings_only() -> None:
+    assert callcenter.queue_name("acct", {"id": "q1"}) == "acdc.acct.q1.round-robin.3600"
+    assert callcenter.queue_name("acct", {"id": "q1", "strategy": "ring_all", "connection_timeout": 9}) == (
+        "acdc.acct.q1.ring-all.9")
+    assert callcenter.queue_name("acct", {"id": "q 1"}) is None
+    assert callcenter.queue_name("a.b", {"id": "q1"}) is None
+    assert callcenter.agent_name("acct", "../u") is None
