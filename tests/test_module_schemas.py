@@ -234,6 +234,10 @@ VALID: dict[str, list[dict[str, Any]]] = {
          "welcome_prompt": {"play": True, "media_id": "welcome"}},
         {},
     ],
+    "conference_feature": [
+        {},
+        {"moderator": True, "play_entry_tone": False, "welcome_prompt": {"play": False}},
+    ],
     "park": [
         {"action": "auto", "default_ringback_timeout": 120000, "default_callback_timeout": 30000,
          "slots": {"100": {"ringback_timeout": 10000},
@@ -370,6 +374,8 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("offnet", "a SIP header value breaks the line", {"custom_sip_headers": {"X-Note": "a\r\nInjected: 1"}}, "pattern"),
     ("conference", "the id holds a space", {"id": "a b"}, "pattern"),
     ("conference", "moderator is a string", {"moderator": "yes"}, "type"),
+    ("conference_feature", "the id holds a slash", {"id": "../conf"}, "pattern"),
+    ("conference_feature", "the entry tone is a number", {"play_entry_tone": 1}, "type"),
     ("park", "the action is unknown", {"action": "valet"}, "enum"),
     ("park", "the slot is not a number", {"slot": "1a"}, "pattern"),
     ("pivot", "the voice URL is missing", {"method": "GET"}, "required"),

@@ -38,7 +38,8 @@ KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "te
 # Callflow modules whose data.id names a document of the bundle.
 SINGULAR = {"vmboxes": "vmbox", "directories": "directory"}  # the others drop their "s"
 REFERENCES = {"user": "users", "device": "devices", "voicemail": "vmboxes", "callflow": "callflows", "menu": "menus",
-              "acdc_member": "queues", "conference": "conferences", "directory": "directories"}
+              "acdc_member": "queues", "conference": "conferences", "directory": "directories",
+              "conference_feature": "conferences"}
 
 
 def read_json(path: Path) -> Any:
