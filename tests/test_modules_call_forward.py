@@ -144,3 +144,20 @@ def test_a_device_without_an_owner_changes_its_own_forwarding(rds: redis.Redis, 
     feature_codes(rds, devices=[lobby])
     call(esl_server, "*725551234", internal_user="1010")
     assert forward_of(rds, "devices", "d-lobby") == {"enabled": True, "number": "5551234"}
+
+
+def test_the_change_is_saved_before_it_is_said_so_hanging_up_on_the_confirmation_keeps_it(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    feature_codes(rds)
+    from_bob(esl_server, "*725551234", hangup_during=("speak", 0.0))
+    assert forward_of(rds) == {"enabled": True, "number": "5551234"}
+
+
+def test_in_the_menu_three_bad_numbers_change_nothing_and_the_menu_goes_on(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    feature_codes(rds)
+    set_forward(rds, enabled=False, number="5551234")
+    from_bob(esl_server, "*75", "2/1#/2#/3#/1", time_scale=FAST)
+    assert forward_of(rds) == {"enabled": True, "number": "5551234"}

@@ -32,6 +32,7 @@ import re
 from typing import Any
 
 from controller.call import Call
+from controller.errors import ChannelGoneError
 from controller.flow import DEFAULT_CHILD, Next
 from controller.modules import calling
 from controller.modules.prompts import Collect, Prompt, collect, play
@@ -63,6 +64,9 @@ class Forward:
     number: str
 
 
+Outcome = tuple[Forward, list[str]]  # the forwarding wanted, and what to say once it is saved
+
+
 class NoNumberError(Exception):
     """The caller keyed no usable number in: nothing is saved."""
 
@@ -80,13 +84,15 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     how = Collect(max_digits=MAX_DIGITS, min_digits=1, timeout_ms=FIRST_DIGIT_MS,
                   interdigit_ms=int(data.get("interdigit_timeout") or 2000))
     try:
-        wanted = ACTIONS[action](current, call, how)
+        wanted, said = ACTIONS[action](current, call, how)
     except NoNumberError:
         log.info("call %s: no forward number keyed in; forwarding unchanged", call.uuid)
         return None
+    # Saved before it is said: a caller who hangs up on the confirmation keeps the change.
     if wanted != current:
         store.update(call.account_id, str(doc["id"]), lambda stored: write(stored, wanted))
         log.info("call %s: call forwarding of %s %r now %s", call.uuid, store.kind, doc["id"], wanted)
+    play(call, *(Prompt(text=text) for text in said))
     return DEFAULT_CHILD
 
 
@@ -111,46 +117,53 @@ def captured(call: Call) -> str:
     return found if CAPTURED.fullmatch(found) else ""
 
 
-def activate(current: Forward, call: Call, how: Collect) -> Forward:
-    updated = update(current, call, how)
-    play(call, Prompt(text=FORWARDED_TO.format(number=" ".join(updated.number))))
-    return dataclasses.replace(updated, enabled=True)
+def activate(current: Forward, call: Call, how: Collect) -> Outcome:
+    updated, said = update(current, call, how)
+    return dataclasses.replace(updated, enabled=True), [*said, forwarded_to(updated.number)]
 
 
-def deactivate(current: Forward, call: Call, how: Collect) -> Forward:
-    play(call, Prompt(text=DISABLED))
-    return dataclasses.replace(current, enabled=False)
+def deactivate(current: Forward, call: Call, how: Collect) -> Outcome:
+    return dataclasses.replace(current, enabled=False), [DISABLED]
 
 
-def update(current: Forward, call: Call, how: Collect) -> Forward:
+def update(current: Forward, call: Call, how: Collect) -> Outcome:
     number = captured(call)
     if number:
-        return dataclasses.replace(current, number=number)
-    number = keyed_number(call, how)
-    play(call, Prompt(text=SAVED))
-    return dataclasses.replace(current, number=number)
+        return dataclasses.replace(current, number=number), []
+    return dataclasses.replace(current, number=keyed_number(call, how)), [SAVED]
 
 
-def toggle(current: Forward, call: Call, how: Collect) -> Forward:
+def toggle(current: Forward, call: Call, how: Collect) -> Outcome:
     if current.enabled:
         return deactivate(current, call, how)
     if current.number:
-        play(call, Prompt(text=FORWARDED_TO.format(number=" ".join(current.number))))
-        return dataclasses.replace(current, enabled=True)
+        return dataclasses.replace(current, enabled=True), [forwarded_to(current.number)]
     return activate(current, call, how)
 
 
-def menu(current: Forward, call: Call, how: Collect) -> Forward:
+def menu(current: Forward, call: Call, how: Collect) -> Outcome:
+    """Kazoo's menu: each choice is said at once; what was chosen is saved when the caller
+    presses nothing, or hangs up."""
     choice = dataclasses.replace(how, max_digits=1, terminators="")
-    for _ in range(MENU_ROUNDS):
-        key = collect(call, Prompt(text=ENABLED_MENU if current.enabled else DISABLED_MENU), choice, "cf_menu_key")
-        if key == TOGGLE_KEY:
-            current = toggle(current, call, how)
-        elif key == NUMBER_KEY:
-            current = update(current, call, how)
-        elif not key:
-            break
-    return current
+    try:
+        for _ in range(MENU_ROUNDS):
+            key = collect(call, Prompt(text=ENABLED_MENU if current.enabled else DISABLED_MENU), choice, "cf_menu_key")
+            if key not in (TOGGLE_KEY, NUMBER_KEY):
+                if not key:
+                    break
+                continue
+            try:
+                current, said = (toggle if key == TOGGLE_KEY else update)(current, call, how)
+            except NoNumberError:
+                continue  # no number keyed in: nothing changed, the menu again
+            play(call, *(Prompt(text=text) for text in said))
+    except ChannelGoneError:
+        log.info("call %s: caller left the call forwarding menu", call.uuid)
+    return current, []
+
+
+def forwarded_to(number: str) -> str:
+    return FORWARDED_TO.format(number=" ".join(number))
 
 
 def keyed_number(call: Call, how: Collect) -> str:
