@@ -12,9 +12,9 @@ whose every device is left out has nothing to ring, and the flow goes on at once
 changed document.
 
 The caller hears "do not disturb activated" or "deactivated" (also when it already was), and the
-flow continues at `_`. No document to change (a caller from outside the account and no `id`, an
-`id` naming no user or device) or an unknown action: "do not disturb is not available"; the
-first stops the call, the second continues at `_`, as Kazoo does.
+flow continues at `_`. An `id` naming no user or device falls back to the caller, as in Kazoo.
+No document to change (a caller from outside the account) or an unknown action: "do not disturb
+is not available"; the first stops the call, the second continues at `_`, as Kazoo does.
 """
 
 from __future__ import annotations
