@@ -1,7 +1,8 @@
 """Call queues through a real FreeSWITCH (mod_callcenter): Ben logs in as an agent with the
 feature code from his phone, and an outside caller in the queue reaches his phone (no missed-call
-email); with nobody logged in, a caller who gives up waiting is one missed-call email. The queue
-itself comes from the Lua XML handler of conf/freeswitch (its name carries its settings)."""
+email), even after FreeSWITCH forgot the queue and the agent (the Lua XML handler of
+conf/freeswitch serves the queue again from its name, the controller adds the agent again); with
+nobody logged in, a caller who gives up waiting is one missed-call email."""
 
 # ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
 
@@ -61,12 +62,16 @@ def test_an_agent_logged_in_by_feature_code_answers_a_queue_call_and_nobody_is_a
     finish(fs, login)
     agents = callcenter.rows(fs.api(f"callcenter_config queue list agents {NAME}"))
     assert [(a["name"], a["status"]) for a in agents] == [(f"acdc.{ACCOUNT_ID}.{BEN['id']}", "Available")]
+    # As after a FreeSWITCH restart on a new database: no queue in memory, no agent, no tier.
+    fs.api(f"callcenter_config queue unload {NAME}")
+    fs.api(f"callcenter_config agent del acdc.{ACCOUNT_ID}.{BEN['id']}")
     mark = fs.mark()
     caller = sipp.call(DID, "-d", "1500")
     finish(fs, caller, ben)
     assert [line for line in ben.received() if line.startswith("INVITE ")]
     assert len(executed(fs, mark, "callcenter")) == 1
     assert any("is answered by an agent in queue" in line for line in fs.log_since(mark))
+    assert fs.errors_since(mark) == []
     assert missed_calls(mail(settings, mailbox[1])) == []
 
 

@@ -10,8 +10,9 @@
 - the `callcenter <queue>` application answers the caller and keeps them waiting; each agent of the
   queue whose status is Available is offered the call in turn, one bridge outcome of the scenario
   per offer, ringing `acdc_agent_ring_timeout` (the caller's variable the contact names): answered,
-  the caller gets CHANNEL_BRIDGE, `cc_cause=answered`, the app returns and the call ends when the
-  agent hangs up (hangup_after_bridge); after max-wait-time the app returns with `cc_cause=cancel`,
+  the app returns with `cc_cause=answered` and the caller's CHANNEL_BRIDGE follows it (in that
+  order on the real FreeSWITCH), the call ending when the agent hangs up (hangup_after_bridge);
+  after max-wait-time the app returns with `cc_cause=cancel`,
   `cc_cancel_reason=TIMEOUT`; a caller who hangs up leaves with `BREAK_OUT`.
 
 Calls that share one Callcenter (a Scenario's `callcenter`) see the same agents, as on one
@@ -32,6 +33,7 @@ _QUEUE = re.compile(r"^acdc\.[\w-]+\.[\w-]+\.(round-robin|longest-idle-agent|rin
 AGENT_COLUMNS = ("name", "instance_id", "uuid", "type", "contact", "status", "state")
 MEMBER_COLUMNS = ("queue", "uuid", "session_uuid", "cid_number", "cid_name", "state")
 STEP = 0.05  # seconds between looks for an agent while nobody takes the call
+BRIDGED_AFTER = 0.005  # seconds from the app's completion to the caller's CHANNEL_BRIDGE
 
 
 @dataclasses.dataclass
@@ -163,7 +165,9 @@ def _offer(call: SimulatedCall, agent: Agent, left: float) -> bool:
     if not call.wait(min(outcome.ring_seconds, left)):
         return False
     agent.state = "In a queue call"
-    call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=f"agent-{agent.name}")
+    # On a real FreeSWITCH the app completed (cc_cause=answered) before the caller's CHANNEL_BRIDGE
+    # arrived: mod_callcenter's uuid_bridge runs in the agent's thread.
+    call.later(BRIDGED_AFTER, lambda: call.emit("CHANNEL_BRIDGE", Other_Leg_Unique_ID=f"agent-{agent.name}"))
 
     def agent_hangs_up() -> None:
         agent.state = "Waiting"
