@@ -146,6 +146,11 @@ configure_freeswitch() {
     # Voicemail recordings (CONTROLLER_VOICEMAIL_DIR): FreeSWITCH writes them, the controller (in
     # group freeswitch) attaches and removes them; setgid keeps the group on what is created inside.
     install -d -o freeswitch -g freeswitch -m 2775 /var/lib/freeswitch/storage/voicemail
+    # Received faxes (CONTROLLER_FAX_DIR): mod_spandsp's rxfax writes them, the mail sender reads
+    # them; receive_fax needs mod_spandsp, which the vanilla modules.conf.xml loads (made sure of).
+    install -d -o freeswitch -g freeswitch -m 2775 /var/lib/freeswitch/storage/fax
+    sed -i 's|<!-- *<load module="mod_spandsp"/> *-->|<load module="mod_spandsp"/>|' \
+        "$FS_CONF/autoload_configs/modules.conf.xml"
     printf '[default]\nhost => 127.0.0.1\nport => 8021\npassword => %s\n' "$password" >/etc/fs_cli.conf
     chmod 600 /etc/fs_cli.conf
     # Open files, threads, stack, real-time limits: read at the restart in start_freeswitch.

@@ -162,6 +162,13 @@ def edit_modules(conf: Path, module_dir: Path) -> None:
     path.write_text("".join(p if i % 2 else loads.sub(unless_built, p) for i, p in enumerate(parts)))
 
 
+def load_spandsp(conf: Path) -> None:
+    """mod_spandsp on (receive_fax's rxfax): the vanilla modules.conf.xml loads it; made sure
+    of, as provision.sh does, should a FreeSWITCH ship it commented out."""
+    path = conf / "autoload_configs/modules.conf.xml"
+    path.write_text(re.sub(r'<!-- *(<load module="mod_spandsp"/>) *-->', r"\1", path.read_text()))
+
+
 def edit_rtp_range(conf: Path, ports: Ports) -> None:
     edit(conf / "autoload_configs/switch.conf.xml",
          ('<!-- <param name="rtp-start-port" value="16384"/> -->',
@@ -184,6 +191,7 @@ def write_config(conf: Path, vanilla: Path, module_dir: Path, ports: Ports,
     set_aside_vanilla_files(conf)
     install_project_files(conf, ports)
     edit_vars(conf)
+    load_spandsp(conf)
     edit_modules(conf, module_dir)
     edit_rtp_range(conf, ports)
     if limits:
@@ -220,6 +228,11 @@ class FreeSwitch:
     def voicemail_dir(self) -> Path:
         """A folder FreeSWITCH may write recordings to (CONTROLLER_VOICEMAIL_DIR)."""
         return self.root / "storage" / "voicemail"
+
+    @property
+    def fax_dir(self) -> Path:
+        """A folder FreeSWITCH may write received faxes to (CONTROLLER_FAX_DIR)."""
+        return self.root / "storage" / "fax"
 
     @property
     def module_dir(self) -> Path:
