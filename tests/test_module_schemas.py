@@ -502,6 +502,9 @@ DOCUMENTS_VALID: list[tuple[str, dict[str, Any]]] = [
 ]
 
 DOCUMENTS_INVALID: list[tuple[str, str, dict[str, Any], str]] = [
+    ("user", "a queue id is a path", {"id": "u1", "queues": ["../q"]}, "pattern"),
+    ("queue", "the strategy is skills based", {"id": "q1", "name": "Q", "strategy": "skills_based"}, "enum"),
+    ("queue", "the exit key is two keys", {"id": "q1", "name": "Q", "caller_exit_key": "##"}, "pattern"),
     ("account", "the name is missing", {"id": "a1"}, "required"),
     ("account", "the timezone is Mars/Olympus", {"id": "a1", "name": "A", "timezone": "Mars/Olympus"}, "format"),
     ("account", "the id has a slash", {"id": "a/1", "name": "A"}, "pattern"),
