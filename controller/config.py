@@ -97,6 +97,9 @@ class Settings:
     alert_max_delay: float = 300.0
     max_attachment_bytes: int = 10 * 1024 * 1024
     media_url: str = ""
+    # Networks a tenant's URLs (webhook, pivot, media) may reach although they are loopback,
+    # link-local or this machine's own (controller/tenant_http.py)
+    tenant_http_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     default_account: str = ""
     voicemail_dir: str = "/var/lib/freeswitch/storage/voicemail"
     fax_dir: str = "/var/lib/freeswitch/storage/fax"  # received faxes: <fax_dir>/<account>/<fax id>.tiff
@@ -146,6 +149,12 @@ def _networks(value: str | list[str]) -> tuple[ipaddress.IPv4Network | ipaddress
     if not nets:
         raise ValueError("at least one network is required")
     return nets
+
+
+def _some_networks(value: str | list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Networks, or none at all (an empty value)."""
+    items = value if isinstance(value, list) else value.split(",")
+    return tuple(ipaddress.ip_network(str(v).strip(), strict=False) for v in items if str(v).strip())
 
 
 def _url(*schemes: str) -> Callable[[str], str]:
@@ -270,6 +279,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "alert_max_delay": _positive_float,
     "max_attachment_bytes": _positive_int,
     "media_url": _url("http", "https"),
+    "tenant_http_allow": _some_networks,
     "default_account": str,
     "voicemail_dir": str,
     "fax_dir": str,

@@ -40,6 +40,9 @@ BEN_BOX = next(b for b in OFFICE["vmboxes"] if b.get("owner_id") == BEN["id"])
 ALERT_ALICE = {"recipients": [{"type": "user", "id": ALICE["id"]}]}
 
 
+WEB_APPS = "127.0.0.2"  # where the tests' web applications (pivot) listen: let through to tenants
+
+
 @pytest.fixture
 def mailbox(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     yield from running_smtp(tmp_path)
@@ -48,7 +51,8 @@ def mailbox(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 @pytest.fixture
 def settings(redis_url: str, freeswitch: FreeSwitch, mailbox: tuple[int, Path]) -> config.Settings:
     """The controller as a lab box runs it: its outbound socket where the dialplan connects,
-    static routes through the external profile, FreeSWITCH's voicemail folder, real SMTP."""
+    static routes through the external profile, FreeSWITCH's voicemail folder, real SMTP; the
+    tests' web applications listen on WEB_APPS (127.0.0.2), which tenants' URLs may reach."""
     return config.load({
         "CONTROLLER_CONFIG": str(ROOT / "tests" / "controller-test.toml"),
         "CONTROLLER_REDIS_URL": redis_url,
@@ -57,6 +61,7 @@ def settings(redis_url: str, freeswitch: FreeSwitch, mailbox: tuple[int, Path]) 
         "CONTROLLER_ROUTE_PROFILE": "external",
         "CONTROLLER_VOICEMAIL_DIR": str(freeswitch.voicemail_dir),
         "CONTROLLER_SMTP_URL": f"smtp://127.0.0.1:{mailbox[0]}",
+        "CONTROLLER_TENANT_HTTP_ALLOW": f"{WEB_APPS}/32",
     })
 
 

@@ -23,6 +23,7 @@ from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
     BEN,
     CALLER,
     DID,
+    WEB_APPS,
     assert_one_missed_call_to_alice,
     executed,
     finish,
@@ -91,7 +92,7 @@ class PivotApp(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def pivot_app() -> Iterator[Any]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), PivotApp)
+    server = ThreadingHTTPServer((WEB_APPS, 0), PivotApp)
     server.asked, server.flow = [], {}  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -106,7 +107,7 @@ def test_pivot_runs_the_callflow_a_web_application_returns(
 ) -> None:
     """The application answers with a Kazoo callflow that rings Ben's phone; nobody answers."""
     pivot_app.flow = {"module": "user", "data": {"id": BEN["id"], "timeout": 2}, "children": {}}
-    url = f"http://127.0.0.1:{pivot_app.server_port}/call"
+    url = f"http://{WEB_APPS}:{pivot_app.server_port}/call"
     main_number(rds, node("missed_call_alert", ALERT_ALICE, _=node("pivot", {"voice_url": url, "method": "GET"})))
     mark = fs.mark()
     phone = sipp.phone("1002", "uas_ring_forever.xml")

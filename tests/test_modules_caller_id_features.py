@@ -3,6 +3,8 @@ simulator as FreeSWITCH."""
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
 import threading
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 
+from controller import config
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import Keypress
 from controller.modules import dynamic_cid, webhook
@@ -157,6 +160,12 @@ def test_language_sets_the_channels_default_language(rds: redis.Redis, esl_serve
     assert "default_language=fr-ca" in multisets(record) and "hangup" in record.app_names()
 
 
+@pytest.fixture
+def settings(settings: config.Settings) -> config.Settings:
+    """The web application listens on loopback: tenants' URLs may reach it here."""
+    return dataclasses.replace(settings, tenant_http_allow=(ipaddress.ip_network("127.0.0.0/8"),))
+
+
 # --- webhook ----------------------------------------------------------------------------------
 
 
@@ -207,9 +216,11 @@ def test_webhook_posts_the_calls_data_without_holding_the_call(
 
 
 def test_webhook_get_sends_query_parameters_and_retries_a_failure(sink: str) -> None:
-    assert webhook.deliver(sink + "/retry", "get", {"Call-ID": "c1", "Custom-Data": {"a": 1}}, 1, "c1")
+    assert webhook.deliver(sink + "/retry", "get", {"Call-ID": "c1", "Custom-Data": {"a": 1}}, 1, "c1",
+                           allow=[ipaddress.ip_network("127.0.0.0/8")])
     assert len(Sink.seen) == 2 and all(m == "GET" and "Call-ID=c1" in p for m, p, _, _ in Sink.seen)
 
 
 def test_webhook_to_a_server_that_does_not_answer_gives_up_in_bounded_time() -> None:
-    assert not webhook.deliver("http://127.0.0.1:9/none", "post", {}, 0, "c2")
+    assert not webhook.deliver("http://127.0.0.1:9/none", "post", {}, 0, "c2",
+                               allow=[ipaddress.ip_network("127.0.0.0/8")])

@@ -24,14 +24,14 @@ def test_play_answers_first_unless_told_not_to(rds: redis.Redis, esl_server: Out
         rds,
         flow("101", node("play", {"id": "/media/hello.wav"})),
         flow("102", node("play", {"id": "tone_stream://%(100,0,440)", "answer": False})),
-        flow("103", node("play", {"id": "https://media.example.com/a.mp3", "terminators": ["#"]})),
+        flow("103", node("play", {"id": "https://203.0.113.7/a.mp3", "terminators": ["#"]})),
     )
     assert call(esl_server, "101").apps[:3] == [
         ("answer", ""), ("multiset", "^^\x1fplayback_terminators=1234567890*#"), ("playback", "/media/hello.wav")
     ]
     assert call(esl_server, "102").app_names()[:2] == ["multiset", "playback"]
     third = call(esl_server, "103")
-    assert ("playback", "http_cache://https://media.example.com/a.mp3") in third.apps
+    assert ("playback", "http_cache://https://203.0.113.7/a.mp3") in third.apps
     assert any("playback_terminators=#" in arg for arg in third.args_of("multiset"))
 
 

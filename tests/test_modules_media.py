@@ -64,11 +64,11 @@ def test_record_call_starts_and_stops_its_recording(rds: redis.Redis, esl_server
 
 
 def test_record_call_uploads_through_http_cache(rds: redis.Redis, esl_server: OutboundServer) -> None:
-    data = {"action": "start", "media_name": "rec_{call_id}", "url": "https://store.example.com/calls/"}
+    data = {"action": "start", "media_name": "rec_{call_id}", "url": "https://203.0.113.8/calls/"}
     load(rds, flow("308", node("record_call", data)), flow("309", node("record_call", {"action": "stop"})))
     record = call(esl_server, "308")
     assert record.args_of("record_session") == [
-        f"http_cache://https://store.example.com/calls/rec_{record.uuid}.mp3 +3600"
+        f"http_cache://https://203.0.113.8/calls/rec_{record.uuid}.mp3 +3600"
     ]
     assert call(esl_server, "309").args_of("stop_record_session") == ["all"]
 

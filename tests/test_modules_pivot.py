@@ -1,6 +1,8 @@
 """pivot against a web application served on loopback (gevent's WSGI server), through the real
 ESL server with the simulator."""
 
+import dataclasses
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +14,7 @@ import pytest
 import redis
 from gevent.pywsgi import WSGIServer
 
+from controller import config
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import Keypress
 from tests.office import call, flow, load, node
@@ -51,6 +54,12 @@ class WebApp:
     def answer(start: Callable[..., Any], status: str, payload: bytes) -> list[bytes]:
         start(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
         return [payload]
+
+
+@pytest.fixture
+def settings(settings: config.Settings) -> config.Settings:
+    """The web application listens on loopback: tenants' URLs may reach it here."""
+    return dataclasses.replace(settings, tenant_http_allow=(ipaddress.ip_network("127.0.0.0/8"),))
 
 
 @pytest.fixture

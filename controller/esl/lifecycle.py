@@ -82,7 +82,7 @@ class CallLifecycle:
 
     def __call__(self, sock: gsocket.socket, address: tuple[Any, ...]) -> None:
         settings = self.services.settings
-        session = Session(sock, address, settings.command_timeout, self.budget)
+        session = Session(sock, address, settings.command_timeout, self.budget, settings.tenant_http_allow)
         if self.services.metrics is not None:
             session.observe_reply = self.services.metrics.esl_command_seconds.observe
         call: Call | None = None

@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import logging
 import random
+import re
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ from gevent import socket as gsocket
 from gevent.event import AsyncResult, Event
 from greenswitch import esl
 
+from controller import tenant_http
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
 from controller.esl.fairness import Turns
@@ -52,6 +54,10 @@ log = logging.getLogger(__name__)
 SESSION_MAX_BODY = 1 << 20
 # What all the calls of a process may hold in ESL buffers at once (wire.Budget).
 PROCESS_BUFFERS = 64 << 20
+# A URL that mod_http_cache fetches for playback or record_session (up to a space, or the `!`
+# between the files of a file_string://)
+HTTP_CACHE = "http_cache://"
+HTTP_CACHE_URL = re.compile(r"http_cache://(https?://[^\s!]+)")
 
 EventListener = Callable[[str, Mapping[str, str]], None]
 GONE_EVENTS = frozenset({"CHANNEL_HANGUP_COMPLETE"})
@@ -151,8 +157,9 @@ class Session(esl.OutboundSession):
     """One FreeSWITCH outbound connection (one channel)."""
 
     def __init__(self, sock: gsocket.socket, address: tuple[Any, ...], command_timeout: float,
-                 budget: wire.Budget | None = None) -> None:
+                 budget: wire.Budget | None = None, url_allow: Sequence[tenant_http.Network] = ()) -> None:
         self.budget = budget  # the process's ESL buffers, shared by every call (wire.Budget)
+        self.url_allow = tuple(url_allow)  # what a tenant's http_cache:// URL may reach (tenant_http)
         # greenswitch's __init__ would wrap the socket in a buffered file and start two
         # greenlets (reader + queue poller); its protocol base would also make the queue that
         # poller reads and the event inbound authentication waits on. Neither is used here:
@@ -350,6 +357,16 @@ class Session(esl.OutboundSession):
         """`myevents` and `linger N` in one write."""
         self._send_all([wire.command("myevents"), wire.command(f"linger {int(timeout)}")])
 
+    def _refuse_urls(self, app: str, arg: str) -> None:
+        """FreeSWITCH fetches an `http_cache://` URL itself (mod_http_cache): one that leads to the
+        PBX's own services is refused here, before anything is sent (controller/tenant_http.py)."""
+        if HTTP_CACHE not in arg:
+            return
+        for url in HTTP_CACHE_URL.findall(arg):
+            reason = tenant_http.refused_url(url, self.url_allow)
+            if reason is not None:
+                raise CommandError(app, f"refused to let FreeSWITCH fetch {url}: {reason}")
+
     def execute(self, app: str, arg: str = "", timeout: float | None = None) -> Mapping[str, str]:
         """Run an application and wait for its completion event (matched by Event-UUID)."""
         return self.execute_all([(app, arg)], timeout)
@@ -359,6 +376,8 @@ class Session(esl.OutboundSession):
         order) and wait for the last one's completion, which it returns."""
         if self._gone.is_set():
             raise ChannelGoneError(f"cannot run {steps[-1][0]}: channel gone")
+        for app, arg in steps:
+            self._refuse_urls(app, arg)
         uuids = [self.next_event_uuid() for _ in steps]
         done: AsyncResult = AsyncResult()
         self._completions[uuids[-1]] = done

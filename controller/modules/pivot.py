@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
 
+from controller import tenant_http
 from controller.call import Call
 from controller.callflows.validate import check_callflow
 from controller.flow import DEFAULT_CHILD, Branch, Next
@@ -57,18 +58,25 @@ def request_data(call: Call) -> dict[str, str]:
     return params
 
 
-def fetch(data: Mapping[str, Any], params: dict[str, str]) -> bytes:
-    """The web application's answer (at most MAX_ANSWER bytes), or PivotError."""
+def allowed(call: Call) -> tuple[tenant_http.Network, ...]:
+    """What the tenant's URLs may reach beyond the public and private networks (tenant_http)."""
+    return tuple(call.services.settings.tenant_http_allow) if call.services is not None else ()
+
+
+def fetch(data: Mapping[str, Any], params: dict[str, str], allow: Sequence[tenant_http.Network] = ()) -> bytes:
+    """The web application's answer (at most MAX_ANSWER bytes), or PivotError. The URL is the
+    tenant's: it never reaches the PBX's own services, redirects included (tenant_http)."""
     url, timeout = str(data["voice_url"]), float(data.get("timeout", 5))
     post = str(data.get("method", "GET")).upper() == "POST"
     try:
-        with requests.request("POST" if post else "GET", url, params=None if post else params,
-                              data=params if post else None, timeout=timeout, stream=True) as answer:
+        with tenant_http.session(allow) as http, http.request(
+                "POST" if post else "GET", url, params=None if post else params,
+                data=params if post else None, timeout=timeout, stream=True) as answer:
             if answer.status_code != 200:
                 raise PivotError(f"HTTP {answer.status_code}")
             body = answer.raw.read(MAX_ANSWER + 1, decode_content=True)
     except requests.RequestException as exc:
-        raise PivotError(f"request failed: {type(exc).__name__}") from exc
+        raise PivotError(tenant_http.refusal(exc) or f"request failed: {type(exc).__name__}") from exc
     if len(body) > MAX_ANSWER:
         raise PivotError(f"answer larger than {MAX_ANSWER} bytes")
     return body
@@ -96,7 +104,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     if data.get("debug") is True:
         log.info("call %s: pivot request to %s: %s", call.uuid, data.get("voice_url"), params)
     try:
-        body = fetch(data, params)
+        body = fetch(data, params, allowed(call))
         if data.get("debug") is True:
             log.info("call %s: pivot answer: %s", call.uuid, body[:4096].decode("utf-8", "replace"))
         flow = flow_of(body)
@@ -109,6 +117,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
 def post_cdr(call: Call, data: dict[str, Any]) -> None:
     """Termination handler: the call's record, as JSON, to `cdr_url`."""
     try:
-        requests.post(str(data["cdr_url"]), json=call_data(call), timeout=5).raise_for_status()
+        with tenant_http.session(allowed(call)) as http:
+            http.post(str(data["cdr_url"]), json=call_data(call), timeout=5).raise_for_status()
     except requests.RequestException as exc:
         log.warning("call %s: CDR not posted to %s: %s", call.uuid, data["cdr_url"], exc)

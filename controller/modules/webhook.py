@@ -11,19 +11,21 @@ What is sent: Kazoo's names of the call's data (`Call-ID`, `Account-ID`, `From`,
 greenlet of its own, away from the call's: the flow continues at `_` without waiting, each try
 has a connect and read timeout and all tries together at most TOTAL_SECONDS, so neither the call
 nor the process waits on a slow server. Caller text goes only into the body or the query string
-(encoded), never into a header: the headers are fixed.
+(encoded), never into a header: the headers are fixed. The URL is the tenant's: it never reaches
+the PBX's own services (controller/tenant_http.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gevent
 import requests
 
+from controller import tenant_http
 from controller.call import Call
 from controller.flow import DEFAULT_CHILD, Next
 from controller.modules.pivot import request_data
@@ -51,36 +53,39 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     if uri.startswith(("http://", "https://")):
         verb = "get" if data.get("http_verb") == "get" else "post"
         retries = min(max(int(data.get("retries") or 0), 0), MAX_RETRIES)
-        gevent.spawn(deliver, uri, verb, payload(data, call), retries, call.uuid)
+        allow = call.services.settings.tenant_http_allow if call.services is not None else ()
+        gevent.spawn(deliver, uri, verb, payload(data, call), retries, call.uuid, allow=allow)
     else:
         log.warning("call %s: webhook without an http(s) uri skipped", call.uuid)
     return DEFAULT_CHILD
 
 
-def deliver(uri: str, verb: str, body: dict[str, Any], retries: int, call_id: str = "") -> bool:
-    """Send the request, trying again up to `retries` times; True once the server answered 2xx."""
+def deliver(uri: str, verb: str, body: dict[str, Any], retries: int, call_id: str = "", *,
+            allow: Sequence[tenant_http.Network] = ()) -> bool:
+    """Send the request, trying again up to `retries` times; True once the server answered 2xx.
+    `allow`: networks the URL may reach although the PBX's own (tenant_http)."""
     try:
-        with gevent.Timeout(TOTAL_SECONDS):
+        with gevent.Timeout(TOTAL_SECONDS), tenant_http.session(allow) as http:
             for attempt in range(retries + 1):
                 if attempt:
                     gevent.sleep(float(2 ** (attempt - 1)))
-                if _send(uri, verb, body, call_id):
+                if _send(http, uri, verb, body, call_id):
                     return True
     except gevent.Timeout:
         log.warning("call %s: webhook %s gave up after %.0f s", call_id, uri, TOTAL_SECONDS)
     return False
 
 
-def _send(uri: str, verb: str, body: dict[str, Any], call_id: str) -> bool:
+def _send(http: requests.Session, uri: str, verb: str, body: dict[str, Any], call_id: str) -> bool:
     try:
         if verb == "get":
             params = {k: v if isinstance(v, str) else str(v) for k, v in body.items() if not isinstance(v, dict)}
-            answer = requests.get(uri, params=params, headers=HEADERS, timeout=TIMEOUT, allow_redirects=False)
+            answer = http.get(uri, params=params, headers=HEADERS, timeout=TIMEOUT, allow_redirects=False)
         else:
-            answer = requests.post(uri, json=body, headers=HEADERS, timeout=TIMEOUT, allow_redirects=False)
+            answer = http.post(uri, json=body, headers=HEADERS, timeout=TIMEOUT, allow_redirects=False)
         answer.close()
     except requests.RequestException as exc:
-        log.info("call %s: webhook %s failed: %s", call_id, uri, exc)
+        log.info("call %s: webhook %s failed: %s", call_id, uri, tenant_http.refusal(exc) or exc)
         return False
     if not 200 <= answer.status_code < 300:
         log.info("call %s: webhook %s answered %d", call_id, uri, answer.status_code)
