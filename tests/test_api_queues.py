@@ -2,12 +2,15 @@
 validated against queue.json, read with their agents (the users whose `queues` list names them),
 and the agents' statuses as the controller keeps them."""
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from controller.config import Settings
+from controller.config import EslEndpoint, Settings
+from controller.lab.callcenter import Callcenter
+from controller.lab.inbound import InboundServer
 from controller.services import Services
 from controller.store import keys
 from controller.store.agents import PAUSED, READY, AgentStatuses
@@ -20,8 +23,24 @@ QUEUE = {"id": "q-sales", "name": "Sales", "strategy": "ring_all", "connection_t
 
 
 @pytest.fixture
-def api(settings: Settings, rds: redis.Redis) -> Iterator[Client]:
-    with serve_api(Services.build(settings, rds)) as client:
+def center() -> Callcenter:
+    return Callcenter()
+
+
+@pytest.fixture
+def switch(center: Callcenter) -> Iterator[InboundServer]:
+    server = InboundServer()
+    server.apis["callcenter_config"] = center.api
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api(settings: Settings, rds: redis.Redis, switch: InboundServer) -> Iterator[Client]:
+    host, port = switch.address
+    services = Services.build(dataclasses.replace(settings, freeswitch=(EslEndpoint(host, port, "ClueCon"),)), rds)
+    with serve_api(services) as client:
         yield client
 
 
@@ -52,6 +71,26 @@ def test_agent_statuses_are_listed_in_kazoos_shape(api: Client, rds: redis.Redis
     assert api.ok("GET", f"{path}/status", who="super") == {"u-ann": "paused", "u-bob": "ready"}
     assert api.ok("GET", f"{path}/u-bob/status", who="super") == {"agent_id": "u-bob", "status": "ready"}
     assert api.call("GET", f"{path}/u-cat/status", who="super").status_code == 404
+
+
+def test_an_agent_logged_in_through_the_api_is_told_to_mod_callcenter_at_once(
+    api: Client, rds: redis.Redis, center: Callcenter
+) -> None:
+    load_agents(rds)
+    api.ok("PUT", BASE, who="super", json={"data": QUEUE})
+    path = f"/v2/accounts/{ACCOUNT}/agents/u-bob/status"
+    assert api.ok("POST", path, who="super", json={"data": {"status": "login"}}) == {"agent_id": "u-bob",
+                                                                                   "status": "ready"}
+    name = f"acdc.{ACCOUNT}.q-sales.ring-all.300"
+    assert {(a.name, a.status) for a in center.queue_agents(name)} == {
+        (f"acdc.{ACCOUNT}.u-bob", "Available"), (f"acdc.{ACCOUNT}.u-ann", "Logged Out")}
+    api.ok("POST", path, who="super", json={"data": {"status": "pause", "timeout": 60}})
+    assert center.agents[f"acdc.{ACCOUNT}.u-bob"].status == "On Break"
+    refused = api.call("POST", path, who="super", json={"data": {"status": "pause"}})
+    assert refused.status_code == 400 and "cannot" in str(refused.json()["data"])
+    assert api.call("POST", path, who="super", json={"data": {"status": "dance"}}).status_code == 400
+    assert api.call("POST", f"/v2/accounts/{ACCOUNT}/agents/u-cat/status", who="super",
+                    json={"data": {"status": "login"}}).status_code == 404
 
 
 def test_a_pause_with_a_timeout_ends_by_itself(rds: redis.Redis) -> None:

@@ -97,6 +97,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/v2/accounts/{account_id}/agents/status", "Every agent's status (logged_out, ready, paused), by "
        "user id", "queues"),
     Op("get", "/v2/accounts/{account_id}/agents/{id}/status", "One agent's status", "queues", errors=(404,)),
+    Op("post", "/v2/accounts/{account_id}/agents/{id}/status", "Log an agent in or out, pause or resume them "
+       "(Kazoo's rules), told to each FreeSWITCH's mod_callcenter at once", "queues", "AgentStatus", errors=(400, 404)),
     *_crud("directories", "directories", "Directory", "directory nodes naming it continue to _"),
     *_crud("lists", "lists", "List", "dynamic_cid nodes naming it stop the call"),
     *_crud("faxboxes", "faxboxes", "Faxbox", "receive_fax nodes naming it mail their faxes to their owner_id only"),
@@ -262,6 +264,9 @@ def _components() -> dict[str, Any]:
             "Directory": schemas["directory.json"],
             "Conference": schemas["conference.json"], "List": schemas["list.json"],
             "Queue": schemas["queue.json"],
+            "AgentStatus": {"type": "object", "required": ["status"], "properties": {
+                "status": {"enum": ["login", "logout", "pause", "resume"]},
+                "timeout": {"type": "integer", "minimum": 1, "description": "seconds a pause lasts"}}},
             "Faxbox": schemas["faxbox.json"],
             "Audio": {"type": "string", "format": "binary", "description": "a WAV or MP3 file"},
             "Notification": FIELDS_SCHEMA,

@@ -3,21 +3,35 @@
 `agents` as Kazoo lists them (every user whose own `queues` list names it; a write's `agents` is
 not kept: a user becomes an agent through the user's document); the agents' statuses
 (`logged_out`, `ready`, `paused`) as the controller keeps them (store/agents.py), which is what
-FreeSWITCH's mod_callcenter is brought back to whenever a queue is used."""
+FreeSWITCH's mod_callcenter is brought back to whenever a queue is used. POST `/agents/{id}/status`
+changes one as the `acdc_agent` feature codes do (Kazoo's login, logout, pause, resume), and
+tells each FreeSWITCH at once over its inbound socket; one that does not answer is brought in
+line on its next queue call."""
 
 from __future__ import annotations
 
+import functools
+import logging
 from typing import Any
 
 from flask import Blueprint, Response
 
-from controller.api.auth import reachable
+from controller.api.auth import reachable, require_write
+from controller.api.body import request_data
 from controller.api.context import ctx
 from controller.api.envelope import reply
-from controller.api.errors import field_errors, not_found
+from controller.api.errors import ApiError, field_errors, not_found
 from controller.api.resource import Resource, blueprint
+from controller.config import EslEndpoint
+from controller.esl import inbound_api
+from controller.modules import callcenter
+from controller.modules.acdc_agent import change
+from controller.services import Services
 from controller.store.agents import LOGGED_OUT, AgentStatuses
 from controller.store.documents import Documents, schema_errors
+
+log = logging.getLogger(__name__)
+ACTIONS = {"login": "login", "logout": "logout", "pause": "paused", "paused": "paused", "resume": "resume"}
 
 
 class QueueStore:
@@ -82,6 +96,44 @@ def status(aid: str, uid: str) -> Response:
     if uid not in agents_of(services.users.all(aid)):
         raise not_found("agent", uid)
     return reply({"agent_id": uid, "status": AgentStatuses(services.rds).get(aid, uid)})
+
+
+@agents.post("/<uid>/status")
+def change_status(aid: str, uid: str) -> Response:
+    """`{"data": {"status": "login"}}` (`logout`, `pause` with an optional `timeout` in seconds,
+    `resume`): Kazoo's cb_agents status change, refused (400) where Kazoo's rules refuse it."""
+    require_write()
+    reachable(aid)
+    services = ctx().services
+    user = services.users.find(aid, uid)
+    if user is None or not agents_of([user]):
+        raise not_found("agent", uid)
+    data = request_data()
+    action = ACTIONS.get(str(data.get("status")))
+    if action is None:
+        raise ApiError(400, "validation failed", {"status": {"enum": "login, logout, pause or resume"}})
+    statuses = AgentStatuses(services.rds)
+    current = statuses.get(aid, uid)
+    new_status, _ = change(current, action)
+    if new_status is None:
+        raise ApiError(400, "validation failed", {"status": {"invalid": f"an agent who is {current} cannot {action}"}})
+    timeout = data.get("timeout")
+    statuses.set(aid, uid, new_status, timeout if isinstance(timeout, int) and timeout > 0 else None)
+    tell_freeswitch(services, aid, user)
+    return reply({"agent_id": uid, "status": statuses.get(aid, uid)})
+
+
+def tell_freeswitch(services: Services, aid: str, user: dict[str, Any]) -> None:
+    """Each configured FreeSWITCH's mod_callcenter brought in line with the agent's queues."""
+    for endpoint in services.settings.freeswitch:
+        try:
+            callcenter.tell(services, functools.partial(_ask, endpoint), aid, user)
+        except inbound_api.FreeswitchUnavailableError as exc:
+            log.warning("agent %s: not told to %s (its next queue call will): %s", user.get("id"), endpoint, exc)
+
+
+def _ask(endpoint: EslEndpoint, command: str) -> str:
+    return inbound_api.ask(endpoint, command)[0]
 
 
 def blueprints() -> list[Blueprint]:

@@ -50,7 +50,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
         pause = timeout if isinstance(timeout, int) and timeout > 0 else None
         statuses.set(call.account_id, user_id, new_status, pause)
         log.info("call %s: agent %s is now %s", call.uuid, user_id, new_status)
-        tell_freeswitch(call, user)
+        callcenter.tell(call.services, call.channel.api, call.account_id, user)
     return say(call, text)
 
 
@@ -83,15 +83,6 @@ def calling_agent(call: Call) -> dict[str, Any] | None:
         log.info("call %s: user %s is no agent", call.uuid, owners[0])
         return None
     return user
-
-
-def tell_freeswitch(call: Call, user: dict[str, Any]) -> None:
-    """mod_callcenter's agents of each of the user's queues brought in line (its status with them)."""
-    for queue_id in user["queues"]:
-        queue = call.services.document(call.account_id, "queues", str(queue_id))
-        name = callcenter.queue_name(call.account_id, queue) if queue else None
-        if name is not None:
-            callcenter.sync(call.channel.api, name, callcenter.queue_agents(call, str(queue_id)))
 
 
 def say(call: Call, text: str) -> Next:

@@ -43,7 +43,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     if queue is None or name is None:
         log.info("call %s: no queue %r", call.uuid, queue_id)
         return DEFAULT_CHILD
-    agents = callcenter.queue_agents(call, queue_id)
+    agents = callcenter.queue_agents(call.services, call.account_id, queue_id)
     if queue.get("enter_when_empty") is False and all(a.status == callcenter.FS_STATUS[LOGGED_OUT] for a in agents):
         log.info("call %s: queue %s has no agent logged in", call.uuid, queue_id)
         return DEFAULT_CHILD

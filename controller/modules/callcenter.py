@@ -26,11 +26,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controller.call import Call
 from controller.modules import bridging
 from controller.store.agents import LOGGED_OUT, PAUSED, READY, AgentStatuses
+
+if TYPE_CHECKING:
+    from controller.services import Services
 
 Api = Callable[[str], str]
 STRATEGIES = {"round_robin": "round-robin", "most_idle": "longest-idle-agent", "ring_all": "ring-all"}
@@ -108,12 +110,23 @@ def agents_of(
     return agents
 
 
-def queue_agents(call: Call, queue_id: str) -> list[Agent]:
-    """The queue's agents as the call's account has them now."""
-    account, users, devices, _ = call.services.group_context(call.account_id)
-    statuses = AgentStatuses(call.services.rds).all(call.account_id)
-    dialling = (str(account.get("realm") or ""), call.services.settings.route_profile)
-    return agents_of(call.account_id, queue_id, users, devices.values(), statuses, dialling=dialling)
+def queue_agents(services: Services, account_id: str, queue_id: str) -> list[Agent]:
+    """The queue's agents as the account has them now."""
+    account, users, devices, _ = services.group_context(account_id)
+    statuses = AgentStatuses(services.rds).all(account_id)
+    dialling = (str(account.get("realm") or ""), services.settings.route_profile)
+    return agents_of(account_id, queue_id, users, devices.values(), statuses, dialling=dialling)
+
+
+def tell(services: Services, api: Api, account_id: str, user: Mapping[str, Any]) -> None:
+    """mod_callcenter's agents of each of the user's queues brought in line (the user's status
+    with them): what an agent's status change needs at once, so that callers waiting already are
+    offered to a ready agent and a paused one is offered none."""
+    for queue_id in user.get("queues") or []:
+        queue = services.document(account_id, "queues", str(queue_id))
+        name = queue_name(account_id, queue) if queue else None
+        if name is not None:
+            sync(api, name, queue_agents(services, account_id, str(queue_id)))
 
 
 def rows(answer: str) -> list[dict[str, str]]:
