@@ -63,6 +63,7 @@ class CallState:
     answered: bool = False
     bridged: bool = False
     voicemail_left: bool = False
+    fax_mailed: bool = False  # receive_fax queued the fax's own email (received or failed)
     hangup_cause: str | None = None
     disposition: str | None = None
     other_leg: str | None = None
@@ -169,6 +170,12 @@ class Call:
     def mark_voicemail_left(self) -> None:
         """The caller reached voicemail and recorded (kept or not): the call is not missed."""
         self.state.voicemail_left = True
+        self._persist()
+
+    def mark_fax_mailed(self) -> None:
+        """receive_fax queued this call's fax email (the fax or its error): that is the call's
+        one email, so it is not a missed call as well."""
+        self.state.fax_mailed = True
         self._persist()
 
     # --- termination --------------------------------------------------------------------------

@@ -127,3 +127,14 @@ def test_skip_module_continues_to_the_default_child(rds: redis.Redis, esl_server
     record = fax_call(esl_server, "707")
     assert "rxfax" not in record.app_names()
     assert queued_jobs(rds) == []
+
+
+@pytest.mark.parametrize("scenario", [{}, {"fax": None}], ids=["received", "failed"])
+def test_a_fax_call_behind_a_missed_call_alert_is_one_email_the_faxs_own(
+    rds: redis.Redis, esl_server: OutboundServer, scenario: dict[str, Any]
+) -> None:
+    alert = {"recipients": [{"type": "user", "id": "u-ann"}]}
+    load(rds, flow("708", node("missed_call_alert", alert, _=node("receive_fax", {"faxbox_id": "fb-front"}))),
+         faxboxes=[BOX])
+    fax_call(esl_server, "708", **scenario)
+    assert [job["type"] for job in queued_jobs(rds)] in (["fax_inbound_to_email"], ["fax_inbound_error_to_email"])

@@ -4,7 +4,8 @@ cf_missed_call_alert).
 Only inbound calls count (from outside the account, not from one of its devices): for those the
 module registers a termination handler; it always continues to `_` at once. When the channel is
 gone the handler enqueues a `missed_call` notification job if and only if the call was never
-bridged (CHANNEL_BRIDGE) and no voicemail was left (even one too short to keep counts as left).
+bridged (CHANNEL_BRIDGE), no voicemail was left (even one too short to keep counts as left) and
+no fax email was queued (receive_fax: a fax, received or failed, is mailed once, as itself).
 
 Data: `recipients`: `{"type": "user" | "email", "id": string or array}`; users' addresses are
 resolved by the mail sender at send time; an empty list leaves the template's own To.
@@ -31,8 +32,9 @@ def handle(data: dict[str, Any], call: Call) -> Next:
 
 @queues_jobs_only
 def alert_if_missed(call: Call, data: dict[str, Any]) -> None:
-    """Termination handler: queue the alert unless the call was bridged or left a message."""
-    if call.state.bridged or call.state.voicemail_left:
+    """Termination handler: queue the alert unless the call was bridged, left a message or
+    had its fax mailed."""
+    if call.state.bridged or call.state.voicemail_left or call.state.fax_mailed:
         return
     job = make_job(
         "missed_call", call.account_id, call_data(call), instance=instance_of(call), recipients=data["recipients"]
