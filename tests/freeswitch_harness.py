@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import shutil
+import socket
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -123,6 +125,30 @@ class SippRun:
             self.proc.wait(5)
 
 
+# SIPp's media ports: below FreeSWITCH's RTP ranges (controller/lab/freeswitch.py, Ports.pick, from
+# 16384) and the system's ephemeral ports, where the SIP ports of FreeSWITCH and of other SIPp
+# runs are taken: a media port there once met one of those (errno 98 on the video socket).
+MEDIA_PORTS = range(10000, 16000, 4)
+
+
+def free_media_port() -> int:
+    """A port P where SIPp may bind its media sockets: UDP P to P+3 (audio, RTCP, video, RTCP)."""
+    for port in random.sample(MEDIA_PORTS, 50):
+        sockets = []
+        try:
+            for offset in range(4):
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(udp)
+                udp.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        finally:
+            for udp in sockets:
+                udp.close()
+        return port
+    raise RuntimeError("no free media ports for SIPp")
+
+
 class Sipp:
     """SIPp callers and phones for one test, on free loopback ports, traced into its folder."""
 
@@ -136,7 +162,7 @@ class Sipp:
               target: str | None = None) -> SippRun:
         port = port or free_port()
         command = [str(SIPP), "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port),
-                   "-mp", str(free_port()), "-m", "1", "-nostdin", "-timeout", f"{SIPP_TIMEOUT}s",
+                   "-mp", str(free_media_port()), "-m", "1", "-nostdin", "-timeout", f"{SIPP_TIMEOUT}s",
                    "-trace_err", "-error_file", str(self.folder / f"{name}.errors.log"),
                    "-trace_msg", "-message_file", str(self.folder / f"{name}.messages.log"),
                    *args, *([target] if target else [])]
