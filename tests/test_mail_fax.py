@@ -4,6 +4,7 @@ email with mod_spandsp's result text, caller text escaped in the HTML and kept o
 text, and an account's own copy of a fax template used instead of the packaged one."""
 
 import dataclasses
+import io
 import re
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -12,10 +13,12 @@ from typing import Any
 
 import pytest
 import redis
+from PIL import Image
 
 from controller import config
 from controller.esl.server import OutboundServer
 from controller.lab.fax import FaxSender, write_tiff
+from controller.notify import fax_pdf
 from controller.notify.delivery import SmtpSender
 from controller.notify.fax import Faxes
 from controller.notify.job import job_errors, make_job
@@ -116,12 +119,42 @@ def test_a_received_fax_arrives_as_a_pdf_with_one_page_per_fax_page(
 def test_a_fax_that_cannot_be_read_is_mailed_without_attachment_saying_so(
     rds: redis.Redis, smtp: tuple[int, Path], tmp_path: Path
 ) -> None:
-    bad = tmp_path / "f-0001.tiff"
+    bad = tmp_path / ACCOUNT / "f-0001.tiff"
+    bad.parent.mkdir()
     bad.write_bytes(b"II*\x00 not really a tiff")
     message = deliver(rds, smtp, fax_job(str(bad)), str(tmp_path))
     assert message.get_content_type() == "multipart/alternative"
     text, _ = bodies(message)
     assert "could not be attached" in text and "f-0001" in text
+
+
+@pytest.mark.parametrize("folder", ["other-account", "", f"{ACCOUNT}/sub"], ids=["another-account", "root", "below"])
+def test_a_fax_outside_its_accounts_own_folder_is_not_attached(
+    rds: redis.Redis, smtp: tuple[int, Path], tmp_path: Path, folder: str
+) -> None:
+    tiff = tmp_path / folder / "f-0001.tiff"
+    tiff.parent.mkdir(parents=True, exist_ok=True)
+    write_tiff(str(tiff), 1)
+    message = deliver(rds, smtp, fax_job(str(tiff)), str(tmp_path))
+    assert message.get_content_type() == "multipart/alternative"  # nothing attached
+    text, _ = bodies(message)
+    assert "could not be attached" in text
+
+
+def test_a_tiff_whose_page_is_too_large_or_pages_too_many_is_refused_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    huge = io.BytesIO()
+    Image.new("1", (8000, fax_pdf.MAX_PAGE_PIXELS // 8000 + 1), 1).save(huge, "TIFF", compression="group4")
+    assert len(huge.getvalue()) < 100_000  # a few bytes of G4 say it is tens of millions of pixels
+    with pytest.raises(fax_pdf.FaxConversionError, match="pixels"):
+        fax_pdf.convert(huge.getvalue())
+    write_tiff(str(tmp_path / "three.tiff"), 3)
+    three = (tmp_path / "three.tiff").read_bytes()
+    assert fax_pdf.convert(three).pages == 3
+    monkeypatch.setattr(fax_pdf, "MAX_PAGES", 2)
+    with pytest.raises(fax_pdf.FaxConversionError, match="more than 2 pages"):
+        fax_pdf.convert(three)
 
 
 def test_a_failed_fax_sends_the_error_email_with_the_result_text(

@@ -1,17 +1,19 @@
 """The received fax as the PDF attachment of its email (Kazoo teletype's fax_inbound_to_email;
 the macros of both fax emails are fax_macros.py).
 
-`data.fax.media_path` is where FreeSWITCH wrote the TIFF. It is read as voicemail recordings are
-(recording.py: inside `CONTROLLER_FAX_DIR`, no symlink followed, at most
-`CONTROLLER_MAX_ATTACHMENT_BYTES`), converted to PDF (fax_pdf.py) and attached as
-`fax-<caller number>-<YYYYmmdd-HHMMSS>.pdf`; a file that cannot be read or converted is not
-attached (the email says so).
+`data.fax.media_path` is where FreeSWITCH wrote the TIFF. It is read only from the job's own
+account's folder, `<CONTROLLER_FAX_DIR>/<account>` (where receive_fax has rxfax write it: a job
+naming another account's fax, or anything else, attaches nothing), as voicemail recordings are
+(recording.py: no symlink followed, at most `CONTROLLER_MAX_ATTACHMENT_BYTES`), converted to
+PDF (fax_pdf.py) and attached as `fax-<caller number>-<YYYYmmdd-HHMMSS>.pdf`; a file that cannot
+be read or converted is not attached (the email says so).
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import os
 from typing import Any
 
 from controller.notify import fax_pdf
@@ -47,6 +49,9 @@ class Faxes:
         path = str(fax.get("media_path") or "")
         if job.get("type") != "fax_inbound_to_email" or not path:
             return None
+        if not self.is_in_account_folder(path, str(job.get("account_id") or "")):
+            log.warning("job %s: fax %s is not in its account's fax folder: not attached", job.get("id"), path)
+            return None
         tiff = self._files.read(path)
         if tiff is None:
             return None
@@ -57,3 +62,10 @@ class Faxes:
             return None
         return Attachment(file_name(fax, job.get("call") or {}), "application/pdf", pdf.data)
 
+    def is_in_account_folder(self, path: str, account_id: str) -> bool:
+        """Whether the file lies right in `<fax dir>/<account>` (that folder's real path: the
+        guarded read then refuses any symlink on the way down)."""
+        if not account_id or account_id in (".", "..") or os.sep in account_id or "\x00" in account_id:
+            return False
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        return folder == os.path.join(self._files.root, account_id)

@@ -5,8 +5,11 @@ pages stay CCITT G4-compressed.
 
 This runs in the mail sender only, never in the process that serves calls, and off its event
 loop (a gevent thread pool: decoding and encoding pages holds the CPU for tens of ms each).
-The TIFF's pixels came from the caller's fax machine: Pillow's decompression-bomb limit stays on
-and at most `MAX_PAGES` pages are read.
+The TIFF's pixels came from the caller's fax machine, and a G4 page of a few bytes can say it is
+millions of lines long: every page's size is read from its header before any is decoded, a file
+of more than `MAX_PAGES` pages or with a page over `MAX_PAGE_PIXELS` is refused, and the pages
+are decoded one at a time while the PDF is written (Pillow's PDF writer walks the TIFF's frames),
+so a fax never holds more than one decoded page in memory.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import gevent
 from PIL import Image, ImageSequence
 
 MAX_PAGES = 200
+# T.30's widest line (4864 pixels: A3 at 400 dpi) by twice an A4 page's superfine lines: a page
+# (one byte a pixel once decoded) stays under 45 MB.
+MAX_PAGE_PIXELS = 4864 * 2 * 4576
+PDF_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "CMYK"})  # what Pillow's PDF writer takes
 FAX_DPI = (204.0, 196.0)  # when a page says nothing of its resolution (fine mode)
 
 
@@ -39,17 +46,35 @@ def _dpi(page: Image.Image) -> tuple[float, float]:
 
 
 def convert(tiff: bytes) -> Pdf:
-    """The PDF of a TIFF's pages (FaxConversionError when it cannot be read)."""
+    """The PDF of a TIFF's pages (FaxConversionError when it cannot be read or is too large)."""
     try:
         with Image.open(io.BytesIO(tiff)) as image:
-            pages = [(page.convert("1") if page.mode not in ("1", "L", "RGB") else page.copy(), _dpi(page))
-                     for page, _ in zip(ImageSequence.Iterator(image), range(MAX_PAGES), strict=False)]
-        out = io.BytesIO()
-        first, dpi = pages[0]
-        first.save(out, "PDF", save_all=True, dpi=dpi, append_images=[page for page, _ in pages[1:]])
+            pages = _count_pages(image)
+            image.seek(0)
+            out = io.BytesIO()
+            image.save(out, "PDF", save_all=True, dpi=_dpi(image))
+    except FaxConversionError:
+        raise
     except Exception as exc:  # Pillow's decoders raise many kinds (and warn, as errors in tests)
         raise FaxConversionError(f"not a readable TIFF: {type(exc).__name__}: {exc}") from exc
-    return Pdf(out.getvalue(), len(pages))
+    return Pdf(out.getvalue(), pages)
+
+
+def _count_pages(image: Image.Image) -> int:
+    """How many pages the TIFF has, each checked from its header alone (nothing is decoded)."""
+    pages = 0
+    for page in ImageSequence.Iterator(image):
+        pages += 1
+        if pages > MAX_PAGES:
+            raise FaxConversionError(f"more than {MAX_PAGES} pages")
+        width, height = page.size
+        if width * height > MAX_PAGE_PIXELS:
+            raise FaxConversionError(f"page {pages} is {width} x {height} pixels, over {MAX_PAGE_PIXELS}")
+        if page.mode not in PDF_MODES:
+            raise FaxConversionError(f"page {pages} has pixels of mode {page.mode}")
+    if not pages:
+        raise FaxConversionError("no page")
+    return pages
 
 
 def convert_off_loop(tiff: bytes) -> Pdf:
