@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from controller.modules import pins
 from controller.modules.play import media_path
 
 PROFILE = "default"
@@ -82,7 +83,7 @@ def tone(value: object) -> str | None:
 def role_of(doc: Mapping[str, Any], pin: str) -> str | None:
     """`moderator` or `member` for the PIN entered, None for a wrong one."""
     for role in ("moderator", "member"):
-        if pin and pin in ((doc.get(role) or {}).get("pins") or []):
+        if pin and any(pins.is_same(pin, str(kept)) for kept in (doc.get(role) or {}).get("pins") or []):
             return role
     return None
 

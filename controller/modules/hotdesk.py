@@ -26,15 +26,13 @@ then the SIP code's, else `_`); a user not found continues at `_`.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 from typing import Any
 
 from controller.call import Call
 from controller.flow import DEFAULT_CHILD, Next
-from controller.modules import bridging, calling, forwarding
+from controller.modules import bridging, calling, forwarding, pins
 from controller.modules.prompts import Collect, Prompt, collect, play
 
 log = logging.getLogger(__name__)
@@ -136,20 +134,14 @@ def pin_accepted(call: Call, wanted: Doc, how: Collect) -> bool:
     requires one and has none is never let in)."""
     if wanted.get("require_pin") is not True:
         return True
-    pin = str(wanted.get("pin") or "").encode()
+    pin = str(wanted.get("pin") or "")
     entry = Collect(max_digits=PIN_DIGITS, interdigit_ms=how.interdigit_ms)
     for _ in range(TRIES):
         digits = collect(call, Prompt(text=ENTER_PIN), entry, "hotdesk_pin")
-        if pin and DIGITS.fullmatch(digits) and same(digits.encode(), pin):
+        if DIGITS.fullmatch(digits) and pins.is_same(digits, pin):
             return True
         play(call, Prompt(text=INVALID))
     return False
-
-
-def same(entered: bytes, pin: bytes) -> bool:
-    """Compared in constant time, the length too (digests of equal size): how long the check
-    takes says nothing of the PIN."""
-    return hmac.compare_digest(hashlib.sha256(entered).digest(), hashlib.sha256(pin).digest())
 
 
 def logout(call: Call, user: Doc, logged_in_on: list[Doc]) -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 from controller.call import Call
 from controller.flow import DEFAULT_CHILD, Branch, Next
+from controller.modules import pins, voicemail_config, voicemail_listen
 from controller.modules import voicemail_boxes as boxes
-from controller.modules import voicemail_config, voicemail_listen
 from controller.modules import voicemail_greetings as greetings
 from controller.modules import voicemail_keys as keys
 from controller.modules import voicemail_prompts as spoken
@@ -78,7 +78,7 @@ def login(call: Call, data: Mapping[str, Any], box: dict[str, Any] | None, owner
             mailbox = collect(call, ENTER_ID, digits(data), "vm_mailbox")
             chosen = boxes.box_by_mailbox(call, mailbox)
         pin = collect(call, ENTER_PIN, digits(data), "vm_pin")
-        if chosen is not None and pin and pin == str(chosen.get("pin", "")):
+        if chosen is not None and pin and pins.is_same(pin, str(chosen.get("pin", ""))):
             return chosen
         log.info("call %s: voicemail login attempt %d failed", call.uuid, attempt)
         play(call, FAILED)
