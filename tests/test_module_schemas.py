@@ -701,3 +701,24 @@ def test_a_bundle_names_a_missing_voicemail_box_as_a_vmbox() -> None:
                                 "flow": {"module": "voicemail", "data": {"id": "vm-gone"}, "children": {}}})
     found = [e.reason for e in check_bundle(bundle, "kazoo").errors]
     assert found == ["no vmbox 'vm-gone' in the bundle"]
+
+
+def test_a_bundle_refuses_faxboxes_owners_and_hot_desk_users_it_does_not_hold() -> None:
+    bundle = kazoo_office()
+    bundle["faxboxes"] = [{"id": "fb-front", "name": "Front desk"}]
+    fax = {"module": "receive_fax", "data": {"faxbox_id": "fb-front"}, "children": {}}
+    bundle["callflows"].append({"id": "cf-fax", "numbers": ["5002"], "flow": fax})
+    assert [str(e) for e in check_bundle(bundle, "kazoo").errors] == []
+    fax["data"] = {"faxbox_id": "fb-other-account", "id": "fb-gone", "owner_id": "u-gone"}
+    bundle["faxboxes"][0]["owner_id"] = "u-elsewhere"
+    desk = {"module": "hotdesk", "data": {"action": "login", "id": "u-gone"}, "children": {}}
+    bundle["callflows"].append({"id": "cf-desk", "numbers": ["5003"], "flow": desk})
+    found = {e.path: e.reason for e in check_bundle(bundle, "kazoo").errors}
+    fax_at, desk_at = len(bundle["callflows"]) - 2, len(bundle["callflows"]) - 1
+    assert found == {
+        "$.faxboxes[0].owner_id": "no user 'u-elsewhere' in the bundle",
+        f"$.callflows[{fax_at}].flow.data.faxbox_id": "no faxbox 'fb-other-account' in the bundle",
+        f"$.callflows[{fax_at}].flow.data.id": "no faxbox 'fb-gone' in the bundle",
+        f"$.callflows[{fax_at}].flow.data.owner_id": "no user 'u-gone' in the bundle",
+        f"$.callflows[{desk_at}].flow.data.id": "no user 'u-gone' in the bundle",
+    }

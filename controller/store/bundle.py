@@ -36,10 +36,12 @@ from controller.store.logins import USER_SECRETS
 KINDS = ("users", "devices", "vmboxes", "groups", "menus", "temporal_rules", "temporal_rules_sets", "media",
          "callflows", "queues", "conferences", "lists", "faxboxes", "directories")
 # Callflow modules whose data.id names a document of the bundle.
-SINGULAR = {"vmboxes": "vmbox", "directories": "directory"}  # the others drop their "s"
+SINGULAR = {"vmboxes": "vmbox", "directories": "directory", "faxboxes": "faxbox"}  # the others drop their "s"
 REFERENCES = {"user": "users", "device": "devices", "voicemail": "vmboxes", "callflow": "callflows", "menu": "menus",
               "acdc_member": "queues", "conference": "conferences", "directory": "directories",
-              "conference_feature": "conferences"}
+              "conference_feature": "conferences", "receive_fax": "faxboxes", "hotdesk": "users"}
+# Callflow modules naming documents of the bundle in other fields of their data.
+FIELD_REFERENCES = {"receive_fax": (("faxbox_id", "faxboxes"), ("owner_id", "users"))}
 
 
 def read_json(path: Path) -> Any:
@@ -148,7 +150,7 @@ def _secret_errors(doc: dict[str, Any], source: str) -> Iterator[DocumentError]:
 def _reference_errors(
     doc: dict[str, Any], source: str, ids: dict[str, set[str]]
 ) -> Iterator[DocumentError]:
-    for kind in ("devices", "vmboxes"):
+    for kind in ("devices", "vmboxes", "faxboxes"):
         for index, item in _items(doc, kind):
             owner = item.get("owner_id")
             if owner and owner not in ids["users"]:
@@ -167,12 +169,15 @@ def _flow_references(
 ) -> Iterator[DocumentError]:
     if not isinstance(node, dict):
         return
-    kind = REFERENCES.get(str(node.get("module")))
-    data = node.get("data")
-    target = data.get("id") if kind and isinstance(data, dict) else None
-    if kind and isinstance(target, str) and target not in ids[kind]:
-        yield DocumentError(source, f"{path}.data.id", f"no {SINGULAR.get(kind, kind[:-1])} {target!r} in the bundle")
-    if node.get("module") == "temporal_route" and isinstance(data, dict):
+    module, found = str(node.get("module")), node.get("data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    named = [("id", REFERENCES[module])] if module in REFERENCES else []
+    for field, kind in [*named, *FIELD_REFERENCES.get(module, ())]:
+        target = data.get(field)
+        if isinstance(target, str) and target not in ids[kind]:
+            reason = f"no {SINGULAR.get(kind, kind[:-1])} {target!r} in the bundle"
+            yield DocumentError(source, f"{path}.data.{field}", reason)
+    if module == "temporal_route":
         yield from _temporal_references(data, f"{path}.data", source, ids)
     children = node.get("children")
     for key, child in (children.items() if isinstance(children, dict) else []):
