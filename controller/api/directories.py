@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.modules.directory_listing import listing
 from controller.store.documents import Documents
 
 
@@ -34,14 +35,10 @@ class DirectoryStore:
         self.directories.delete(aid, doc_id)
 
     def listed(self, aid: str, doc_id: str) -> list[dict[str, str]]:
-        """Who is in the directory, by user id."""
-        found = []
-        for user in sorted(self.users.all(aid), key=lambda u: str(u.get("id"))):
-            directories = user.get("directories")
-            callflow_id = directories.get(doc_id) if isinstance(directories, dict) else None
-            if isinstance(callflow_id, str):
-                found.append({"user_id": str(user.get("id")), "callflow_id": callflow_id})
-        return found
+        """Who is in the directory, by user id (whom the `directory` module offers)."""
+        users = {str(user.get("id")): user for user in self.users.all(aid)}
+        entries = sorted(listing(users, doc_id, "last_name"), key=lambda entry: entry.user_id)
+        return [{"user_id": entry.user_id, "callflow_id": entry.callflow_id} for entry in entries]
 
 
 def _stored(doc: dict[str, Any]) -> dict[str, Any]:
