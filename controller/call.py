@@ -173,8 +173,8 @@ class Call:
         self._persist()
 
     def mark_fax_mailed(self) -> None:
-        """receive_fax queued this call's fax email (the fax or its error): that is the call's
-        one email, so it is not a missed call as well."""
+        """receive_fax has this call's fax email (the fax or its error) queued when it ends: that
+        is the call's one email, so it is not a missed call as well."""
         self.state.fax_mailed = True
         self._persist()
 

@@ -16,6 +16,7 @@ from controller.esl.lifecycle import CallLifecycle
 from controller.esl.server import OutboundServer
 from controller.esl.watcher import Watcher
 from controller.executor import Executor
+from controller.lab.fax import FaxSender
 from controller.lab.inbound import InboundServer
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
@@ -176,3 +177,33 @@ def test_a_call_to_a_number_already_served_is_routed_while_redis_is_down_and_ale
     assert drainer.drain() == 1
     calls = sorted(job["call"]["call_id"] for job in ready_jobs(own_redis.url))  # type: ignore[index]
     assert calls == sorted([first.uuid, second.uuid])
+
+
+def test_a_fax_whose_call_ends_while_redis_is_down_is_mailed_once_when_it_is_back(
+        own_redis: OwnRedis, settings: Settings, tmp_path: Path) -> None:
+    """The fax's job waits in the spool with the call's end; the missed-call alert before the
+    fax stays silent after the replay too."""
+    mine = dataclasses.replace(settings, redis_url=own_redis.url, fax_dir=str(tmp_path / "fax"))
+    services = Services.build(mine, connect(mine))
+    fax = flow("+15554442222", node("missed_call_alert", {"recipients": [{"type": "user", "id": "u-ann"}]},
+                                    _=node("receive_fax", {"owner_id": "u-ann"})))
+    load_bundle(services.rds, bundle([fax]), "test bundle")
+    server = OutboundServer(mine, CallLifecycle(services, Executor(REGISTRY)))
+    server.start()
+    try:
+        scenario = Scenario(destination="+15554442222", account_id=ACCOUNT, fax=FaxSender(pages=1, seconds=1.5))
+        caller = gevent.spawn(run_call, server.address, scenario, 20.0)
+        wait_for(lambda: bool(services.rds.keys("call:*")))  # in the fax, its alert registered
+        own_redis.kill()
+        assert "rxfax" in caller.get(timeout=15).app_names()
+        assert services.spool is not None
+        drainer = Drainer(services.spool, lambda s: Call.replay(s, services, TERMINATION_HANDLERS))
+        assert len(services.spool) == 1
+        own_redis.start()
+        assert drainer.drain() == 1
+        [job] = ready_jobs(own_redis.url)
+        assert job["type"] == "fax_inbound_to_email"
+        assert job["data"]["fax"]["transferred_pages"] == 1  # type: ignore[index]
+    finally:
+        server.stop(drain_seconds=2)
+        services.rds.connection_pool.disconnect()

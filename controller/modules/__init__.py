@@ -27,6 +27,7 @@ from controller.modules import (
     dynamic_cid,
     eavesdrop,
     eavesdrop_feature,
+    fax_notify,
     group_pickup,
     group_pickup_feature,
     hangup,
@@ -116,5 +117,6 @@ REGISTRY: Mapping[str, Module] = MappingProxyType(
 # Termination handlers by name, so that a call rebuilt from Redis (controller/callstate.py) gets
 # the same functions back; never a name looked up in arbitrary code.
 TERMINATION_HANDLERS: Mapping[str, TerminationHandler] = MappingProxyType(
-    {handler_name(fn): fn for fn in (missed_call_alert.alert_if_missed, notification.send, pivot.post_cdr)}
+    {handler_name(fn): fn for fn in (missed_call_alert.alert_if_missed, notification.send, pivot.post_cdr,
+                                     fax_notify.send)}
 )

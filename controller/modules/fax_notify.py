@@ -6,6 +6,11 @@ Recipients, as Kazoo's fax_request finds them: with a faxbox, its `owner_id` and
 `notifications.inbound.email.send_to` (else `notifications.email.send_to`); without one, the
 node's `owner_id`. A node's own `owner_id` is added to a box's. The job is keyed by the call and
 its template, so a call mails one of them once.
+
+The job is queued when the call ends, by a termination handler, as missed_call_alert's is: a
+Redis that does not answer then, or a controller that dies after the fax, leaves it to the spool
+or to the controller that finishes the call, and the fax is still mailed once. The call is marked
+at once, so that a missed_call_alert before the fax sends nothing for it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
+from controller.flow import queues_jobs_only
 from controller.notify.calldata import call_data, instance_of
 from controller.notify.job import make_job
 
@@ -41,13 +47,20 @@ def recipients(data: Mapping[str, Any], box: Mapping[str, Any] | None) -> list[d
 
 
 def notify(call: Call, data: Mapping[str, Any], box: Mapping[str, Any] | None, fax: dict[str, Any]) -> None:
-    """Queue the job of this fax (`fax`: fax_result.about)."""
+    """Have the job of this fax (`fax`: fax_result.about) queued when the call ends."""
     if box:
         fax = {**fax, "box_id": str(box["id"]), "box_name": str(box.get("name", ""))}
     owner = data.get("owner_id") or (box or {}).get("owner_id")
     if owner:
         fax["owner_id"] = str(owner)
-    kind = RECEIVED if fax["success"] else FAILED
+    call.register_termination(send, {"recipients": recipients(data, box), "fax": fax})
+    call.mark_fax_mailed()
+
+
+@queues_jobs_only
+def send(call: Call, data: dict[str, Any]) -> None:
+    """Termination handler: queue the fax's one job."""
+    kind = RECEIVED if data["fax"]["success"] else FAILED
     job = make_job(kind, call.account_id, call_data(call), instance=instance_of(call),
-                   recipients=recipients(data, box), data={"fax": fax})
-    call.services.queue.enqueue(job)
+                   recipients=list(data["recipients"]), data={"fax": dict(data["fax"])})
+    call.queue_job(job)

@@ -14,9 +14,9 @@ The controller makes the account's folder `<CONTROLLER_FAX_DIR>/<account>` with 
 completion, fresh ones: they are cleared first. A fax with fax_success 1 and at least one page
 queues one `fax_inbound_to_email` job (the mail sender attaches the TIFF as a PDF); anything else
 (no fax tones, the caller hung up, a T.30 error) queues one `fax_inbound_error_to_email` with
-mod_spandsp's result text. That job is the call's one email: a `missed_call_alert` earlier in the
-flow sends nothing for it (should the job not reach the queue, the alert does go out). Then the
-call is hung up and the flow stops, as Kazoo's fax_request ends it.
+mod_spandsp's result text, when the call ends (fax_notify.py: the spool keeps it through a Redis
+outage). That job is the call's one email: a `missed_call_alert` earlier in the flow sends nothing
+for it. Then the call is hung up and the flow stops, as Kazoo's fax_request ends it.
 
 Caller text (its caller ID, the station id its fax machine sends) never reaches an application
 argument: the path is made of the account id and a generated id, and the box's own texts go in
@@ -93,6 +93,5 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     log.info("call %s: fax %s %s (%s, %d pages)", call.uuid, fax_id,
              "received" if result.is_success else "failed", result.text, result.transferred_pages)
     fax_notify.notify(call, data, box, fax_result.about(fax_id, started, path, result))
-    call.mark_fax_mailed()  # its one email: a missed_call_alert before this node stays silent
     call.channel.hangup()
     return None
