@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -237,6 +238,55 @@ class Call:
             if was_added and queued is not None:
                 queued()
         return ran
+
+    def hand_over(self) -> None:
+        """The call is about to be transferred to another callflow: the same channel comes back
+        to the controller as a new connection (FreeSWITCH's `transfer_source` set), which adopts
+        what this flow registered (adopt). Called before the transfer is sent, so that the state
+        is in Redis when that connection looks. Its termination handlers do not run at this
+        flow's end: they are left in Redis, unclaimed, to run once at the call's real end (or,
+        should no connection come back, by a watcher at the channel's CHANNEL_DESTROY). Redis
+        away: they run now, as at any end (spooled until Redis answers)."""
+        calls = getattr(self.services, "calls", None)
+        if self._terminated or not self._handlers or calls is None:
+            self._terminated = True
+            return
+        calls.settle(self.uuid)
+        try:
+            calls.save(self.snapshot())
+        except UNAVAILABLE:
+            self.run_termination()
+            return
+        self._terminated = True
+        log.info("call %s: transferred; %d termination handler(s) handed over", self.uuid, len(self._handlers))
+
+    def take_back(self) -> None:
+        """The transfer did not happen: this flow keeps its handlers after all."""
+        self._terminated = False
+
+    def adopt(self, handlers: Mapping[str, TerminationHandler]) -> int:
+        """A transferred call's new flow takes over what its earlier flows registered and saw
+        (hand_over): their handlers (each once) and their answer, bridge, voicemail and fax, so
+        that the call ends with one set of handlers judging the whole call. Returns how many
+        handlers were adopted."""
+        calls = getattr(self.services, "calls", None)
+        earlier = calls.load(self.uuid) if calls is not None else None
+        if not earlier:
+            return 0
+        mine = {(handler_name(h), json.dumps(d, sort_keys=True)) for h, d in self._handlers}
+        adopted = 0
+        for name, data in earlier.get("handlers", []):
+            if name in handlers and (name, json.dumps(data, sort_keys=True)) not in mine:
+                self._handlers.append((handlers[name], data))
+                adopted += 1
+        state = self.state
+        for flag in ("answered", "bridged", "voicemail_left", "fax_mailed"):
+            setattr(state, flag, getattr(state, flag) or bool(earlier.get(flag)))
+        state.answered_at = state.answered_at or earlier.get("answered_at")
+        self.started_at = min(self.started_at, float(earlier.get("started_at") or self.started_at))
+        if self._handlers:
+            self._persist()
+        return adopted
 
     def queue_job(self, job: dict[str, Any], queued: Callable[[], None] | None = None) -> None:
         """Queue a notification job for this call; `queued` runs once it is in the queue (not

@@ -2,6 +2,8 @@
 listed in /channels while Ben's phone rings, `PUT /channels/{uuid}` with `hangup` ends it
 (`uuid_kill` over FreeSWITCH's inbound event socket), and its record is in /cdrs after it."""
 
+# ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,12 +31,15 @@ from controller.store.cdrs import CdrWriter
 from controller.store.tokens import Tokens
 from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
     ACCOUNT_ID,
+    ALERT_ALICE,
+    ALICE,
     BEN,
     CALLER,
     CHLOE,
     DID,
     OFFICE,
     finish,
+    mail,
     mailbox,
     main_number,
     node,
@@ -137,3 +142,48 @@ def test_a_call_transferred_through_the_api_leaves_the_ringing_phone_for_the_tar
     assert any("Transfer" in line and "2003@controller" in line for line in fs.log_since(mark))
     wait_for(lambda: office_api.get(f"/cdrs/{channel['uuid']}")[1].get("bridged") is True, "the final record")
     assert office_api.put(f"/channels/{channel['uuid']}", {"action": "transfer", "target": "20 03"}) in (400, 404)
+
+
+def transfer_while_ben_rings(fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office_api: Office,
+                             first: dict[str, Any], target: dict[str, Any], chloe: str) -> str:
+    """A call to the main number (`first`) transferred through the API to 2005 (`target`) while
+    Ben's phone rings; Chloe's phone plays `chloe`. Returns the call's UUID once all is over."""
+    callflows = [{"id": "fs-test-main", "numbers": [DID], "flow": first},
+                 {"id": "fs-test-target", "numbers": ["2005"], "flow": target}]
+    load_bundle(rds, {**OFFICE, "callflows": callflows}, "a transfer")
+    ben = sipp.phone("1002", "uas_ring_forever.xml")
+    phone = sipp.phone("1003", chloe)
+    caller = sipp.call(DID, "-d", "2000")
+    wait_for(lambda: len(office_api.get("/channels")[1]) == 1, "the call in /channels")
+    [channel] = office_api.get("/channels")[1]
+    wait_for(lambda: [line.split()[0] for line in ben.received()][:1] == ["INVITE"], "Ben's phone ringing")
+    assert office_api.put(f"/channels/{channel['uuid']}", {"action": "transfer", "target": "2005"}) == 202
+    finish(fs, caller, ben, phone)
+    assert [line.split()[0] for line in ben.received()][:2] == ["INVITE", "CANCEL"]
+    return str(channel["uuid"])
+
+
+def test_a_ringing_call_transferred_to_a_phone_that_answers_is_not_a_missed_call(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office_api: Office, settings: Any, mailbox: tuple[int, Path],
+) -> None:
+    """The first flow's missed-call alert is handed over to the flow that takes the call, and
+    judges the whole call at its end: Chloe answered, so no email (it used to go out at the
+    transfer, the call still ringing)."""
+    first = node("missed_call_alert", ALERT_ALICE, _=node("user", {"id": BEN["id"], "timeout": 30}))
+    transfer_while_ben_rings(fs, sipp, rds, office_api, first, node("user", {"id": CHLOE["id"], "timeout": 20}),
+                             "uas_answer.xml")
+    assert mail(settings, mailbox[1]) == []
+
+
+def test_a_transferred_call_nobody_answers_is_one_missed_call_email(
+    fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office_api: Office, settings: Any, mailbox: tuple[int, Path],
+) -> None:
+    """Both flows registered an alert (Alice's, then Chloe's) and nobody answered: one email for
+    the one missed call, at its end (the call's first alert, handed over, is queued first)."""
+    first = node("missed_call_alert", ALERT_ALICE, _=node("user", {"id": BEN["id"], "timeout": 30}))
+    target = node("missed_call_alert", {"recipients": [{"type": "user", "id": CHLOE["id"]}]},
+                  _=node("user", {"id": CHLOE["id"], "timeout": 2}))
+    uuid = transfer_while_ben_rings(fs, sipp, rds, office_api, first, target, "uas_ring_forever.xml")
+    [message] = mail(settings, mailbox[1])
+    assert message["To"] == ALICE["email"] and message["Subject"].startswith("Missed call from")
+    assert rds.exists(f"call:{uuid}") == 0  # finished here: nothing left for a watcher

@@ -25,6 +25,7 @@ from controller.esl.localcalls import LocalCalls
 from controller.esl.session import PROCESS_BUFFERS, Session
 from controller.executor import Executor, run_call_flow
 from controller.logcontext import bind_call
+from controller.modules import TERMINATION_HANDLERS
 from controller.services import Services
 from controller.store.cache import AccountCache
 from controller.store.connection import UNAVAILABLE
@@ -93,9 +94,8 @@ class CallLifecycle:
             if self.local is not None and data.get("Unique-ID"):
                 self.local.add(str(data["Unique-ID"]))
             call = self._place(session, data)
-            if call is not None and self.live is not None:
-                self.live.started(call)
             if call is not None:
+                self._started(call, data)
                 bind_call(call.uuid, call.account_id)
                 session.share_log_context()
                 session.listener = call.on_event
@@ -112,19 +112,36 @@ class CallLifecycle:
             log.exception("call from %s failed", address[0])
         finally:
             if call is not None:
-                call.run_termination()
+                call.run_termination()  # nothing to run when the call was handed over (a transfer)
+                if self.local is not None and call.kvs.get("transferred_to"):
+                    self.local.pop(call.uuid)  # should no connection take it, a watcher ends it
             session.close()
             self._count(call)
             if call is not None and self.live is not None:
                 self.live.ended(call)
 
+    def _started(self, call: Call, data: Mapping[str, str]) -> None:
+        if data.get("variable_transfer_source"):  # transferred: take what the flows before registered
+            try:
+                call.adopt(TERMINATION_HANDLERS)
+            except UNAVAILABLE as exc:  # left in Redis: a watcher ends it at the channel's destroy
+                log.warning("call %s: transferred; what its earlier flow registered stays for a watcher (%s)",
+                            call.uuid, exc)
+                if self.local is not None:
+                    self.local.pop(call.uuid)
+        if self.live is not None:
+            self.live.started(call)
+
     def _count(self, call: Call | None) -> None:
         """The call's outcome in the metrics: answered (bridged), voicemail, missed (inbound, neither),
-        failed (no account, no callflow, or the flow failed), other (an internal call not answered)."""
+        failed (no account, no callflow, or the flow failed), transferred (handed to another
+        flow, whose end counts the call), other (an internal call not answered)."""
         metrics = self.services.metrics
         if metrics is None:
             return
-        if call is None or call.callflow_id is None or call.state.failed:
+        if call is not None and call.kvs.get("transferred_to"):
+            outcome = "transferred"  # its flow handed the call to another: counted at that one's end
+        elif call is None or call.callflow_id is None or call.state.failed:
             outcome = "failed"
         elif call.state.bridged:
             outcome = "answered"

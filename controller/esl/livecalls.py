@@ -56,7 +56,9 @@ class LiveCalls:
         (`uuid_transfer` into the controller's context: the target's callflow comes back as a new
         connection), then this call's connection is closed at once: its flow must neither go on
         nor hang up the channel that now runs elsewhere (left to itself it would, once its bridge
-        returned). Answers `+OK`, or `-ERR` and why."""
+        returned). What the flow registered (a missed-call alert) is handed over to the flow
+        that takes the call (Call.hand_over): it runs once, at the call's real end, judging the
+        whole call. Answers `+OK`, or `-ERR` and why."""
         words = question.split(" ")
         if len(words) != 3 or not ACCOUNT_ID.fullmatch(words[0]):
             return b"-ERR expected: transfer ACCOUNT UUID TARGET"
@@ -66,10 +68,16 @@ class LiveCalls:
             return b"-ERR no such channel"
         try:
             command = commands.transfer_command(uuid, target)
-            commands.run(self.freeswitch, command)
-        except (ValueError, commands.CommandRefusedError, OSError) as exc:
+        except ValueError as exc:
             return f"-ERR {exc}".encode()
         call.kvs["transferred_to"] = target
+        call.hand_over()  # before the transfer: the flow that takes the call over adopts it
+        try:
+            commands.run(self.freeswitch, command)
+        except (commands.CommandRefusedError, OSError) as exc:
+            call.kvs.pop("transferred_to", None)
+            call.take_back()
+            return f"-ERR {exc}".encode()
         close = getattr(call.channel, "close", None)
         if close is not None:
             close()
