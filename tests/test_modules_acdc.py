@@ -15,6 +15,7 @@ from controller.lab.scenario import BridgeOutcome
 from controller.modules import callcenter
 from controller.store.agents import LOGGED_OUT, PAUSED, READY, AgentStatuses
 from controller.store.bundle import load_bundle
+from controller.store.documents import Accounts
 from tests.office import ACCOUNT, bundle, call, flow, node, queued_jobs
 
 QUEUE = {"id": "q-support", "name": "Support", "strategy": "most_idle", "connection_timeout": 20,
@@ -166,3 +167,10 @@ def test_queue_names_carry_ids_and_settings_only() -> None:
     assert callcenter.queue_name("acct", {"id": "q 1"}) is None
     assert callcenter.queue_name("a.b", {"id": "q1"}) is None
     assert callcenter.agent_name("acct", "../u") is None
+
+
+def test_deleting_the_account_forgets_its_agents_statuses(rds: redis.Redis) -> None:
+    load_queue(rds)
+    AgentStatuses(rds).set(ACCOUNT, "u-bob", READY)
+    Accounts(rds).delete(ACCOUNT)
+    assert AgentStatuses(rds).all(ACCOUNT) == {}  # an account made again with this id starts logged out

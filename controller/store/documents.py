@@ -138,7 +138,8 @@ class Accounts:
                 pipe.delete(keys.vm_messages(aid, str(box)), keys.vm_order(aid, str(box)))
             for template_id in templates:
                 pipe.delete(keys.template(aid, str(template_id)))
-            pipe.delete(keys.templates(aid), keys.smtplog(aid), keys.cdrs(aid))  # each call record expires itself
+            # each call record expires itself; the agents' statuses go with their users
+            pipe.delete(keys.templates(aid), keys.smtplog(aid), keys.cdrs(aid), keys.agent_statuses(aid))
             pipe.srem(keys.ACCOUNTS, aid)
             revisions.bump(pipe, aid)
 
