@@ -24,7 +24,7 @@ from typing import Any
 
 from controller.call import Call
 from controller.flow import DEFAULT_CHILD, Next
-from controller.modules import calling
+from controller.modules import bridging, calling
 from controller.modules.prompts import Prompt, play
 from controller.store.documents import Documents
 
@@ -43,7 +43,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
         return None
     store, doc = holder
     call.channel.execute("answer")
-    current = is_on(doc)
+    current = bridging.is_do_not_disturb(doc)
     wanted = {"activate": True, "deactivate": False, "toggle": not current}.get(str(data.get("action") or ""))
     if wanted is None:
         play(call, Prompt(text=NOT_AVAILABLE))
@@ -64,11 +64,6 @@ def named(call: Call, doc_id: str) -> tuple[Documents, dict[str, Any]] | None:
         if found is not None:
             return store, found
     return None
-
-
-def is_on(doc: dict[str, Any]) -> bool:
-    setting = doc.get("do_not_disturb")
-    return isinstance(setting, dict) and setting.get("enabled") is True
 
 
 def switched(doc: dict[str, Any], enabled: bool) -> dict[str, Any]:
