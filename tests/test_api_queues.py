@@ -98,3 +98,14 @@ def test_a_pause_with_a_timeout_ends_by_itself(rds: redis.Redis) -> None:
     assert AgentStatuses(rds).get(ACCOUNT, "u-bob") == "paused"
     rds.hset(keys.agent_statuses(ACCOUNT), "u-bob", '{"status":"paused","since":1,"until":2}')
     assert AgentStatuses(rds).get(ACCOUNT, "u-bob") == "ready"
+
+
+def test_another_accounts_queues_and_agents_are_out_of_reach(api: Client, center: Callcenter) -> None:
+    api.ok("PUT", "/v2/accounts/reseller/queues", json={"data": {**QUEUE, "id": "q-boss"}})
+    for method in ("GET", "PATCH", "DELETE"):
+        response = api.call(method, "/v2/accounts/reseller/queues/q-boss", "child", json={"data": {}})
+        assert response.status_code == 403, method
+    assert api.call("GET", "/v2/accounts/reseller/agents/status", "child").status_code == 403
+    login = {"data": {"status": "login"}}
+    assert api.call("POST", "/v2/accounts/reseller/agents/u-boss/status", "child", json=login).status_code == 403
+    assert center.commands == []  # nothing reached FreeSWITCH
