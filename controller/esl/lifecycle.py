@@ -20,6 +20,7 @@ from controller.call import Call
 from controller.callflows.matcher import ACCOUNT_VARIABLE, resolve_account
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
+from controller.esl.confinement import Confinement, account_roots
 from controller.esl.livecalls import LiveCalls
 from controller.esl.localcalls import LocalCalls
 from controller.esl.session import PROCESS_BUFFERS, Session
@@ -78,6 +79,7 @@ class CallLifecycle:
         self.local = local  # the calls taken here, for this process's watcher
         self.live = live  # the calls in progress here, for the API's channels; their records
         self.budget = wire.Budget(PROCESS_BUFFERS)  # shared by this process's calls
+        self.roots = account_roots(services.settings)  # the folders of per-account files
         # number -> (account, why, the watch's stamp when read): see _resolve
         self.owners: collections.OrderedDict[str, tuple[str | None, str, Stamp | None]] = collections.OrderedDict()
 
@@ -160,6 +162,7 @@ class CallLifecycle:
             session.hangup(NO_ROUTE_CAUSE)
             return None
         services = self.services.for_call()
+        session.confinement = Confinement(account_id, self.roots)
         return Call(session, data, account_id, is_internal_caller(services, account_id, data), services)
 
     def _resolve(self, destination: str, channel_account: str | None) -> tuple[str | None, str]:

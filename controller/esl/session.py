@@ -43,6 +43,7 @@ from greenswitch import esl
 from controller import tenant_http
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
+from controller.esl.confinement import Confinement
 from controller.esl.fairness import Turns
 from controller.esl.safety import inert, multiset
 from controller.logcontext import share_call
@@ -160,6 +161,7 @@ class Session(esl.OutboundSession):
                  budget: wire.Budget | None = None, url_allow: Sequence[tenant_http.Network] = ()) -> None:
         self.budget = budget  # the process's ESL buffers, shared by every call (wire.Budget)
         self.url_allow = tuple(url_allow)  # what a tenant's http_cache:// URL may reach (tenant_http)
+        self.confinement: Confinement | None = None  # the call's own files only, once placed
         # greenswitch's __init__ would wrap the socket in a buffered file and start two
         # greenlets (reader + queue poller); its protocol base would also make the queue that
         # poller reads and the event inbound authentication waits on. Neither is used here:
@@ -378,6 +380,8 @@ class Session(esl.OutboundSession):
             raise ChannelGoneError(f"cannot run {steps[-1][0]}: channel gone")
         for app, arg in steps:
             self._refuse_urls(app, arg)
+            if self.confinement is not None and (reason := self.confinement.refusal(arg)) is not None:
+                raise CommandError(app, f"refused: {reason}")
         uuids = [self.next_event_uuid() for _ in steps]
         done: AsyncResult = AsyncResult()
         self._completions[uuids[-1]] = done
