@@ -57,6 +57,18 @@ class Channel(Protocol):
     def is_gone(self) -> bool: ...
 
 
+def authenticated_username(variable: Callable[[str], str]) -> str:
+    """The SIP username FreeSWITCH vouched for, from a call's variables (`variable(name)`): the
+    digest-authenticated `sip_auth_username`, else the directory user an inbound ACL admitted
+    the device as by its address (`sip_acl_token`, user@domain); "" for neither. Never the From
+    user: the caller writes that (an ACL-admitted device could name another phone there)."""
+    name = variable("sip_auth_username")
+    if name:
+        return name
+    user, at, _ = variable("sip_acl_token").partition("@")
+    return user if at and user else ""
+
+
 @dataclasses.dataclass
 class CallState:
     """What the channel's events have told us so far."""

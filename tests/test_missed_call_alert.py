@@ -61,6 +61,21 @@ def test_call_between_the_accounts_devices_sends_nothing(rds: redis.Redis, esl_s
     assert queued_jobs(rds) == []
 
 
+def test_an_outside_caller_naming_a_device_in_its_from_is_still_an_outside_caller(
+    rds: redis.Redis, esl_server: OutboundServer,
+) -> None:
+    """sip_authorized without a digest username (a device admitted by its address) is one of the
+    account's devices only by the ACL's own token, never by the From user the caller wrote."""
+    office_main(rds)
+    spoofed = (("sip_authorized", "true"), ("sip_from_user", "1002"))
+    call(esl_server, "+15554441111", caller_number="1002", variables=spoofed,
+         bridges=(BridgeOutcome("no_answer", timeout=0.05),))
+    assert len(queued_jobs(rds)) == 1
+    admitted = (("sip_authorized", "true"), ("sip_from_user", "+15550001"), ("sip_acl_token", "1002@acct-test"))
+    call(esl_server, "+15554441111", variables=admitted, bridges=(BridgeOutcome("no_answer", timeout=0.05),))
+    assert queued_jobs(rds) == []  # the admitted device is the account's own: no alert
+
+
 def test_skip_module_sends_nothing(rds: redis.Redis, esl_server: OutboundServer) -> None:
     office_main(rds)
     call(esl_server, "+15554442222", bridges=(BridgeOutcome("no_answer", timeout=0.05),))

@@ -111,8 +111,10 @@ def test_only_an_internal_caller_has_a_calling_device() -> None:
     data = {"variable_sip_from_user": "1001", "variable_sip_auth_username": "1001"}
     assert bridging.calling_username(Call(GoneChannel(), data, "acct", is_internal=True)) == "1001"
     assert bridging.calling_username(Call(GoneChannel(), data, "acct", is_internal=False)) == ""
-    from_only = {"variable_sip_from_user": "1002"}
-    assert bridging.calling_username(Call(GoneChannel(), from_only, "acct", is_internal=True)) == "1002"
+    admitted = {"variable_sip_from_user": "1002", "variable_sip_acl_token": "1004@office.example.com"}
+    assert bridging.calling_username(Call(GoneChannel(), admitted, "acct", is_internal=True)) == "1004"
+    from_only = {"variable_sip_from_user": "1002"}  # the From user is the caller's word: never trusted
+    assert bridging.calling_username(Call(GoneChannel(), from_only, "acct", is_internal=True)) == ""
 
 
 def test_a_user_rings_only_their_enabled_devices() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from gevent import socket as gsocket
 
-from controller.call import Call
+from controller.call import Call, authenticated_username
 from controller.callflows.matcher import ACCOUNT_VARIABLE, resolve_account
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
 from controller.esl import wire
@@ -48,7 +48,7 @@ def is_internal_caller(services: Services, account_id: str, data: Mapping[str, s
     (`sip_authorized`) as a SIP username that belongs to a device of this account."""
     if data.get("variable_sip_authorized") != "true":
         return False
-    username = data.get("variable_sip_auth_username") or data.get("variable_sip_from_user")
+    username = authenticated_username(lambda name: data.get("variable_" + name, ""))
     return bool(username) and services.calling_device(account_id, str(username)) is not None
 
 

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from controller.call import Call
+from controller.call import Call, authenticated_username
 from controller.esl.safety import multiset, one_line
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def calling_username(call: Call) -> str:
     """The SIP username of the account's own device placing the call ("" for inbound calls)."""
     if not call.is_internal:
         return ""
-    return call.variable("sip_auth_username") or call.variable("sip_from_user")
+    return authenticated_username(call.variable)
 
 
 def is_device_of(username: str, device: Mapping[str, Any]) -> bool:
