@@ -77,6 +77,7 @@ class CallState:
     bridged: bool = False
     voicemail_left: bool = False
     fax_mailed: bool = False  # receive_fax queued the fax's own email (received or failed)
+    conferenced: bool = False  # the caller was put in a conference room (not a missed call)
     hangup_cause: str | None = None
     disposition: str | None = None
     other_leg: str | None = None
@@ -183,6 +184,11 @@ class Call:
     def mark_voicemail_left(self) -> None:
         """The caller reached voicemail and recorded (kept or not): the call is not missed."""
         self.state.voicemail_left = True
+        self._persist()
+
+    def mark_conferenced(self) -> None:
+        """The caller is joining a conference room: they reached people, the call is not missed."""
+        self.state.conferenced = True
         self._persist()
 
     def mark_fax_mailed(self) -> None:
@@ -292,7 +298,7 @@ class Call:
                 self._handlers.append((handlers[name], data))
                 adopted += 1
         state = self.state
-        for flag in ("answered", "bridged", "voicemail_left", "fax_mailed"):
+        for flag in ("answered", "bridged", "voicemail_left", "fax_mailed", "conferenced"):
             setattr(state, flag, getattr(state, flag) or bool(earlier.get(flag)))
         state.answered_at = state.answered_at or earlier.get("answered_at")
         self.started_at = min(self.started_at, float(earlier.get("started_at") or self.started_at))

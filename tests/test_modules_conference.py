@@ -14,7 +14,7 @@ from controller.esl.server import OutboundServer
 from controller.lab.conferences import Rooms
 from controller.lab.scenario import Keypress
 from controller.modules import conferencing
-from tests.office import ACCOUNT, flow, load, load_unchecked, node
+from tests.office import ACCOUNT, flow, load, load_unchecked, node, queued_jobs
 from tests.office import call as place
 
 FAST = 0.01  # FreeSWITCH's digit timeouts at 1/100
@@ -60,6 +60,19 @@ def test_three_wrong_pins_end_the_call_outside_the_room(rds: redis.Redis, esl_se
     assert joined(record) == []
     prompts = [arg.split()[5] for arg in record.args_of("play_and_get_digits")]
     assert prompts == ["conference/conf-pin.wav", "conference/conf-bad-pin.wav", "conference/conf-bad-pin.wav"]
+
+
+def test_a_caller_who_joined_a_room_is_not_a_missed_call_one_kept_outside_is(
+    rds: redis.Redis, esl_server: OutboundServer,
+) -> None:
+    alert = {"recipients": [{"type": "email", "id": ["desk@office.test"]}]}
+    load(rds, flow("302", node("missed_call_alert", alert, _=node("conference", {"id": "conf-sales"}))),
+         conferences=[SALES])
+    call(esl_server, "302", keypresses=entries("1234"), hangup_after=0.5)
+    assert queued_jobs(rds) == []
+    call(esl_server, "302", keypresses=entries("1111", "2222", "3333"))
+    [job] = queued_jobs(rds)
+    assert job["type"] == "missed_call"
 
 
 def test_the_conference_service_finds_the_room_by_its_number_then_asks_the_pin(

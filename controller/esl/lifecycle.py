@@ -29,6 +29,7 @@ from controller.logcontext import bind_call
 from controller.modules import TERMINATION_HANDLERS
 from controller.services import Services
 from controller.store.cache import AccountCache
+from controller.store.cdrs import outcome
 from controller.store.connection import UNAVAILABLE
 from controller.store.revisions import Stamp
 
@@ -135,23 +136,18 @@ class CallLifecycle:
             self.live.started(call)
 
     def _count(self, call: Call | None) -> None:
-        """The call's outcome in the metrics: answered (bridged), voicemail, missed (inbound, neither),
-        failed (no account, no callflow, or the flow failed), transferred (handed to another
-        flow, whose end counts the call), other (an internal call not answered)."""
+        """The call's outcome in the metrics: as its record says (cdrs.outcome), failed when no
+        call was placed, transferred when its flow handed it to another (whose end counts it)."""
         metrics = self.services.metrics
         if metrics is None:
             return
-        if call is not None and call.kvs.get("transferred_to"):
-            outcome = "transferred"  # its flow handed the call to another: counted at that one's end
-        elif call is None or call.callflow_id is None or call.state.failed:
-            outcome = "failed"
-        elif call.state.bridged:
-            outcome = "answered"
-        elif call.state.voicemail_left:
-            outcome = "voicemail"
+        if call is None:
+            result = "failed"
+        elif call.kvs.get("transferred_to"):
+            result = "transferred"
         else:
-            outcome = "missed" if call.is_inbound else "other"
-        metrics.calls.labels(outcome).inc()
+            result = outcome(call)
+        metrics.calls.labels(result).inc()
 
     def _place(self, session: Session, data: Mapping[str, str]) -> Call | None:
         destination = data.get("Caller-Destination-Number", "")

@@ -97,4 +97,5 @@ def join(call: Call, doc: dict[str, Any], moderator: bool, data: dict[str, Any])
         name = f"${{recordings_dir}}/conference_name_{call.uuid}.wav"
         steps += [("playback", SAY_NAME), ("record", f"{name} {NAME_SECONDS} 200 2"),
                   ("set", f"conference_enter_sound={name}")]
+    call.mark_conferenced()
     call.channel.execute_all([*steps, ("conference", joining.argument())], None)

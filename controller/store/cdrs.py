@@ -37,15 +37,17 @@ def gregorian(unix_time: float) -> int:
 
 
 def outcome(call: Any) -> str:
-    """What became of the call, as the metrics count it: answered (bridged), voicemail, missed
-    (inbound, neither), failed (no callflow, or the flow failed), other (an internal call not
-    answered)."""
-    if call.callflow_id is None or call.state.failed:
+    """What became of the call, as the metrics count it: answered (bridged), voicemail,
+    conference (put in a room), fax (received, or its failure mailed), missed (inbound, none of
+    these), failed (no callflow, or the flow failed), other (an internal call not answered)."""
+    state = call.state
+    if call.callflow_id is None or state.failed:
         return "failed"
-    if call.state.bridged:
+    if state.bridged:
         return "answered"
-    if call.state.voicemail_left:
-        return "voicemail"
+    for flag, name in (("voicemail_left", "voicemail"), ("conferenced", "conference"), ("fax_mailed", "fax")):
+        if getattr(state, flag, False):
+            return name
     return "missed" if call.is_inbound else "other"
 
 
