@@ -15,10 +15,11 @@ encoded by the `email` package as before.
 
 from __future__ import annotations
 
+import binascii
 import codecs
 import dataclasses
 import secrets
-from email import encoders, quoprimime
+from email import encoders
 from email.charset import Charset
 from email.header import Header
 from email.message import Message
@@ -90,10 +91,13 @@ def _codec(name: str) -> str:
 
 def _text_part(text: str, subtype: str, codec: str) -> MIMENonMultipart:
     """A quoted-printable text part. Encoded here rather than by MIMEText, whose charset handling
-    re-parses the Content-Type header twice (about 60 us a part); the bytes are the same."""
+    re-parses the Content-Type header twice (about 60 us a part), and by binascii's encoder (C)
+    rather than the `email` package's (Python, 3x slower: 0.2 ms for a 5 KB body). Line ends
+    are made LF first, as the `email` package's encoder splits lines at any of CR, LF, CRLF."""
     part = MIMENonMultipart("text", subtype, charset=codec)
     part["Content-Transfer-Encoding"] = "quoted-printable"
-    part.set_payload(quoprimime.body_encode(text.encode(codec, "replace").decode("latin-1")))
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").encode(codec, "replace")
+    part.set_payload(binascii.b2a_qp(lines, quotetabs=False, istext=True, header=False).decode("ascii"))
     return part
 
 
