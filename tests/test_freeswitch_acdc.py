@@ -2,7 +2,8 @@
 feature code from his phone, and an outside caller in the queue reaches his phone (no missed-call
 email), even after FreeSWITCH forgot the queue and the agent (the Lua XML handler of
 conf/freeswitch serves the queue again from its name, the controller adds the agent again); with
-nobody logged in, a caller who gives up waiting is one missed-call email."""
+nobody logged in, a caller waiting is told their position and the wait (the announcement displaces
+the queue's music on the caller's channel) and, giving up, is one missed-call email."""
 
 # ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
 
@@ -15,6 +16,7 @@ from controller import config
 from controller.esl.server import OutboundServer
 from controller.modules import callcenter
 from controller.store.bundle import load_bundle
+from controller.store.queue_waits import QueueWaits
 from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
     ACCOUNT_ID,
     ALERT_ALICE,
@@ -36,7 +38,8 @@ from tests.freeswitch_harness import FreeSwitch, Sipp
 
 pytestmark = [pytest.mark.freeswitch, pytest.mark.timeout(60)]
 QUEUE = {"id": "fs-support", "name": "Support", "strategy": "ring_all", "connection_timeout": 20,
-         "agent_ring_timeout": 5}
+         "agent_ring_timeout": 5,
+         "announcements": {"position_announcements_enabled": True, "wait_time_announcements_enabled": True}}
 NAME = callcenter.queue_name(ACCOUNT_ID, QUEUE)
 
 
@@ -75,13 +78,21 @@ def test_an_agent_logged_in_by_feature_code_answers_a_queue_call_and_nobody_is_a
     assert missed_calls(mail(settings, mailbox[1])) == []
 
 
-def test_a_caller_who_gives_up_in_a_queue_without_agents_is_one_missed_call(
+def test_a_caller_waiting_in_a_queue_without_agents_hears_the_announcement_and_giving_up_is_one_missed_call(
     fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office: OutboundServer, settings: config.Settings,
     mailbox: tuple[int, Path],
 ) -> None:
     office_with_queue(rds)
-    caller = sipp.call(DID, "-d", "1500")
+    QueueWaits(rds).record(ACCOUNT_ID, QUEUE["id"], 200)
+    mark = fs.mark()
+    caller = sipp.call(DID, "-d", "2500")
     finish(fs, caller)
+    log = fs.log_since(mark)
+    [member] = [line.split()[0] for line in log if "joining queue" in line]
+    # mod_callcenter plays its music without end: the announcement, spoken by flite, takes its
+    # place on the caller's channel (uuid_broadcast would answer +OK and never be heard)
+    assert [line for line in log if line.startswith(member) and "Attaching BUG to sofia/external/" in line]
+    assert fs.errors_since(mark) == []
     agents = callcenter.rows(fs.api(f"callcenter_config queue list agents {NAME}"))
     assert all(a["status"] == "Logged Out" for a in agents)
     assert_one_missed_call_to_alice(missed_calls(mail(settings, mailbox[1])))

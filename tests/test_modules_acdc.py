@@ -12,10 +12,12 @@ import redis
 from controller.esl.server import OutboundServer
 from controller.lab.callcenter import Agent, Callcenter
 from controller.lab.scenario import BridgeOutcome
-from controller.modules import callcenter
+from controller.modules import callcenter, queue_announcements
+from controller.store import keys
 from controller.store.agents import LOGGED_OUT, PAUSED, READY, AgentStatuses
 from controller.store.bundle import load_bundle
 from controller.store.documents import Accounts
+from controller.store.queue_waits import QueueWaits
 from tests.office import ACCOUNT, bundle, call, flow, node, queued_jobs
 
 QUEUE = {"id": "q-support", "name": "Support", "strategy": "most_idle", "connection_timeout": 20,
@@ -174,3 +176,108 @@ def test_deleting_the_account_forgets_its_agents_statuses(rds: redis.Redis) -> N
     AgentStatuses(rds).set(ACCOUNT, "u-bob", READY)
     Accounts(rds).delete(ACCOUNT)
     assert AgentStatuses(rds).all(ACCOUNT) == {}  # an account made again with this id starts logged out
+
+
+# --- announcements, wrap-up, priorities ---------------------------------------------------------
+
+VIP = "+15550002001"
+ANNOUNCED = {**QUEUE, "max_priority": 5,
+             "announcements": {"position_announcements_enabled": True, "wait_time_announcements_enabled": True}}
+
+
+def load_announced_queue(rds: redis.Redis, queue: dict[str, Any] | None = None) -> None:
+    """The queue with announcements; its main number, and a VIP number whose callers have
+    priority 3."""
+    load_queue(rds, queue or ANNOUNCED)
+    doc = bundle([flow(MAIN, node("acdc_member", {"id": QUEUE["id"]}), "cf-queue"),
+                  flow(VIP, node("acdc_member", {"id": QUEUE["id"], "priority": 3}), "cf-vip")],
+                 queues=[queue or ANNOUNCED])
+    doc["users"] = [{**u, "queues": [QUEUE["id"]]} if u["id"] == "u-bob" else u for u in doc["users"]]
+    load_bundle(rds, doc, "announced queue bundle")
+
+
+def announced(record: Any) -> list[str]:
+    return [file for action, file in record.displaced if action == "start"]
+
+
+def test_waiting_callers_hear_their_place_in_the_order_of_service_and_the_estimated_wait(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load_announced_queue(rds)
+    for seconds in (200, 100):  # answered callers waited 150 s on average: "about five minutes"
+        QueueWaits(rds).record(ACCOUNT, QUEUE["id"], seconds)
+    center = Callcenter()
+    first = gevent.spawn(call, esl_server, MAIN, callcenter=center, hangup_after=1.6)
+    gevent.sleep(0.2)
+    vip = call(esl_server, VIP, callcenter=center, hangup_after=1.4)  # priority 3: served first
+    assert vip.variables["cc_base_score"] == str(3 * 86_400)
+    assert announced(vip) == ["tts://flite|slt|You are at position 1 in the queue. "
+                              "The estimated wait time is about five minutes."]
+    assert announced(first.get(timeout=10)) == ["tts://flite|slt|You are at position 2 in the queue. "
+                                                "The estimated wait time is about five minutes."]
+    assert [line for line in vip.command_lines() if "queue list members" in line] == [
+        f"api callcenter_config queue list members {NAME}"]
+
+
+def test_the_announcement_stops_when_an_agent_answers_and_the_wait_counts_for_the_next_estimate(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load_announced_queue(rds, {**QUEUE, "announcements": {"position_announcements_enabled": True}})
+    AgentStatuses(rds).set(ACCOUNT, "u-bob", READY)
+    record = call(esl_server, MAIN, callcenter=Callcenter(), bridges=(BridgeOutcome("answered", ring=1.3, talk=0.3),))
+    assert record.variables["cc_cause"] == "answered"
+    said = "tts://flite|slt|You are at position 1 in the queue."
+    assert record.displaced == [("start", said), ("stop", said)]
+    assert [line for line in record.command_lines() if "uuid_displace" in line] == [
+        f"api uuid_displace {record.uuid} start '{said}' 30", f"api uuid_displace {record.uuid} stop '{said}'"]
+    assert QueueWaits(rds).average(ACCOUNT, QUEUE["id"]) == 1  # whole seconds
+
+
+def test_a_queue_without_announcements_says_nothing(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    load_queue(rds)
+    record = call(esl_server, MAIN, hangup_after=1.2)
+    assert record.displaced == [] and not [line for line in record.command_lines() if "members" in line]
+
+
+def test_announcements_say_what_kazoo_says() -> None:
+    settings = queue_announcements.settings_of({"announcements": {
+        "position_announcements_enabled": True, "wait_time_announcements_enabled": True, "interval": 5,
+        "media": {"you_are_at_position": "/media/pos.wav", "in_the_queue": "/media/in.wav", "other": "x"}}})
+    assert settings.interval == 15 and set(settings.media) == {"you_are_at_position", "in_the_queue"}
+    said = queue_announcements.parts(settings, 3, 700, grew=True)
+    assert queue_announcements.path(said) == (
+        "file_string:///media/pos.wav!tts://flite|slt|3!/media/in.wav!tts://flite|slt|We are experiencing an "
+        "increase in call volume.!tts://flite|slt|The estimated wait time is!tts://flite|slt|about fifteen minutes.")
+    steps = [(0, "less than one minute."), (59, "less than one minute."), (60, "about five minutes."),
+             (3600, "about one hour."), (3601, "at least one hour.")]
+    assert [(s, queue_announcements.wait_words(s)) for s, _ in steps] == steps
+    assert queue_announcements.position([{"session_uuid": "a", "state": "Answered"},
+                                         {"session_uuid": "b", "state": "Waiting"},
+                                         {"session_uuid": "c", "state": "Trying"}], "c") == 2
+    assert not queue_announcements.settings_of({"announcements": {"interval": 20}}).is_enabled
+
+
+def test_recent_waits_are_few_and_recent(rds: redis.Redis) -> None:
+    load_queue(rds)
+    waits = QueueWaits(rds)
+    for seconds in range(100):
+        waits.record(ACCOUNT, "q", seconds, now=1000)
+    assert waits.average(ACCOUNT, "q", now=1000) == sum(range(80, 100)) // 20
+    assert waits.average(ACCOUNT, "q", now=1000 + 3601) == 0  # none of the last hour
+    Accounts(rds).delete(ACCOUNT)
+    assert not rds.exists(keys.queue_waits(ACCOUNT))
+
+
+def test_an_agent_rests_for_the_wrapup_time_of_their_queues_after_a_queue_call(
+    rds: redis.Redis, esl_server: OutboundServer
+) -> None:
+    load_queue(rds, {**QUEUE, "agent_wrapup_time": 30})
+    AgentStatuses(rds).set(ACCOUNT, "u-bob", READY)
+    center = Callcenter()
+    answered = (BridgeOutcome("answered", talk=0.01),)
+    first = call(esl_server, MAIN, callcenter=center, bridges=answered, time_scale=0.01)
+    assert first.variables["cc_cause"] == "answered"
+    assert f"agent set wrap_up_time {BOB} 30" in center.commands
+    second = call(esl_server, MAIN, callcenter=center, bridges=answered, time_scale=0.01, hangup_after=3)
+    assert second.variables["cc_cancel_reason"] == "TIMEOUT"  # 0.2 s of waiting: Bob rests 0.3 s
+    assert center.commands.count(f"agent set wrap_up_time {BOB} 30") == 1

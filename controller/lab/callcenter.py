@@ -5,8 +5,10 @@
   `agent set contact|status <name> <value>` (a status in quotes, `'On Break'`; `-ERR Agent not
   found!`), `tier add <queue> <agent> [level] [position]` (the agent must exist; `-ERR Tier already
   exist!`), `tier del`, `queue list agents|members <queue>` (a `|`-separated header line, the rows,
-  `+OK`). Queues exist by name, as the Lua XML handler serves them: `acdc.<account>.<queue>.
-  <strategy>.<max wait>`; another name is `-ERR Queue not found!`.
+  `+OK`; members highest score first, a score being the seconds waited plus the caller's
+  `cc_base_score`). `agent set wrap_up_time`: after a queue call the agent is offered nothing for
+  that many seconds. Queues exist by name, as the Lua XML handler serves them: `acdc.<account>.
+  <queue>.<strategy>.<max wait>`; another name is `-ERR Queue not found!`.
 - the `callcenter <queue>` application answers the caller and keeps them waiting; each agent of the
   queue whose status is Available is offered the call in turn, one bridge outcome of the scenario
   per offer, ringing `acdc_agent_ring_timeout` (the caller's variable the contact names): answered,
@@ -30,8 +32,11 @@ if TYPE_CHECKING:
     from controller.lab.simulator import SimulatedCall
 
 _QUEUE = re.compile(r"^acdc\.[\w-]+\.[\w-]+\.(round-robin|longest-idle-agent|ring-all)\.(\d{1,6})$")
-AGENT_COLUMNS = ("name", "instance_id", "uuid", "type", "contact", "status", "state")
-MEMBER_COLUMNS = ("queue", "uuid", "session_uuid", "cid_number", "cid_name", "state")
+AGENT_COLUMNS = ("name", "instance_id", "uuid", "type", "contact", "status", "state", "max_no_answer", "wrap_up_time")
+AGENT_FIELDS = ("name", "contact", "status", "state", "wrap_up_time")
+MEMBER_COLUMNS = ("queue", "instance_id", "uuid", "session_uuid", "cid_number", "cid_name", "system_epoch",
+                  "joined_epoch", "rejoined_epoch", "bridge_epoch", "abandoned_epoch", "base_score", "skill_score",
+                  "serving_agent", "serving_system", "state", "score")
 STEP = 0.05  # seconds between looks for an agent while nobody takes the call
 BRIDGED_AFTER = 0.005  # seconds from the app's completion to the caller's CHANNEL_BRIDGE
 
@@ -42,6 +47,8 @@ class Agent:
     contact: str = ""
     status: str = "Logged Out"
     state: str = "Waiting"
+    wrap_up_time: str = "0"
+    resting_until: float = 0.0  # (monotonic) the end of the wrap-up after its last queue call
 
 
 class Callcenter:
@@ -51,6 +58,7 @@ class Callcenter:
         self.agents: dict[str, Agent] = {}
         self.tiers: list[tuple[str, str]] = []  # (queue, agent), in the order added
         self.members: dict[str, tuple[str, SimulatedCall]] = {}  # caller uuid -> (queue, call)
+        self.joined: dict[str, tuple[int, int]] = {}  # caller uuid -> (joined epoch, base score)
         self.commands: list[str] = []
 
     def api(self, args: list[str]) -> str:
@@ -71,7 +79,7 @@ class Callcenter:
         return "+OK\n"
 
     def _agent_set(self, rest: list[str]) -> str:
-        if len(rest) < 3 or rest[0] not in ("contact", "status"):
+        if len(rest) < 3 or rest[0] not in ("contact", "status", "wrap_up_time"):
             return "-ERR Invalid!\n"
         agent = self.agents.get(rest[1])
         if agent is None:
@@ -96,20 +104,32 @@ class Callcenter:
 
     def _queue_list(self, rest: list[str]) -> str:
         if rest[:1] == ["agents"] and len(rest) > 1:
-            rows = [[getattr(a, c, "") if c in ("name", "contact", "status", "state") else "" for c in AGENT_COLUMNS]
+            rows = [[getattr(a, c) if c in AGENT_FIELDS else "" for c in AGENT_COLUMNS]
                     for a in self.queue_agents(rest[1])]
             return _table(AGENT_COLUMNS, rows)
         if rest[:1] == ["members"] and len(rest) > 1:
-            rows = [[queue, uuid, uuid, "", "", "Waiting"] for uuid, (queue, _) in self.members.items()
-                    if queue == rest[1]]
-            return _table(MEMBER_COLUMNS, rows)
+            return _table(MEMBER_COLUMNS, self._member_rows(rest[1]))
         return "-ERR Invalid!\n"
+
+    def _member_rows(self, queue: str) -> list[list[str]]:
+        """The queue's waiting members, highest score first (mod_callcenter's ORDER BY score DESC)."""
+        now = int(time.time())
+        rows = []
+        for uuid, (member_queue, _) in self.members.items():
+            joined, base = self.joined.get(uuid, (now, 0))
+            if member_queue == queue:
+                values = {"queue": queue, "instance_id": "single_box", "uuid": uuid, "session_uuid": uuid,
+                          "system_epoch": str(joined), "joined_epoch": str(joined), "base_score": str(base),
+                          "serving_agent": "", "state": "Waiting", "score": str(now - joined + base)}
+                rows.append([values.get(column, "0") for column in MEMBER_COLUMNS])
+        return sorted(rows, key=lambda row: -int(row[-1]))
 
     def queue_agents(self, queue: str) -> list[Agent]:
         return [self.agents[name] for q, name in self.tiers if q == queue and name in self.agents]
 
     def available(self, queue: str) -> list[Agent]:
-        return [a for a in self.queue_agents(queue) if a.status == "Available" and a.contact]
+        now = time.monotonic()
+        return [a for a in self.queue_agents(queue) if a.status == "Available" and a.contact and a.resting_until <= now]
 
 
 def _table(columns: tuple[str, ...], rows: list[list[str]]) -> str:
@@ -124,10 +144,13 @@ def callcenter(call: SimulatedCall, arg: str) -> str:
     queue, center = arg.strip(), call.scenario.callcenter
     call.answer()
     center.members[call.uuid] = (queue, call)
+    score = call.channel.variable("cc_base_score") or "0"
+    center.joined[call.uuid] = (int(time.time()), int(score) if score.lstrip("-").isdigit() else 0)
     try:
         reason = _wait(call, center, queue, call.scenario.scaled(int(found.group(2))))
     finally:
         center.members.pop(call.uuid, None)
+        center.joined.pop(call.uuid, None)
     if reason == "answered":
         call.channel.set_variable("cc_cause", "answered")
     else:
@@ -171,6 +194,8 @@ def _offer(call: SimulatedCall, agent: Agent, left: float) -> bool:
 
     def agent_hangs_up() -> None:
         agent.state = "Waiting"
+        wrap_up = int(agent.wrap_up_time) if agent.wrap_up_time.isdigit() else 0
+        agent.resting_until = time.monotonic() + call.scenario.scaled(wrap_up)
         call.hangup("NORMAL_CLEARING")
 
     call.later(outcome.talk, agent_hangs_up)

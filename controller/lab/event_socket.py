@@ -8,7 +8,7 @@ reply FreeSWITCH gives, as the captures show (README items 2, 4, 10, 11, 13):
   `filter <header> <value>` -> `+OK filter added. [<header>]=[<value>]` (subscriptions.Filters);
 - `api ...` -> `api/response` with a body (`uptime`, `uuid_getvar` — `-ERR No such channel!` once
   the channel hung up, even while lingering — `uuid_setvar`, `uuid_exists`, `uuid_kill`,
-  `uuid_break`);
+  `uuid_break`, `uuid_displace`);
 - `sendmsg` -> `+OK` at once in async mode, the app running later; `call-command: hangup` while
   lingering sends the linger notice before the hangup events (missed_continue);
 - `resume` -> `+OK` (the dialplan continues once the socket closes: CallRecord.resumed);
@@ -17,6 +17,7 @@ reply FreeSWITCH gives, as the captures show (README items 2, 4, 10, 11, 13):
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -197,6 +198,25 @@ def _uuid_break(call: SimulatedCall, args: list[str]) -> str:
     return "+OK\n"
 
 
+def _uuid_displace(call: SimulatedCall, args: list[str]) -> str:
+    """`uuid_displace <uuid> start|stop <file> [limit]`: the file takes the place of what the
+    channel plays (a media bug: it outlasts the application, mod_callcenter's music included) until
+    stopped; a stop of one not playing is refused. (FreeSWITCH's argument splitter keeps a quoted
+    run, spaces and all, as one argument and drops the quotes.)"""
+    words = [w.replace("'", "") for w in re.findall(r"(?:'[^']*'|[^ ])+", " ".join(args))]
+    if len(words) < 3 or words[1] not in ("start", "stop"):
+        return "-USAGE: <uuid> [start|stop] <path> [<limit>] [mux]\n"
+    if not _live(call, words):
+        return "-ERR Cannot locate session!\n"
+    action, file = words[1], words[2]
+    playing = [f for a, f in call.record.displaced if a == "start"].count(file) > [
+        f for a, f in call.record.displaced if a == "stop"].count(file)
+    if action == "stop" and not playing:
+        return "-ERR Cannot stop displace session!\n"
+    call.record.displaced.append((action, file))
+    return "+OK Success\n"
+
+
 def _callcenter_config(call: SimulatedCall, args: list[str]) -> str:
     return call.scenario.callcenter.api(args)
 
@@ -218,7 +238,7 @@ def _show(call: SimulatedCall, args: list[str]) -> str:
 
 APIS: dict[str, Callable[[SimulatedCall, list[str]], str]] = {
     "uptime": _uptime, "uuid_getvar": _uuid_getvar, "uuid_setvar": _uuid_setvar,
-    "uuid_exists": _uuid_exists, "uuid_kill": _uuid_kill, "uuid_break": _uuid_break,
+    "uuid_exists": _uuid_exists, "uuid_kill": _uuid_kill, "uuid_break": _uuid_break, "uuid_displace": _uuid_displace,
     "valet_info": _valet_info, "conference": _conference, "show": _show,
     "callcenter_config": _callcenter_config,
 }

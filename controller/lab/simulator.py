@@ -48,6 +48,7 @@ class CallRecord:
     timeline: list[tuple[float, str, str]] = dataclasses.field(default_factory=list)
     recordings: list[tuple[str, float]] = dataclasses.field(default_factory=list)
     api_calls: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # run by expansion
+    displaced: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # uuid_displace (start|stop, file)
     variables: dict[str, str] = dataclasses.field(default_factory=dict)  # the channel's, at the end
     hangup_cause: str | None = None  # None: the socket closed while the channel was up
     closed_by: str = ""  # "server" (the controller closed), "freeswitch", or "timeout"

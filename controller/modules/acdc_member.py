@@ -1,13 +1,17 @@
 """acdc_member — put the caller in a call queue until an agent takes the call (Kazoo's
 cf_acdc_member), on FreeSWITCH's mod_callcenter.
 
-Data: `id` (the account's queues document), `priority` (kept for Kazoo's documents, not used).
+Data: `id` (the account's queues document), `priority` (the caller's: served before callers of
+a lower one, up to the queue's `max_priority`; mod_callcenter's `cc_base_score`).
 
 The queue's settings: `strategy` (round_robin, most_idle, ring_all), `connection_timeout` (how
 long the caller waits, 3600 s), `agent_ring_timeout` (15 s per agent), `max_queue_size` (0: no
 limit), `enter_when_empty` (true), `caller_exit_key` (`#`), `moh` (a media reference; none: a
-short beep every five seconds). Its agents are the account's users whose `queues` list names it,
-rung on their enabled devices while they are logged in and not paused (`acdc_agent`).
+short beep every five seconds), `announcements` (position and estimated wait, every `interval`:
+queue_announcements.py), `agent_wrapup_time` (seconds an agent rests after a queue call: their
+mod_callcenter wrap-up-time, the longest of their queues'), `max_priority`. Its agents are the
+account's users whose `queues` list names it, rung on their enabled devices while they are
+logged in and not paused (`acdc_agent`).
 
 Before the caller joins, mod_callcenter's agents of the queue are brought in line with the
 account's (callcenter.py: one `queue list agents`, then only what differs). An agent who answers
@@ -21,18 +25,20 @@ ends the flow, never bridged: a missed call for `missed_call_alert`.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from controller.call import Call
 from controller.esl.safety import multiset
 from controller.flow import DEFAULT_CHILD, Next
-from controller.modules import callcenter, media_refs
+from controller.modules import callcenter, media_refs, queue_announcements
 from controller.modules.prompts import file_prompt
 from controller.store.agents import LOGGED_OUT
 
 log = logging.getLogger(__name__)
 
 HOLD_MUSIC = "tone_stream://%(200,4800,440);loops=-1"  # (as park: the lab has no local_stream://moh)
+PRIORITY_STEP = 86_400  # a caller's score for each step of priority (a day of waiting)
 CALL_LENGTH = 86_400.0  # how long a bridged call may last while the node waits for its end
 
 
@@ -52,10 +58,21 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     if isinstance(limit, int) and limit > 0 and callcenter.waiting(call.channel.api, name) >= limit:
         log.info("call %s: queue %s is full", call.uuid, queue_id)
         return DEFAULT_CHILD
-    return wait(call, queue, name)
+    return wait(call, queue, name, base_score(data, queue))
 
 
-def wait(call: Call, queue: dict[str, Any], name: str) -> Next:
+def base_score(data: dict[str, Any], queue: dict[str, Any]) -> int:
+    """Kazoo's caller priority as mod_callcenter's `cc_base_score`: mod_callcenter serves the
+    highest score first, a member's score its base plus the seconds it waited, so one step of
+    priority is worth a day of waiting. As in Kazoo (an AMQP priority queue of `max_priority`
+    levels), a queue without `max_priority` has no priorities and a higher one counts as it."""
+    top, priority = queue.get("max_priority"), data.get("priority")
+    if not isinstance(top, int) or not isinstance(priority, int) or isinstance(priority, bool):
+        return 0
+    return max(0, min(priority, top)) * PRIORITY_STEP
+
+
+def wait(call: Call, queue: dict[str, Any], name: str, score: int = 0) -> Next:
     """The caller waits in the queue (mod_callcenter's `callcenter` app, which answers)."""
     moh = file_prompt(media_refs.resolve(call, queue["moh"])).file if queue.get("moh") else ""
     variables = {
@@ -63,10 +80,18 @@ def wait(call: Call, queue: dict[str, Any], name: str) -> Next:
         "cc_exit_keys": str(queue.get("caller_exit_key") or "#"),
         callcenter.RING_TIMEOUT_VARIABLE: str(callcenter.seconds(queue, "agent_ring_timeout", callcenter.DEFAULT_RING)),
         "hangup_after_bridge": "true",
+        **({"cc_base_score": str(score)} if score else {}),
     }
-    done = call.channel.execute_all([multiset(variables), ("callcenter", name)], None)
+    announcer = queue_announcements.start(call, queue, name)
+    joined = time.monotonic()
+    try:
+        done = call.channel.execute_all([multiset(variables), ("callcenter", name)], None)
+    finally:
+        if announcer is not None:
+            announcer.stop()
     outcome = done.get("variable_cc_cause", "")
     if outcome == "answered" or call.state.bridged:
+        queue_announcements.record_wait(call, str(queue.get("id")), time.monotonic() - joined)
         call.channel.wait_gone(CALL_LENGTH)
         return None
     if call.channel.is_gone:

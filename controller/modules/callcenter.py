@@ -18,12 +18,15 @@ collide across accounts (ids hold no `.`):
 
 mod_callcenter keeps agents and tiers in its own database; the controller's agent statuses
 (store/agents.py) are the truth it is brought back to whenever a queue is used or an agent's
-status changes (`sync`): one `queue list agents`, then only what differs is changed.
+status changes (`sync`): one `queue list agents`, then only what differs is changed. An agent's
+wrap-up-time is the longest `agent_wrapup_time` of the agent's queues (mod_callcenter has one per
+agent, Kazoo one per queue).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -40,6 +43,7 @@ FS_STATUS = {READY: "Available", PAUSED: "On Break", LOGGED_OUT: "Logged Out"}
 RING_TIMEOUT_VARIABLE = "acdc_agent_ring_timeout"
 DEFAULT_WAIT = 3600  # Kazoo's connection_timeout
 DEFAULT_RING = 15  # Kazoo's agent_ring_timeout
+MAX_WRAP_UP = 86_400
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -50,6 +54,7 @@ class Agent:
     name: str
     contact: str
     status: str  # mod_callcenter's: Available, On Break, Logged Out
+    wrap_up: int = 0  # seconds after a queue call before the next is offered (wrap-up-time)
 
 
 def queue_name(account_id: str, queue: Mapping[str, Any]) -> str | None:
@@ -94,9 +99,10 @@ def agents_of(
     statuses: Mapping[str, str],
     *,
     dialling: tuple[str, str],
+    wrap_up: Callable[[Mapping[str, Any]], int] = lambda user: 0,
 ) -> list[Agent]:
-    """The queue's agents with their contacts and statuses (a user with nothing to ring is
-    logged out as far as FreeSWITCH is concerned)."""
+    """The queue's agents with their contacts, statuses and wrap-up times (a user with nothing
+    to ring is logged out as far as FreeSWITCH is concerned)."""
     realm, route_profile = dialling
     devices = list(devices)
     agents = []
@@ -106,7 +112,7 @@ def agents_of(
             continue
         dial = contact(bridging.owned_by(devices, user_id), realm, route_profile)
         status = FS_STATUS[statuses.get(user_id, LOGGED_OUT)] if dial else FS_STATUS[LOGGED_OUT]
-        agents.append(Agent(name, dial or "error/USER_NOT_REGISTERED", status))
+        agents.append(Agent(name, dial or "error/USER_NOT_REGISTERED", status, wrap_up(users[user_id])))
     return agents
 
 
@@ -115,7 +121,16 @@ def queue_agents(services: Services, account_id: str, queue_id: str) -> list[Age
     account, users, devices, _ = services.group_context(account_id)
     statuses = AgentStatuses(services.rds).all(account_id)
     dialling = (str(account.get("realm") or ""), services.settings.route_profile)
-    return agents_of(account_id, queue_id, users, devices.values(), statuses, dialling=dialling)
+    wrap_up = functools.partial(wrap_up_of, functools.cache(lambda qid: services.document(account_id, "queues", qid)))
+    return agents_of(account_id, queue_id, users, devices.values(), statuses, dialling=dialling, wrap_up=wrap_up)
+
+
+def wrap_up_of(queue: Callable[[str], Mapping[str, Any] | None], user: Mapping[str, Any]) -> int:
+    """The agent's wrap-up time: Kazoo's `agent_wrapup_time` is a queue's, mod_callcenter's
+    wrap-up-time an agent's (one agent for all their queues), so an agent of several queues
+    gets the longest of theirs."""
+    times = [seconds(queue(str(q)) or {}, "agent_wrapup_time", 0) for q in user.get("queues") or []]
+    return min(max(times, default=0), MAX_WRAP_UP)
 
 
 def tell(services: Services, api: Api, account_id: str, user: Mapping[str, Any]) -> None:
@@ -149,6 +164,8 @@ def sync(api: Api, queue: str, agents: Iterable[Agent]) -> None:
             api(f"callcenter_config agent set contact {agent.name} {agent.contact}")
         if row is None or row.get("status") != agent.status:
             api(f"callcenter_config agent set status {agent.name} '{agent.status}'")
+        if (row or {}).get("wrap_up_time", "0") != str(agent.wrap_up):  # (mod_callcenter's default: 0)
+            api(f"callcenter_config agent set wrap_up_time {agent.name} {agent.wrap_up}")
         if row is None:
             api(f"callcenter_config tier add {queue} {agent.name} 1 1")
     for name in present:

@@ -139,7 +139,8 @@ class Accounts:
             for template_id in templates:
                 pipe.delete(keys.template(aid, str(template_id)))
             # each call record expires itself; the agents' statuses go with their users
-            pipe.delete(keys.templates(aid), keys.smtplog(aid), keys.cdrs(aid), keys.agent_statuses(aid))
+            pipe.delete(keys.templates(aid), keys.smtplog(aid), keys.cdrs(aid), keys.agent_statuses(aid),
+                        keys.queue_waits(aid))
             pipe.srem(keys.ACCOUNTS, aid)
             revisions.bump(pipe, aid)
 

@@ -13,6 +13,7 @@ Layout (all values are JSON documents unless said otherwise):
 - `account:{aid}:cdrs`                    sorted set of call record ids by the call's start (unix time)
 - `cdr:{aid}:{cdr id}`                     one call record, expiring after CONTROLLER_CDR_DAYS
 - `account:{aid}:acdc_agents`             hash user id -> the agent's status (store/agents.py)
+- `account:{aid}:acdc_waits`              hash queue id -> its recent waits (store/queue_waits.py)
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def cdr(aid: str, cdr_id: str) -> str:
 
 def agent_statuses(aid: str) -> str:
     return f"account:{aid}:acdc_agents"
+
+
+def queue_waits(aid: str) -> str:
+    return f"account:{aid}:acdc_waits"
 
 
 def all_of_account(aid: str) -> list[str]:
