@@ -185,13 +185,12 @@ ANNOUNCED = {**QUEUE, "max_priority": 5,
              "announcements": {"position_announcements_enabled": True, "wait_time_announcements_enabled": True}}
 
 
-def load_announced_queue(rds: redis.Redis, queue: dict[str, Any] | None = None) -> None:
+def load_announced_queue(rds: redis.Redis, queue: dict[str, Any] | None = None, **documents: Any) -> None:
     """The queue with announcements; its main number, and a VIP number whose callers have
     priority 3."""
-    load_queue(rds, queue or ANNOUNCED)
     doc = bundle([flow(MAIN, node("acdc_member", {"id": QUEUE["id"]}), "cf-queue"),
                   flow(VIP, node("acdc_member", {"id": QUEUE["id"], "priority": 3}), "cf-vip")],
-                 queues=[queue or ANNOUNCED])
+                 queues=[queue or ANNOUNCED], **documents)
     doc["users"] = [{**u, "queues": [QUEUE["id"]]} if u["id"] == "u-bob" else u for u in doc["users"]]
     load_bundle(rds, doc, "announced queue bundle")
 
@@ -222,11 +221,14 @@ def test_waiting_callers_hear_their_place_in_the_order_of_service_and_the_estima
 def test_the_announcement_stops_when_an_agent_answers_and_the_wait_counts_for_the_next_estimate(
     rds: redis.Redis, esl_server: OutboundServer
 ) -> None:
-    load_announced_queue(rds, {**QUEUE, "announcements": {"position_announcements_enabled": True}})
+    # the account's own media plays; a path or URL a tenant wrote is never sent (the words are said)
+    media = {"you_are_at_position": "m-place", "in_the_queue": "http://127.0.0.1:8000/in.wav"}
+    load_announced_queue(rds, {**QUEUE, "announcements": {"position_announcements_enabled": True, "media": media}},
+                         media=[{"id": "m-place", "name": "Place", "tts": {"text": "Your place is"}}])
     AgentStatuses(rds).set(ACCOUNT, "u-bob", READY)
     record = call(esl_server, MAIN, callcenter=Callcenter(), bridges=(BridgeOutcome("answered", ring=1.3, talk=0.3),))
     assert record.variables["cc_cause"] == "answered"
-    said = "tts://flite|slt|You are at position 1 in the queue."
+    said = "file_string://tts://flite|slt|Your place is!tts://flite|slt|1!tts://flite|slt|in the queue."
     assert record.displaced == [("start", said), ("stop", said)]
     assert [line for line in record.command_lines() if "uuid_displace" in line] == [
         f"api uuid_displace {record.uuid} start '{said}' 30", f"api uuid_displace {record.uuid} stop '{said}'"]

@@ -80,7 +80,7 @@ def wait(call: Call, queue: dict[str, Any], name: str, score: int = 0) -> Next:
         "cc_exit_keys": str(queue.get("caller_exit_key") or "#"),
         callcenter.RING_TIMEOUT_VARIABLE: str(callcenter.seconds(queue, "agent_ring_timeout", callcenter.DEFAULT_RING)),
         "hangup_after_bridge": "true",
-        **({"cc_base_score": str(score)} if score else {}),
+        "cc_base_score": str(score),  # (set also when 0: the channel may have been in a queue before)
     }
     announcer = queue_announcements.start(call, queue, name)
     joined = time.monotonic()

@@ -3,8 +3,8 @@ acdc_announcements), for `acdc_member`.
 
 The queue's `announcements`: `position_announcements_enabled`, `wait_time_announcements_enabled`
 (both false by default), `interval` (30 s, at least 15) and `media` (Kazoo's four prompts
-`you_are_at_position`, `in_the_queue`, `increase_in_call_volume`, `the_estimated_wait_time_is`,
-media references; without them the same words are spoken by flite). As Kazoo does, the first
+`you_are_at_position`, `in_the_queue`, `increase_in_call_volume`, `the_estimated_wait_time_is`:
+ids of the account's media; without them the same words are spoken by flite). As Kazoo does, the first
 announcement comes as the caller joins, then one every `interval`: "You are at position 2 in the
 queue." (the caller's rank among the members waiting, as `callcenter_config queue list members`
 orders them: by score, mod_callcenter's order of service), then "We are experiencing an increase
@@ -49,7 +49,6 @@ from controller.errors import ChannelGoneError, CommandError
 from controller.esl.safety import inert
 from controller.logcontext import share_call
 from controller.modules import callcenter, media_refs
-from controller.modules.prompts import file_prompt
 from controller.store.queue_waits import QueueWaits
 
 log = logging.getLogger(__name__)
@@ -137,13 +136,19 @@ def path(said: list[Part]) -> str:
 
 
 def files_of(call: Call, settings: Settings) -> Settings:
-    """The settings with their media references resolved to files (one that cannot be played in
-    a file_string, or not at all, is spoken instead)."""
+    """The settings with their media resolved to what FreeSWITCH plays. Only the account's own
+    media documents are taken (a file the controller names, or their `tts` text): the prompt goes
+    out as an API command, where the checks `execute` makes on an application's files and URLs
+    do not apply, so a path or URL a tenant wrote never does. Anything else, or what cannot be
+    played in a file_string, is spoken instead."""
     media = {}
     for name, ref in settings.media.items():
-        file = file_prompt(media_refs.resolve(call, ref)).file
-        if file and "!" not in file and "'" not in file:
-            media[name] = file
+        found = media_refs.lookup(call, ref)
+        playable = found.playable if found is not None else ""
+        if playable and "!" not in playable and (playable.startswith("tts://") or playable.split() == [playable]):
+            media[name] = playable
+        else:
+            log.info("call %s: announcement prompt %s is not one of the account's media: spoken", call.uuid, name)
     return dataclasses.replace(settings, media=media)
 
 
