@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -46,6 +45,7 @@ from gevent.event import Event
 
 from controller.call import Call
 from controller.errors import ChannelGoneError, CommandError
+from controller.esl.commands import UUID
 from controller.esl.safety import inert
 from controller.logcontext import share_call
 from controller.modules import callcenter, media_refs
@@ -68,7 +68,6 @@ WORDS = {
 WAIT_STEPS = ((59, "less than one minute."), (300, "about five minutes."), (600, "about ten minutes."),
               (900, "about fifteen minutes."), (1800, "about thirty minutes."), (2700, "about forty five minutes."),
               (3600, "about one hour."))
-_UUID = re.compile(r"[0-9A-Za-z-]{8,64}")
 
 Part = tuple[str, str]  # ("file", path) or ("text", words)
 
@@ -158,7 +157,6 @@ class Announcer:
     def __init__(self, call: Call, queue: Mapping[str, Any], name: str, settings: Settings) -> None:
         self.call, self.name, self.settings = call, name, settings
         self.queue_id = str(queue.get("id") or "")
-        self.said: list[str] = []  # the prompts started, for the log and the tests
         self._last_wait: int | None = None
         self._playing = ""
         self._stopped = Event()
@@ -195,11 +193,11 @@ class Announcer:
         grew = wait is not None and self._last_wait is not None and wait > self._last_wait
         self._last_wait = wait if wait is not None else self._last_wait
         prompt = path(parts(self.settings, place, wait, grew))
-        if prompt and _UUID.fullmatch(self.call.uuid) and not self._stopped.is_set():
+        if prompt and UUID.fullmatch(self.call.uuid) and not self._stopped.is_set():
             self._silence()
             api(f"uuid_displace {self.call.uuid} start '{prompt}' {self.settings.interval}")
             self._playing = prompt
-            self.said.append(prompt)
+            log.debug("call %s: announced in %s: %s", self.call.uuid, self.name, prompt)
         return True
 
     def _average_wait(self) -> int | None:
