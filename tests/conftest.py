@@ -155,7 +155,8 @@ def session_processes(folders: list[Path]) -> list[str]:
                 continue
             where = os.readlink(entry / "cwd") if os.access(entry / "cwd", os.R_OK) else ""
             marked = SESSION_MARK.encode() in (entry / "environ").read_bytes()
-            if marked or any(str(f) in command or where.startswith(str(f)) for f in folders):
+            if marked or any(f"{f}/" in f"{command} " or f"{f} " in f"{command} " or f"{where}/".startswith(f"{f}/")
+                             for f in folders):
                 found.append(f"{entry.name} {command[:160]}")
     return found
 
