@@ -113,6 +113,8 @@ class Call:
         # digits lead somewhere, as Kazoo's cf_exe:attempt does.
         self.children: frozenset[str] = frozenset()
         self._handlers: list[tuple[TerminationHandler, dict[str, Any]]] = []
+        # A call completed after its process died: the channel's variables in its CHANNEL_DESTROY
+        self.last_variables: Mapping[str, str] = {}
         self._terminated = False
         self.kept = False  # its end went to the spool: Redis could not take it
         # While handlers marked queues_jobs_only run: the jobs they queue, each with what to do
@@ -176,6 +178,7 @@ class Call:
         """What a CHANNEL_DESTROY seen on an inbound connection tells of a call rebuilt from
         Redis: its hangup and, where the stored state missed them, its answer and bridge."""
         self._apply("CHANNEL_HANGUP_COMPLETE", event)
+        self.last_variables = event  # the channel's variables at its end, for a handler to read
         if event.get("Caller-Channel-Answered-Time", "0") not in ("", "0"):
             self.state.answered = True
         if event.get("Caller-Channel-Bridged-Time", "0") not in ("", "0"):
@@ -189,6 +192,10 @@ class Call:
     def mark_conferenced(self) -> None:
         """The caller is joining a conference room: they reached people, the call is not missed."""
         self.state.conferenced = True
+        self._persist()
+
+    def save_state(self) -> None:
+        """A registered handler's data changed: write the call's state again soon."""
         self._persist()
 
     def mark_fax_mailed(self) -> None:

@@ -7,10 +7,13 @@ Recipients, as Kazoo's fax_request finds them: with a faxbox, its `owner_id` and
 node's `owner_id`. A node's own `owner_id` is added to a box's. The job is keyed by the call and
 its template, so a call mails one of them once.
 
-The job is queued when the call ends, by a termination handler, as missed_call_alert's is: a
-Redis that does not answer then, or a controller that dies after the fax, leaves it to the spool
-or to the controller that finishes the call, and the fax is still mailed once. The call is marked
-at once, so that a missed_call_alert before the fax sends nothing for it.
+The job is queued when the call ends, by a termination handler, as missed_call_alert's is,
+registered before rxfax starts (`expect`) and given the result once rxfax ends (`settle`): a
+Redis that does not answer then, or a controller that dies during or after the fax, leaves it to
+the spool or to the controller that finishes the call, and the fax is still mailed once. A call
+finished without the result (its controller died during the fax) reads it from the variables of
+the channel's CHANNEL_DESTROY, where mod_spandsp left it. The call is marked at once, so that a
+missed_call_alert before the fax sends nothing for it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from controller.call import Call
 from controller.flow import queues_jobs_only
+from controller.modules import fax_result
 from controller.notify.calldata import call_data, instance_of
 from controller.notify.job import make_job
 
@@ -46,21 +50,41 @@ def recipients(data: Mapping[str, Any], box: Mapping[str, Any] | None) -> list[d
     return found
 
 
-def notify(call: Call, data: Mapping[str, Any], box: Mapping[str, Any] | None, fax: dict[str, Any]) -> None:
-    """Have the job of this fax (`fax`: fax_result.about) queued when the call ends."""
+def expect(call: Call, data: Mapping[str, Any], box: Mapping[str, Any] | None, *, fax_id: str, started: float,
+           path: str) -> dict[str, Any]:
+    """Before rxfax: have this fax's job queued when the call ends, whatever happens meanwhile.
+    Returns the handler's data, which `settle` completes with the result."""
+    about: dict[str, Any] = {"fax_id": fax_id, "started": started, "path": path}
     if box:
-        fax = {**fax, "box_id": str(box["id"]), "box_name": str(box.get("name", ""))}
+        about.update(box_id=str(box["id"]), box_name=str(box.get("name", "")))
     owner = data.get("owner_id") or (box or {}).get("owner_id")
     if owner:
-        fax["owner_id"] = str(owner)
-    call.register_termination(send, {"recipients": recipients(data, box), "fax": fax})
+        about["owner_id"] = str(owner)
+    entry = {"recipients": recipients(data, box), "expected": about}
+    call.register_termination(send, entry)
     call.mark_fax_mailed()
+    return entry
+
+
+def settle(call: Call, entry: dict[str, Any], result: fax_result.FaxResult) -> None:
+    """rxfax ended: the job will say how (`result`)."""
+    entry["fax"] = described(entry["expected"], result)
+    call.save_state()
+
+
+def described(expected: Mapping[str, Any], result: fax_result.FaxResult) -> dict[str, Any]:
+    """The job's `data.fax`: fax_result.about, with the box and owner."""
+    fax = fax_result.about(str(expected["fax_id"]), float(expected["started"]), str(expected["path"]), result)
+    fax.update({k: expected[k] for k in ("box_id", "box_name", "owner_id") if k in expected})
+    return fax
 
 
 @queues_jobs_only
 def send(call: Call, data: dict[str, Any]) -> None:
-    """Termination handler: queue the fax's one job."""
-    kind = RECEIVED if data["fax"]["success"] else FAILED
+    """Termination handler: queue the fax's one job. Without the result (the controller that
+    ran rxfax died), the channel's last variables tell it, else the call dropped."""
+    fax = data.get("fax") or described(data["expected"], fax_result.read(call.last_variables, is_gone=True))
+    kind = RECEIVED if fax["success"] else FAILED
     job = make_job(kind, call.account_id, call_data(call), instance=instance_of(call),
-                   recipients=list(data["recipients"]), data={"fax": dict(data["fax"])})
+                   recipients=list(data["recipients"]), data={"fax": dict(fax)})
     call.queue_job(job)

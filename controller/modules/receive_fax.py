@@ -84,7 +84,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
         ("answer", ""),
         ("rxfax", one_line(path)),
     ]
-    started = time.time()
+    entry = fax_notify.expect(call, data, box, fax_id=fax_id, started=time.time(), path=path)
     try:
         completion: Mapping[str, str] = call.channel.execute_all(steps)
     except ChannelGoneError:
@@ -92,6 +92,6 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     result = fax_result.read(completion, call.channel.is_gone)
     log.info("call %s: fax %s %s (%s, %d pages)", call.uuid, fax_id,
              "received" if result.is_success else "failed", result.text, result.transferred_pages)
-    fax_notify.notify(call, data, box, fax_result.about(fax_id, started, path, result))
+    fax_notify.settle(call, entry, result)
     call.channel.hangup()
     return None
