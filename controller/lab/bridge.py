@@ -204,8 +204,8 @@ def _answered(call: SimulatedCall, leg: Channel, outcome: BridgeOutcome, dial: s
         return _taken(call, leg, talking.picked.get())
     if not call.hungup.is_set():  # the callee hangs up first
         _callee_hangs_up(call, leg)
-    else:  # the caller hung up: call.hangup() already sent CHANNEL_UNBRIDGE
-        _end_leg(call, leg, "NORMAL_CLEARING", hung_up=True)
+    else:  # the caller hung up or was transferred: CHANNEL_UNBRIDGE was already sent
+        _end_leg(call, leg, leg.values.get("Hangup-Cause", "NORMAL_CLEARING"), hung_up=True)
     return "_none_"
 
 

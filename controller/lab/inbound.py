@@ -6,14 +6,15 @@ every subscribed event that passes the connection's filters, of every simulated 
 relays here: both legs of a bridge, CHANNEL_CREATE first and CHANNEL_DESTROY once the call's
 outbound socket has closed (FreeSWITCH destroys the session only then; the a-leg's destroy is
 seen only here). `api global_getvar core_uuid` and `api uuid_exists UUID` answer from the
-channels relayed here.
+channels relayed here; `api uuid_transfer UUID TARGET [DIALPLAN] [CONTEXT]` moves a call running
+here to TARGET (SimulatedCall.transfer: the same channel connects to the controller again).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from gevent import socket as gsocket
 from gevent.lock import Semaphore
@@ -22,6 +23,14 @@ from gevent.server import StreamServer
 from controller.esl import wire
 from controller.lab import render
 from controller.lab.subscriptions import Filters, Lookup, Subscriptions, frame_lookup
+
+TRANSFER_USAGE = "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"  # mod_commands
+
+
+class Transferable(Protocol):
+    """A call this FreeSWITCH runs that `uuid_transfer` can move (simulator.SimulatedCall)."""
+
+    def transfer(self, target: str, dialplan: str = "", context: str = "") -> str: ...
 
 
 class _Subscriber:
@@ -54,6 +63,7 @@ class InboundServer:
         self._subscribers: list[_Subscriber] = []
         self._server = StreamServer(("127.0.0.1", 0), self._handle)
         self.channels: set[str] = set()  # the uuids of the channels up now
+        self.calls: dict[str, Transferable] = {}  # the calls connected to a controller now, by uuid
         self.on_send: Callable[[bytes], None] | None = None  # told each event frame sent (a recorder)
         self.core_uuid = dict(render.connect_headers())["Core-UUID"]  # what every simulated call carries
         # More API commands, by name: the arguments -> the answer (valet_info, conference, ...).
@@ -130,9 +140,25 @@ class InboundServer:
             return self.core_uuid
         if len(words) == 2 and words[0] == "uuid_exists":
             return "true" if words[1] in self.channels else "false"
+        if words and words[0] == "uuid_transfer":
+            return self._transfer(words[1:])
         if words and words[0] in self.apis:
             return self.apis[words[0]](words[1:])
         return f"-ERR {words[0] if words else ''} Command not found!\n"
+
+    def _transfer(self, args: list[str]) -> str:
+        """`uuid_transfer <uuid> <target> [<dialplan>] [<context>]`, as mod_commands answers it:
+        `+OK`, `-ERR No such channel!` for a channel this FreeSWITCH does not run, the usage for
+        too few or too many words. Moving the other leg (`-bleg`, `-both`) is not simulated."""
+        if not 2 <= len(args) <= 5:
+            return TRANSFER_USAGE
+        if args[1] in ("-bleg", "-both"):
+            return "-ERR the simulator transfers the named channel only (no -bleg, -both)\n"
+        call = self.calls.get(args[0])
+        if call is None:
+            return "-ERR No such channel!\n"
+        dialplan, context = [*args[2:4], "", ""][:2]
+        return call.transfer(args[1], dialplan, context)
 
     def _command(self, subscriber: _Subscriber, command: wire.Command) -> bool:
         """Answer one command; False ends the connection."""

@@ -60,11 +60,18 @@ def _spec(event: str) -> dict[str, Any]:
 
 # Headers FreeSWITCH adds once the call reaches some state, placed after their anchor; templates
 # captured earlier lack them: Hangup-Cause after a hangup, the callee's ID once a callee rang, and
-# the Other-Type / Other-Leg-* block once bridged (bridge capture: CHANNEL_HANGUP onwards).
+# the Other-Type / Other-Leg-* block once bridged (bridge capture: CHANNEL_HANGUP onwards); a
+# transferred channel's caller profile has a Transfer-Source and an RDNIS (the destination it was
+# transferred from), where switch_caller_profile_event_set_data writes them.
 OPTIONAL_AFTER = {
     "Answer-State": ("Hangup-Cause",),
     "Caller-Orig-Caller-ID-Number": ("Caller-Callee-ID-Name", "Caller-Callee-ID-Number"),
+    "Caller-Source": ("Caller-Transfer-Source",),
+    "Caller-Context": ("Caller-RDNIS",),
 }
+# The connect reply carries the caller profile twice (Channel-* and Caller-*).
+CONNECT_OPTIONAL_AFTER = {f"{prefix}-{anchor}": (f"{prefix}-{name}",) for prefix in ("Channel", "Caller")
+                          for anchor, name in (("Source", "Transfer-Source"), ("Context", "RDNIS"))}
 OTHER_LEG_ANCHOR = "Caller-Privacy-Hide-Number"
 
 
@@ -167,21 +174,29 @@ def disconnect_notice(uuid: str, channel_name: str, linger: int | None) -> bytes
 
 
 @functools.cache
-def _connect_template() -> tuple[tuple[tuple[str, bytes], ...], tuple[tuple[str, bytes], ...]]:
-    """The connect reply's own headers, encoded once: those before the variables and the
-    trailer from `Content-Type` on."""
+def _connect_template() -> tuple[tuple[tuple[str, bytes], ...], tuple[tuple[str, bytes], ...],
+                                 tuple[tuple[int, tuple[str, ...]], ...]]:
+    """The connect reply's own headers, encoded once: those before the variables, the trailer
+    from `Content-Type` on, and where the optional profile headers go (last position first)."""
     headers = [(n, v) for n, v in connect_headers() if not n.startswith("variable_")]
     cut = next(i for i, (name, _) in enumerate(headers) if name == "Content-Type")
     encoded = tuple((name, line(name, value)) for name, value in headers)
-    return encoded[:cut], encoded[cut:]
+    names = [name for name, _ in encoded[:cut]]
+    inserts = sorted(((names.index(anchor) + 1, optional) for anchor, optional in CONNECT_OPTIONAL_AFTER.items()
+                      if anchor in names), reverse=True)
+    return encoded[:cut], encoded[cut:], tuple(inserts)
 
 
 def connect_reply(lines: Mapping[str, bytes], variables: bytes) -> bytes:
     """The connect reply: the CHANNEL_DATA block (no Content-Length), URL-encoded, variables
     last, then Content-Type command/reply, Reply-Text +OK, Socket-Mode and Control, as the
-    captures show."""
-    head, trailer = _connect_template()
+    captures show (a transferred channel's Transfer-Source and RDNIS in its profile)."""
+    head, trailer, inserts = _connect_template()
     parts = [lines.get(name, static) for name, static in head]
+    for position, optional in inserts:
+        found = [lines[name] for name in optional if lines.get(name)]
+        if found:
+            parts[position:position] = found
     parts.append(variables)
     parts.extend(static for _, static in trailer)
     return b"".join(parts) + b"\n"

@@ -11,6 +11,14 @@ CS_REPORTING, CHANNEL_HANGUP_COMPLETE, then the disconnect notice(s). Events go 
 subscribed (`myevents`, `event plain ...`). CHANNEL_DESTROY never goes on this socket: it is
 published, with every other event of the call, to an optional InboundServer once the socket has
 closed.
+
+`uuid_transfer` on that InboundServer (SimulatedCall.transfer) moves the channel out of its
+`socket` application as switch_ivr_session_transfer does: a new caller profile (the target as
+Destination-Number, Transfer-Source, RDNIS, the next Profile-Index), transfer_source and
+transfer_history set, a ringing callee cancelled (a bridged one hung up with BLIND_TRANSFER), the
+running application and `socket` completed; the same channel then connects to the controller
+again, the scenario going on there (its next bridge outcomes). The first connection is neither
+hung up nor closed by the simulator: the controller closes it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from gevent.queue import Queue
 from controller.esl import wire
 from controller.lab import apps, bridge, callee, event_socket, render, report
 from controller.lab.channel import Channel
+from controller.lab.event_socket import NO_SUCH_CHANNEL
 from controller.lab.inbound import InboundServer
 from controller.lab.keypad import HANGUP, Keypad
 from controller.lab.scenario import BridgeOutcome, Scenario
@@ -57,6 +66,15 @@ class CallRecord:
     first_execute_at: float | None = None
     closed_at: float = 0.0  # when the outbound socket was closed (monotonic, as the others)
     ended_at: float = 0.0
+    transferred_to: str = ""  # uuid_transfer moved the channel to this destination
+    after_transfer: CallRecord | None = None  # the same channel's next connection, then
+
+    def connections(self) -> list[CallRecord]:
+        """This connection and those the channel made after each transfer, in order."""
+        found: list[CallRecord] = [self]
+        while found[-1].after_transfer is not None:
+            found.append(found[-1].after_transfer)
+        return found
 
     def app_names(self) -> list[str]:
         return [name for name, _ in self.apps]
@@ -79,11 +97,14 @@ class CallRecord:
 class SimulatedCall:
     """One channel talking to the controller over one socket."""
 
-    def __init__(self, sock: gsocket.socket, scenario: Scenario, inbound: InboundServer | None = None) -> None:
+    def __init__(self, sock: gsocket.socket, scenario: Scenario, inbound: InboundServer | None = None,
+                 address: tuple[str, int] | None = None, earlier: SimulatedCall | None = None) -> None:
         self.sock = sock
         self.inbound = inbound
         self.scenario = scenario
-        self.channel = Channel.inbound(scenario)
+        self.address = address  # the controller's: where a transferred channel connects again
+        self.earlier = earlier  # the same channel's connection before a transfer
+        self.channel: Channel = earlier.channel if earlier is not None else Channel.inbound(scenario)
         self.uuid = self.channel.uuid
         self.record = CallRecord(self.uuid)
         self.hungup = Event()
@@ -108,6 +129,16 @@ class SimulatedCall:
         self._cause = "NORMAL_CLEARING"
         self._bridges = iter(scenario.bridges)
         self._last_bridge = scenario.bridges[-1] if scenario.bridges else None
+        self.started = time.monotonic()  # the channel's first connection
+        self.timeout = 30.0
+        self.tap: Callable[[gsocket.socket], gsocket.socket] | None = None
+        self.transfer_to: str | None = None
+        self._next: gevent.Greenlet | None = None  # placing the channel again after a transfer
+        if earlier is not None:  # the scenario goes on (bridge outcomes, hang-up time); keypresses do not
+            self._bridges, self._last_bridge = earlier._bridges, earlier._last_bridge
+            self.started, self.timeout, self.tap = earlier.started, earlier.timeout, earlier.tap
+            self.answered = earlier.answered
+            self.keypad = Keypad((), self.emit, self.hungup)
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -189,19 +220,25 @@ class SimulatedCall:
 
     def run(self, timeout: float) -> CallRecord:
         self.record.connected_at = time.monotonic()
+        self.timeout = timeout
         if self.inbound is not None:
-            self.inbound.relay("CHANNEL_CREATE", self.channel.created_event(), self.uuid)
+            if self.earlier is None:
+                self.inbound.relay("CHANNEL_CREATE", self.channel.created_event(), self.uuid)
+            self.inbound.calls[self.uuid] = self
         self._runner = gevent.spawn(self._run_apps)
         self._greenlets += [gevent.spawn(self._read_commands), self._runner]
         if self.scenario.hangup_after is not None:
-            self.later(self.scenario.hangup_after, self.caller_hangs_up)
+            self.later(max(0.0, self.started + self.scenario.hangup_after - time.monotonic()), self.caller_hangs_up)
         self.keypad.start()
         if not self.closed.wait(timeout):
             self.record.closed_by = "timeout"
         self.closed.set()
         self._stop()
         self.record.closed_at = time.monotonic()
-        self._destroy()
+        if self._next is not None:  # transferred: the channel lives on in its next connection
+            self.record.after_transfer = self._next.get()
+        else:
+            self._destroy()
         self.record.ended_at = time.monotonic()
         self.record.variables = {name.removeprefix("variable_"): value
                                  for name, value in self.channel.variables.items()}
@@ -229,6 +266,8 @@ class SimulatedCall:
         leaves the `socket` app and, the dialplan being over, hangs up."""
         if self.inbound is None:
             return
+        if self.inbound.calls.get(self.uuid) is self:
+            del self.inbound.calls[self.uuid]
         self.running = None
         self.hangup("NORMAL_CLEARING")
         self.publish(self.channel, "CHANNEL_DESTROY")
@@ -365,7 +404,83 @@ class SimulatedCall:
         if self.running is None:
             self._finish_hangup()
 
+    # --- a transfer ----------------------------------------------------------------------------
+
+    def transfer(self, target: str, dialplan: str = "", context: str = "") -> str:
+        """`uuid_transfer <uuid> <target> [<dialplan>] [<context>]` (mod_commands answers `+OK`):
+        switch_ivr_session_transfer gives the channel a new caller profile and sets its
+        transfer_source / transfer_history (`<epoch>:<profile uuid>:bl_xfer:<target>/<context>/
+        <dialplan>`), hangs a bridged callee up with BLIND_TRANSFER (a ringing one's originate
+        is cancelled), and moves the channel out of `socket`: the running application and the
+        `socket` application complete, and the dialplan brings the channel back to the
+        controller as a new connection (dialplan and context default to the profile's)."""
+        if self.hungup.is_set() or self.transfer_to is not None:
+            return NO_SUCH_CHANNEL
+        channel = self.channel
+        dialplan = dialplan or channel.lookup("dialplan") or "XML"
+        context = context or channel.lookup("context") or "default"
+        source = f"{int(time.time())}:{uuids.uuid4()}:bl_xfer:{target}/{context}/{dialplan}"
+        index = int(channel.values.get("Caller-Profile-Index", "1")) + 1
+        profile = {"Destination-Number": target, "Dialplan": dialplan, "Context": context,
+                   "RDNIS": channel.lookup("destination_number") or "", "Transfer-Source": source,
+                   "Profile-Index": str(index), "Profile-Created-Time": str(report.microseconds())}
+        channel.set_headers({f"{prefix}-{name}": value for prefix in ("Channel", "Caller")
+                             for name, value in profile.items()})
+        history = channel.variable("transfer_history")
+        if history is not None:  # a pushed variable is an array (ARRAY::a|:b)
+            pushed = [*history.removeprefix("ARRAY::").split("|:"), source]
+            channel.set_variable("transfer_history", "ARRAY::" + "|:".join(pushed))
+        else:
+            channel.set_variable("transfer_history", source)
+        channel.set_variable("transfer_source", source)
+        self.transfer_to = target
+        self.record.transferred_to = target
+        self.record.note("transfer", target)
+        if self.bridged_to is not None:
+            leg, self.bridged_to = self.bridged_to, None
+            callee.hung_up(leg, "BLIND_TRANSFER")
+            self.publish(leg, "CHANNEL_HANGUP")
+            bridge.set_bridge_end(self, "BLIND_TRANSFER")
+            self.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=leg.uuid)
+        self.hungup.set()  # for this connection's applications the channel is gone: they return
+        self.keypad.interrupt(HANGUP)
+        if self.running is None:
+            self._leave_for_transfer()
+        return "+OK\n"
+
+    def _leave_for_transfer(self) -> None:
+        """The park under `socket` ends (CHANNEL_UNPARK) and `socket` completes; the channel is
+        routed again and its `socket` connects to the controller once more."""
+        if self._finished:
+            return
+        self._finished = True
+        self.emit("CHANNEL_UNPARK")
+        response = self.channel.variable("current_application_response") or "_none_"
+        self.emit("CHANNEL_EXECUTE_COMPLETE", app_headers("socket", SOCKET_DATA, self._socket_app_uuid, response))
+        self._next = gevent.spawn(self._connect_again)
+
+    def _connect_again(self) -> CallRecord | None:
+        """The channel's next connection, played to its end; None if the controller could not be
+        reached (the channel is then destroyed)."""
+        if self.address is None:
+            raise RuntimeError("a transferred call needs the controller's address (run_call sets it)")
+        try:
+            sock = _dial(self.address, self.timeout)
+        except OSError:
+            self.publish(self.channel, "CHANNEL_DESTROY")
+            if self.inbound is not None and self.inbound.calls.get(self.uuid) is self:
+                del self.inbound.calls[self.uuid]
+            return None
+        sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        if self.tap is not None:
+            sock = self.tap(sock)
+        following = SimulatedCall(sock, self.scenario, self.inbound, self.address, earlier=self)
+        return following.run(self.timeout)
+
     def _finish_hangup(self) -> None:
+        if self.transfer_to is not None:
+            self._leave_for_transfer()
+            return
         if self._finished:
             return
         self._finished = True
@@ -444,14 +559,17 @@ def run_call(
     tap: Callable[[gsocket.socket], gsocket.socket] | None = None,
 ) -> CallRecord:
     """Dial the controller and play one call until the socket closes (or `timeout` s); returns
-    what happened. With `inbound`, every event of the call (both legs, CHANNEL_CREATE and
+    what happened (a call transferred meanwhile: once its later connections ended too, each in
+    `after_transfer`). With `inbound`, every event of the call (both legs, CHANNEL_CREATE and
     CHANNEL_DESTROY included) is also published there. `tap` wraps the connected socket (a
     recorder of the wire exchange: controller/lab/recording.py); without it nothing changes."""
     sock = _dial(address, timeout)
     sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)  # as mod_event_socket does
     if tap is not None:
         sock = tap(sock)
-    return SimulatedCall(sock, scenario, inbound).run(timeout)
+    call = SimulatedCall(sock, scenario, inbound, address)
+    call.tap = tap
+    return call.run(timeout)
 
 
 def _dial(address: tuple[str, int], timeout: float) -> gsocket.socket:
