@@ -115,7 +115,7 @@ def _guarded(base: type[HTTPConnection], allow: Sequence[Network]) -> type[HTTPC
         sock = base._new_conn(self)
         try:
             refuse_peer(sock, allow)
-        except RefusedAddressError:
+        except BaseException:  # refused, or the peer already gone (getpeername: ENOTCONN)
             sock.close()
             raise
         return sock
