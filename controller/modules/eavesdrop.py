@@ -42,10 +42,11 @@ def handle(data: dict[str, Any], call: Call) -> Next:
     if not devices:
         pickup.say_no(call, NO_USERS)
         return None
-    rows, presences = pickup.channels(call), context.presences(devices)
-    legs = (pickup.device_legs(rows, presences, call.uuid, pickup.TALKING)
-            or pickup.placed_legs(call, rows, context.usernames(devices), pickup.TALKING)
-            or pickup.device_legs(rows, presences, call.uuid, pickup.UNANSWERED))
+    presences, usernames = context.presences(devices), context.usernames(devices)
+    legs = pickup.found_in_channels(call, lambda rows: (
+        pickup.device_legs(rows, presences, call.uuid, pickup.TALKING)
+        or pickup.placed_legs(call, rows, usernames, pickup.TALKING)
+        or pickup.device_legs(rows, presences, call.uuid, pickup.UNANSWERED)))
     if not legs:
         pickup.say_no(call, NO_CHANNELS)
         return None

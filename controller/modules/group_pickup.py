@@ -47,6 +47,7 @@ def pick_up(data: Mapping[str, Any], call: Call, context: pickup.Context) -> Non
     if not devices:
         pickup.say_no(call, NO_USERS)
         return
-    callers = pickup.ringing_callers(pickup.channels(call), context.presences(devices), call.uuid)
+    presences = context.presences(devices)
+    callers = pickup.found_in_channels(call, lambda rows: pickup.ringing_callers(rows, presences, call.uuid))
     if not callers or not pickup.intercept(call, callers[0], unanswered_only=True):
         pickup.say_no(call, NO_CHANNELS)

@@ -46,7 +46,8 @@ def take_over(data: Mapping[str, Any], call: Call, context: pickup.Context) -> N
         pickup.say_no(call, NO_USERS)
         return
     states = pickup.UNANSWERED | pickup.TALKING
-    callers = pickup.callers(pickup.channels(call), context.presences(devices), call.uuid, states)
+    presences = context.presences(devices)
+    callers = pickup.found_in_channels(call, lambda rows: pickup.callers(rows, presences, call.uuid, states))
     if not callers or not pickup.intercept(call, callers[0], unanswered_only=False):
         pickup.say_no(call, NO_CHANNELS)
 

@@ -23,8 +23,10 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import gevent
 
 from controller.call import Call
 from controller.esl.safety import multiset
@@ -132,6 +134,23 @@ def channels(call: Call) -> list[dict[str, str]]:
         log.info("call %s: FreeSWITCH listed no channels (%.80r)", call.uuid, answer)
         return []
     return [row for row in rows if isinstance(row, dict)]
+
+
+# FreeSWITCH's core database, which `show channels` reads, trails the channels themselves by up
+# to a few hundred milliseconds on a busy machine (a leg answered a moment ago can still read as
+# ringing): a lookup that finds nothing looks again this many times, this far apart.
+LOOK_AGAIN = 3
+LOOK_PAUSE = 0.25
+
+
+def found_in_channels(call: Call, find: Callable[[list[dict[str, str]]], list[str]]) -> list[str]:
+    """`find` over FreeSWITCH's channels, looked at again briefly while it finds nothing."""
+    for attempt in range(LOOK_AGAIN + 1):
+        found = find(channels(call))
+        if found or attempt == LOOK_AGAIN or call.channel.is_gone:
+            return found
+        gevent.sleep(LOOK_PAUSE)
+    return []
 
 
 def ringing_callers(rows: Iterable[Mapping[str, str]], presences: set[str], me: str) -> list[str]:
