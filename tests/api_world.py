@@ -7,14 +7,17 @@ small tree of accounts with tokens:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import redis
 import requests
 
 from controller.api.app import close_app, create_app
 from controller.api.server import ApiServer
+from controller.config import EslEndpoint, Settings
+from controller.lab.inbound import InboundServer
 from controller.services import Services
 from controller.store.tokens import Tokens
 from controller.workers.pool import WorkerPool
@@ -69,3 +72,25 @@ def serve_api(services: Services, workers: WorkerPool | None = None) -> Iterator
         session.close()
         server.stop(timeout=2)
         close_app(app)
+
+
+@contextmanager
+def simulated_switch(apis: Mapping[str, Callable[[list[str]], str]]) -> Iterator[InboundServer]:
+    """The simulator's inbound event socket answering these `api` commands (a module's
+    `switch` fixture wraps this)."""
+    server = InboundServer()
+    server.apis.update(apis)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def serve_api_asking(settings: Settings, rds: redis.Redis, switch: InboundServer) -> Iterator[Client]:
+    """serve_api, its CONTROLLER_FREESWITCH the simulated switch."""
+    host, port = switch.address
+    services = Services.build(dataclasses.replace(settings, freeswitch=(EslEndpoint(host, port, "ClueCon"),)), rds)
+    with serve_api(services) as client:
+        yield client

@@ -2,7 +2,6 @@
 as FreeSWITCH's mod_conference has them (the simulator's inbound socket answering `conference`
 from the rooms the simulated calls joined), muted and kicked through the API."""
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,12 +9,11 @@ import gevent
 import pytest
 import redis
 
-from controller.config import EslEndpoint, Settings
+from controller.config import Settings
 from controller.esl.server import OutboundServer
 from controller.lab.conferences import Rooms
 from controller.lab.inbound import InboundServer
-from controller.services import Services
-from tests.api_world import Client, serve_api
+from tests.api_world import Client, serve_api_asking, simulated_switch
 from tests.office import ACCOUNT, call, flow, load, node
 
 BASE = f"/v2/accounts/{ACCOUNT}/conferences"
@@ -30,18 +28,13 @@ def rooms() -> Rooms:
 
 @pytest.fixture
 def switch(rooms: Rooms) -> Iterator[InboundServer]:
-    server = InboundServer()
-    server.apis["conference"] = rooms.api
-    server.start()
-    yield server
-    server.stop()
+    with simulated_switch({"conference": rooms.api}) as server:
+        yield server
 
 
 @pytest.fixture
 def api(settings: Settings, rds: redis.Redis, switch: InboundServer) -> Iterator[Client]:
-    host, port = switch.address
-    services = Services.build(dataclasses.replace(settings, freeswitch=(EslEndpoint(host, port, "ClueCon"),)), rds)
-    with serve_api(services) as client:
+    with serve_api_asking(settings, rds, switch) as client:
         yield client
 
 

@@ -1,7 +1,6 @@
 """`GET /v2/accounts/{id}/parked_calls`: what FreeSWITCH's lot holds, asked over its inbound event
 socket (the simulator's, answering `valet_info` from the lots the simulated calls park in)."""
 
-import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -9,12 +8,12 @@ import gevent
 import pytest
 import redis
 
-from controller.config import EslEndpoint, Settings
+from controller.config import Settings
 from controller.esl.server import OutboundServer
 from controller.lab.inbound import InboundServer
 from controller.lab.valet import Lots
 from controller.services import Services
-from tests.api_world import Client, serve_api
+from tests.api_world import Client, serve_api, serve_api_asking, simulated_switch
 from tests.office import call, load, node
 
 PARKED = "/v2/accounts/acct-test/parked_calls"
@@ -37,19 +36,15 @@ def lots() -> Lots:
 
 @pytest.fixture
 def switch(lots: Lots) -> Iterator[InboundServer]:
-    server = InboundServer()
-    server.apis["valet_info"] = lambda args: lots.info(args[0] if args else "")
-    server.apis["uuid_dump"] = lambda args: uuid_dump(lots, args)
-    server.start()
-    yield server
-    server.stop()
+    apis = {"valet_info": lambda args: lots.info(args[0] if args else ""),
+            "uuid_dump": lambda args: uuid_dump(lots, args)}
+    with simulated_switch(apis) as server:
+        yield server
 
 
 @pytest.fixture
 def api(settings: Settings, rds: redis.Redis, switch: InboundServer) -> Iterator[Client]:
-    host, port = switch.address
-    services = Services.build(dataclasses.replace(settings, freeswitch=(EslEndpoint(host, port, "ClueCon"),)), rds)
-    with serve_api(services) as client:
+    with serve_api_asking(settings, rds, switch) as client:
         yield client
 
 

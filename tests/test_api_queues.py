@@ -2,20 +2,18 @@
 validated against queue.json, read with their agents (the users whose `queues` list names them),
 and the agents' statuses as the controller keeps them."""
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from controller.config import EslEndpoint, Settings
+from controller.config import Settings
 from controller.lab.callcenter import Callcenter
 from controller.lab.inbound import InboundServer
-from controller.services import Services
 from controller.store import keys
 from controller.store.agents import PAUSED, READY, AgentStatuses
 from controller.store.bundle import load_bundle
-from tests.api_world import Client, serve_api
+from tests.api_world import Client, serve_api_asking, simulated_switch
 from tests.office import ACCOUNT, bundle
 
 BASE = f"/v2/accounts/{ACCOUNT}/queues"
@@ -29,18 +27,13 @@ def center() -> Callcenter:
 
 @pytest.fixture
 def switch(center: Callcenter) -> Iterator[InboundServer]:
-    server = InboundServer()
-    server.apis["callcenter_config"] = center.api
-    server.start()
-    yield server
-    server.stop()
+    with simulated_switch({"callcenter_config": center.api}) as server:
+        yield server
 
 
 @pytest.fixture
 def api(settings: Settings, rds: redis.Redis, switch: InboundServer) -> Iterator[Client]:
-    host, port = switch.address
-    services = Services.build(dataclasses.replace(settings, freeswitch=(EslEndpoint(host, port, "ClueCon"),)), rds)
-    with serve_api(services) as client:
+    with serve_api_asking(settings, rds, switch) as client:
         yield client
 
 
