@@ -86,6 +86,18 @@ class CallState:
     answered_at: float | None = None
     ended_at: float | None = None
 
+    @property
+    def reached(self) -> str | None:
+        """How the caller reached someone, so that the call is not a missed one: `answered`
+        (bridged), `voicemail`, `conference` or `fax`; None for none of these. The one rule of
+        missed_call_alert and of the call's record."""
+        return next((name for flag, name in REACHED if getattr(self, flag)), None)
+
+
+# CallState's flags that say the caller reached someone, and what each is called, in this order.
+REACHED = (("bridged", "answered"), ("voicemail_left", "voicemail"), ("conferenced", "conference"),
+           ("fax_mailed", "fax"))
+
 
 class Call:
     """One call: channel data, routing facts, state and termination handlers."""
@@ -305,7 +317,7 @@ class Call:
                 self._handlers.append((handlers[name], data))
                 adopted += 1
         state = self.state
-        for flag in ("answered", "bridged", "voicemail_left", "fax_mailed", "conferenced"):
+        for flag in ("answered", *(flag for flag, _ in REACHED)):
             setattr(state, flag, getattr(state, flag) or bool(earlier.get(flag)))
         state.answered_at = state.answered_at or earlier.get("answered_at")
         self.started_at = min(self.started_at, float(earlier.get("started_at") or self.started_at))

@@ -34,8 +34,7 @@ def handle(data: dict[str, Any], call: Call) -> Next:
 def alert_if_missed(call: Call, data: dict[str, Any]) -> None:
     """Termination handler: queue the alert unless the call was bridged, left a message, had its
     fax mailed or was put in a conference room."""
-    state = call.state
-    if state.bridged or state.voicemail_left or state.fax_mailed or state.conferenced:
+    if call.state.reached is not None:
         return
     job = make_job(
         "missed_call", call.account_id, call_data(call), instance=instance_of(call), recipients=data["recipients"]

@@ -43,11 +43,8 @@ def outcome(call: Any) -> str:
     state = call.state
     if call.callflow_id is None or state.failed:
         return "failed"
-    if state.bridged:
-        return "answered"
-    for flag, name in (("voicemail_left", "voicemail"), ("conferenced", "conference"), ("fax_mailed", "fax")):
-        if getattr(state, flag, False):
-            return name
+    if state.reached is not None:
+        return str(state.reached)
     return "missed" if call.is_inbound else "other"
 
 
