@@ -394,15 +394,19 @@ class SimulatedCall:
             self.channel.set_variable("sip_hangup_disposition", disposition)
         if self.scenario.notice_before_completion and self.linger is not None and not self.linger_notice_sent:
             self.send_linger_notice()
-        if self.bridged_to is not None:
-            leg, self.bridged_to = self.bridged_to, None
-            callee.hung_up(leg, "NORMAL_CLEARING")
-            self.publish(leg, "CHANNEL_HANGUP")
-            bridge.set_bridge_end(self, "NORMAL_CLEARING")
-            self.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=leg.uuid)
+        self._end_bridge("NORMAL_CLEARING")
         self.keypad.interrupt(HANGUP)
         if self.running is None:
             self._finish_hangup()
+
+    def _end_bridge(self, cause: str) -> None:
+        """The callee this channel is bridged to (if any) hangs up with `cause`."""
+        if self.bridged_to is not None:
+            leg, self.bridged_to = self.bridged_to, None
+            callee.hung_up(leg, cause)
+            self.publish(leg, "CHANNEL_HANGUP")
+            bridge.set_bridge_end(self, cause)
+            self.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=leg.uuid)
 
     # --- a transfer ----------------------------------------------------------------------------
 
@@ -436,12 +440,7 @@ class SimulatedCall:
         self.transfer_to = target
         self.record.transferred_to = target
         self.record.note("transfer", target)
-        if self.bridged_to is not None:
-            leg, self.bridged_to = self.bridged_to, None
-            callee.hung_up(leg, "BLIND_TRANSFER")
-            self.publish(leg, "CHANNEL_HANGUP")
-            bridge.set_bridge_end(self, "BLIND_TRANSFER")
-            self.emit("CHANNEL_UNBRIDGE", Other_Leg_Unique_ID=leg.uuid)
+        self._end_bridge("BLIND_TRANSFER")
         self.hungup.set()  # for this connection's applications the channel is gone: they return
         self.keypad.interrupt(HANGUP)
         if self.running is None:
