@@ -15,23 +15,20 @@ import pytest
 import redis
 import requests
 
-from controller import roles
 from controller.api.app import close_app, create_app
-from controller.api.server import ApiServer
 from controller.call import Call
 from controller.esl import commands
-from controller.esl.lifecycle import CallLifecycle
 from controller.esl.livecalls import LiveCalls
 from controller.esl.server import OutboundServer
 from controller.esl.watcher import Watcher
-from controller.executor import Executor
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import run_call
-from controller.modules import REGISTRY, TERMINATION_HANDLERS, missed_call_alert
+from controller.modules import TERMINATION_HANDLERS, missed_call_alert
 from controller.services import Services
 from controller.store import keys
 from controller.store.cdrs import GREGORIAN_OFFSET, CdrWriter
 from controller.store.tokens import Tokens
+from tests.live_calls import api_asking_serve, serving_live_calls
 from tests.office import ACCOUNT, flow, load, node
 from tests.own_redis import wait_for
 
@@ -53,25 +50,10 @@ class World:
 def world(rds: redis.Redis, services: Services, tmp_path: Path) -> Iterator[World]:
     load(rds, flow("+15554441111", node("user", {"id": "u-ann", "timeout": 20})),
          flow("+15554442222", node("user", {"id": "u-ann", "timeout": 1})))
-    live = LiveCalls(CdrWriter(services.rds, services.settings.cdr_days, window=0.01))
-    server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY), live=live))
     run_dir = tmp_path / "run"
-    questions = {"channels": live.answer, "transfer": live.transfer}
-    serve_socket = roles.RoleSocket(roles.socket_path(run_dir, "serve"), {}, questions)
-    app = create_app(services)
-    app.extensions["peers"] = roles.Peers(run_dir, [])
-    api = ApiServer(("127.0.0.1", 0), app, log=None)
-    server.start()
-    serve_socket.start()
-    api.start()
-    token = Tokens(services.rds).create(ACCOUNT, admin=True)[0]
-    try:
-        yield World(f"http://127.0.0.1:{api.server_port}/v2/accounts/{ACCOUNT}", token, server, live)
-    finally:
-        api.stop(timeout=2)
-        close_app(app)
-        serve_socket.stop()
-        server.stop(drain_seconds=2)
+    with serving_live_calls(services, run_dir) as (server, live), api_asking_serve(services, run_dir) as base:
+        token = Tokens(services.rds).create(ACCOUNT, admin=True)[0]
+        yield World(f"{base}/v2/accounts/{ACCOUNT}", token, server, live)
 
 
 def test_a_ringing_call_is_listed_in_channels_then_recorded_in_cdrs(world: World) -> None:

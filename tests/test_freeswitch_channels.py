@@ -15,19 +15,10 @@ import pytest
 import redis
 import requests
 
-from controller import roles
-from controller.api.app import close_app, create_app
-from controller.api.server import ApiServer
 from controller.config import EslEndpoint
-from controller.esl.lifecycle import CallLifecycle
-from controller.esl.livecalls import LiveCalls
-from controller.esl.server import OutboundServer
-from controller.executor import Executor
 from controller.lab.freeswitch import ESL_PASSWORD
-from controller.modules import REGISTRY
 from controller.services import Services
 from controller.store.bundle import load_bundle
-from controller.store.cdrs import CdrWriter
 from controller.store.tokens import Tokens
 from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
     ACCOUNT_ID,
@@ -47,6 +38,7 @@ from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
     wait_for,
 )
 from tests.freeswitch_harness import FreeSwitch, Sipp
+from tests.live_calls import api_asking_serve, serving_live_calls
 
 pytestmark = [pytest.mark.freeswitch, pytest.mark.timeout(60)]
 
@@ -72,25 +64,10 @@ def office_api(fs: FreeSwitch, services: Services, tmp_path: Path) -> Iterator[O
     actions."""
     endpoint = EslEndpoint("127.0.0.1", fs.ports.esl, ESL_PASSWORD)
     services = dataclasses.replace(services, settings=dataclasses.replace(services.settings, freeswitch=(endpoint,)))
-    live = LiveCalls(CdrWriter(services.rds, services.settings.cdr_days, window=0.01), (endpoint,))
-    server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY), live=live))
     run_dir = tmp_path / "run"
-    questions = {"channels": live.answer, "transfer": live.transfer}
-    serve_socket = roles.RoleSocket(roles.socket_path(run_dir, "serve"), {}, questions)
-    app = create_app(services)
-    app.extensions["peers"] = roles.Peers(run_dir, [])
-    api = ApiServer(("127.0.0.1", 0), app, log=None)
-    server.start()
-    serve_socket.start()
-    api.start()
-    try:
+    with serving_live_calls(services, run_dir, (endpoint,)), api_asking_serve(services, run_dir) as base:
         token = Tokens(services.rds).create(ACCOUNT_ID, admin=True)[0]
-        yield Office(f"http://127.0.0.1:{api.server_port}/v2/accounts/{ACCOUNT_ID}", token)
-    finally:
-        api.stop(timeout=2)
-        close_app(app)
-        serve_socket.stop()
-        server.stop(drain_seconds=2)
+        yield Office(f"{base}/v2/accounts/{ACCOUNT_ID}", token)
 
 
 def test_a_ringing_call_is_listed_hung_up_through_the_api_and_recorded(

@@ -24,19 +24,16 @@ from controller import config, roles
 from controller.commands.mailer import build_mailer
 from controller.config import EslEndpoint
 from controller.esl import inbound_api
-from controller.esl.lifecycle import CallLifecycle
 from controller.esl.livecalls import LiveCalls
 from controller.esl.server import OutboundServer
 from controller.esl.wire import Event
-from controller.executor import Executor
 from controller.lab.inbound import TRANSFER_USAGE, InboundServer
 from controller.lab.recording import RecordingSocket
 from controller.lab.scenario import BridgeOutcome, Scenario
 from controller.lab.simulator import CallRecord, run_call
-from controller.modules import REGISTRY
 from controller.services import Services
 from controller.store import keys
-from controller.store.cdrs import CdrWriter
+from tests.live_calls import serving_live_calls
 from tests.mailserver import delivered, running_smtp
 from tests.office import ACCOUNT, flow, load, node
 from tests.own_redis import wait_for
@@ -101,17 +98,10 @@ def switch(services: Services, tmp_path: Path) -> Iterator[Switch]:
     inbound.relay = recording_relay  # type: ignore[method-assign]
     endpoint = EslEndpoint(*inbound.address, password="ClueCon")
     services = dataclasses.replace(services, settings=dataclasses.replace(services.settings, freeswitch=(endpoint,)))
-    live = LiveCalls(CdrWriter(services.rds, services.settings.cdr_days, window=0.01), (endpoint,))
-    server = OutboundServer(services.settings, CallLifecycle(services, Executor(REGISTRY), live=live))
-    path = roles.socket_path(tmp_path, "serve")
-    serve_socket = roles.RoleSocket(path, {}, {"channels": live.answer, "transfer": live.transfer})
-    server.start()
-    serve_socket.start()
     try:
-        yield Switch(inbound, server, live, path, published)
+        with serving_live_calls(services, tmp_path, (endpoint,)) as (server, live):
+            yield Switch(inbound, server, live, roles.socket_path(tmp_path, "serve"), published)
     finally:
-        serve_socket.stop()
-        server.stop(drain_seconds=2)
         inbound.stop()
 
 
