@@ -46,3 +46,16 @@ def delivered(maildir: Path) -> list[EmailMessage]:
         return []
     box = mailbox.Maildir(str(maildir))
     return [email.message_from_bytes(m.as_bytes(), policy=email.policy.default) for m in box]  # type: ignore[misc]
+
+
+def only_message(maildir: Path) -> EmailMessage:
+    """The one message in the mailbox (fails when there are none or several)."""
+    [message] = delivered(maildir)
+    return message
+
+
+def bodies(message: EmailMessage) -> tuple[str, str]:
+    """The message's text and HTML bodies."""
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content())

@@ -26,7 +26,7 @@ from controller.notify.mailer import Mailer
 from controller.notify.queue import JobQueue
 from controller.notify.smtplog import SmtpLog
 from controller.notify.templates import Templates, packaged
-from tests.mailserver import delivered, running_smtp
+from tests.mailserver import bodies, only_message, running_smtp
 from tests.office import ACCOUNT, call, flow, load, node
 
 SENT_AT = 1795440065.0  # 2026-11-23 13:21:05 UTC
@@ -70,17 +70,6 @@ def send(rds: redis.Redis, port: int, root: str) -> None:
     mailer = Mailer(rds, JobQueue(rds), SmtpSender(f"smtp://127.0.0.1:{port}"), "m", faxes=Faxes(root=root))
     assert mailer.run(burst=True) == 1
     assert JobQueue(rds).stats()["dead"] == 0
-
-
-def only_message(maildir: Path) -> EmailMessage:
-    [message] = delivered(maildir)
-    return message
-
-
-def bodies(message: EmailMessage) -> tuple[str, str]:
-    text, html = message.get_body(("plain",)), message.get_body(("html",))
-    assert text is not None and html is not None
-    return text.get_content(), html.get_content()
 
 
 def pdf_pages(data: bytes) -> int:

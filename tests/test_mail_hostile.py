@@ -7,7 +7,6 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from controller.notify.mailer import Mailer
 from controller.notify.queue import JobQueue
 from controller.notify.recording import Recordings
 from controller.notify.templates import Templates, packaged
-from tests.mailserver import delivered, running_smtp
+from tests.mailserver import bodies, delivered, running_smtp
 from tests.office import ACCOUNT, load
 
 CALLER = "Boss <ceo@bank.example>, x@evil.example\r\nBcc: attacker@evil.example"
@@ -92,12 +91,6 @@ def test_a_hostile_caller_chooses_no_address_and_no_header(rds: redis.Redis, smt
     assert f"You missed a call from {one_line} (+15557770000)." in text.splitlines()
     assert not any(line.startswith("Bcc:") for line in text.splitlines())
     assert "Boss &lt;ceo@bank.example&gt;, x@evil.example" in html and "<ceo@" not in html
-
-
-def bodies(message: EmailMessage) -> tuple[str, str]:
-    text, html = message.get_body(("plain",)), message.get_body(("html",))
-    assert text is not None and html is not None
-    return str(text.get_content()), str(html.get_content())
 
 
 @pytest.mark.parametrize(("field", "source", "reason"), [

@@ -7,7 +7,6 @@ import email.utils
 import os
 import re
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from controller.notify.mailer import Mailer
 from controller.notify.queue import JobQueue
 from controller.notify.recording import Recordings
 from controller.notify.smtplog import SmtpLog
-from tests.mailserver import delivered, running_smtp
+from tests.mailserver import bodies, only_message, running_smtp
 from tests.office import ACCOUNT, call, flow, load, node
 
 LEFT_AT = 1795440065.0  # 2026-11-23 13:21:05 UTC
@@ -57,17 +56,6 @@ def deliver(rds: redis.Redis, port: int, job: dict[str, Any], recordings: Record
     mailer = Mailer(rds, JobQueue(rds), SmtpSender(f"smtp://127.0.0.1:{port}"), "m", recordings=recordings)
     assert mailer.run(burst=True) == 1
     assert JobQueue(rds).stats()["dead"] == 0
-
-
-def only_message(maildir: Path) -> EmailMessage:
-    [message] = delivered(maildir)
-    return message
-
-
-def bodies(message: EmailMessage) -> tuple[str, str]:
-    text, html = message.get_body(("plain",)), message.get_body(("html",))
-    assert text is not None and html is not None
-    return text.get_content(), html.get_content()
 
 
 def test_a_readable_recording_is_attached_beside_the_text_and_html(
