@@ -12,6 +12,7 @@ that need it skip, unless `CONTROLLER_REQUIRE_FREESWITCH=1` (CI), where they fai
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import random
 import shutil
@@ -129,11 +130,16 @@ class SippRun:
 # 16384) and the system's ephemeral ports, where the SIP ports of FreeSWITCH and of other SIPp
 # runs are taken: a media port there once met one of those (errno 98 on the video socket).
 MEDIA_PORTS = range(10000, 16000, 4)
+# Handed out in turn, never at random: a run checks its ports free and SIPp binds them a moment
+# later, so two runs started together (a phone answering, the next phone registering) once drew
+# the same port and the second failed to bind its audio socket (errno 98). In turn, a port comes
+# back only after 1,500 other runs of this session.
+_MEDIA_TURN = itertools.cycle(random.sample(MEDIA_PORTS, len(MEDIA_PORTS)))
 
 
 def free_media_port() -> int:
     """A port P where SIPp may bind its media sockets: UDP P to P+3 (audio, RTCP, video, RTCP)."""
-    for port in random.sample(MEDIA_PORTS, 50):
+    for port in itertools.islice(_MEDIA_TURN, 50):
         sockets = []
         try:
             for offset in range(4):
