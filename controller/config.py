@@ -103,6 +103,7 @@ class Settings:
     default_account: str = ""
     voicemail_dir: str = "/var/lib/freeswitch/storage/voicemail"
     fax_dir: str = "/var/lib/freeswitch/storage/fax"  # received faxes: <fax_dir>/<account>/<fax id>.tiff
+    recordings_dir: str = "/var/lib/freeswitch/recordings"  # record_call: <recordings_dir>/<account>/<name>
     voicemail_prompts: str = "files"  # or "tts": spoken by flite (controller/modules/voicemail_prompts.py)
     data_dir: str = "var"
     media_dir: str = ""  # "": <data_dir>/media (controller/store/media.py)
@@ -283,6 +284,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "default_account": str,
     "voicemail_dir": str,
     "fax_dir": str,
+    "recordings_dir": str,
     "voicemail_prompts": _voicemail_prompts,
     "data_dir": str,
     "media_dir": str,

@@ -60,6 +60,7 @@ def settings(redis_url: str, freeswitch: FreeSwitch, mailbox: tuple[int, Path]) 
         "CONTROLLER_API_LISTEN": "127.0.0.1:0",
         "CONTROLLER_ROUTE_PROFILE": "external",
         "CONTROLLER_VOICEMAIL_DIR": str(freeswitch.voicemail_dir),
+        "CONTROLLER_RECORDINGS_DIR": str(freeswitch.recordings_dir),
         "CONTROLLER_SMTP_URL": f"smtp://127.0.0.1:{mailbox[0]}",
         "CONTROLLER_TENANT_HTTP_ALLOW": f"{WEB_APPS}/32",
     })

@@ -49,9 +49,9 @@ def test_the_accounts_own_files_and_everything_elsewhere_pass(arg: str) -> None:
     assert MINE.refusal(arg) is None
 
 
-def test_the_roots_are_the_voicemail_fax_and_media_folders(settings: config.Settings) -> None:
+def test_the_roots_are_the_voicemail_fax_recordings_and_media_folders(settings: config.Settings) -> None:
     assert account_roots(settings) == (os.path.abspath(settings.voicemail_dir), os.path.abspath(settings.fax_dir),
-                                       media_root(settings))
+                                       os.path.abspath(settings.recordings_dir), media_root(settings))
 
 
 def test_a_play_of_another_accounts_voicemail_is_not_sent_and_the_flow_goes_on(
@@ -68,3 +68,15 @@ def test_a_play_of_another_accounts_voicemail_is_not_sent_and_the_flow_goes_on(
         record = call(esl_server, number)
         assert record.args_of("playback") == ["/media/after.wav"], record.apps
     assert call(esl_server, "933").args_of("playback") == [mine]
+
+
+def test_a_play_of_another_accounts_call_recording_is_not_sent(
+    rds: redis.Redis, esl_server: OutboundServer, settings: config.Settings,
+) -> None:
+    """record_call keeps each account's recordings in its own folder: another's is out of reach."""
+    theirs = f"{settings.recordings_dir}/acct-other/call_recording_0d1e.mp3"
+    mine = f"{settings.recordings_dir}/{ACCOUNT}/call_recording_0d1e.mp3"
+    after = node("play", {"id": "/media/after.wav"})
+    load(rds, flow("934", node("play", {"id": theirs}, _=after)), flow("935", node("play", {"id": mine})))
+    assert call(esl_server, "934").args_of("playback") == ["/media/after.wav"]
+    assert call(esl_server, "935").args_of("playback") == [mine]

@@ -5,6 +5,7 @@ bridged call, so no email.
 # ruff: noqa: F811 (the fixtures imported from tests.freeswitch_calls are test parameters)
 
 import datetime
+import shutil
 import time
 import wave
 from pathlib import Path
@@ -15,6 +16,7 @@ import redis
 from controller import config
 from controller.esl.server import OutboundServer
 from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
+    ACCOUNT_ID,
     ALERT_ALICE,
     BEN,
     DID,
@@ -66,8 +68,9 @@ def test_record_call_writes_the_calls_audio_to_a_file(
     fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
     mailbox: tuple[int, Path],
 ) -> None:
-    recording = fs.root / "recordings" / "fs-test-call.wav"
-    recording.unlink(missing_ok=True)
+    recording = fs.recordings_dir / ACCOUNT_ID / "fs-test-call.wav"
+    if recording.parent.exists():
+        shutil.rmtree(recording.parent)  # FreeSWITCH's mkdir makes the account's folder again
     ring = node("user", {"id": BEN["id"], "timeout": 10})
     record = node("record_call", {"action": "start", "format": "wav", "media_name": recording.name}, _=ring)
     main_number(rds, node("missed_call_alert", ALERT_ALICE, _=record))
@@ -76,7 +79,7 @@ def test_record_call_writes_the_calls_audio_to_a_file(
     caller = sipp.call(DID, "-d", "3000", "-set", "audio", "yes")
     finish(fs, caller, phone)
     [started] = executed(fs, mark, "record_session")
-    assert f"record_session({recording} +3600)" in started  # ${recordings_dir} expanded
+    assert f"record_session({recording} +3600)" in started  # the account's own folder
     with wave.open(str(recording)) as audio:
         seconds = audio.getnframes() / audio.getframerate()
     assert 2.0 < seconds < 4.5, seconds  # about the 3 s the caller was on the line

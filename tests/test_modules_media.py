@@ -2,9 +2,10 @@
 
 import redis
 
+from controller import config
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import Keypress
-from tests.office import call, flow, load, node
+from tests.office import ACCOUNT, call, flow, load, node
 
 
 def test_tts_speaks_with_the_engine_and_voice(rds: redis.Redis, esl_server: OutboundServer) -> None:
@@ -50,13 +51,17 @@ def test_collect_dtmf_times_out_with_nothing(rds: redis.Redis, esl_server: Outbo
     assert record.app_names() == ["play_and_get_digits", "answer", "multiset", "playback", "hangup"]
 
 
-def test_record_call_starts_and_stops_its_recording(rds: redis.Redis, esl_server: OutboundServer) -> None:
+def test_record_call_starts_and_stops_its_recording(
+    rds: redis.Redis, esl_server: OutboundServer, settings: config.Settings,
+) -> None:
     start = {"action": "start", "format": "wav", "time_limit": 60, "record_on_answer": True, "record_min_sec": 2}
     chain = node("record_call", start,
                  _=node("play", {"id": "/media/talk.wav"}, _=node("record_call", {"action": "stop"})))
     load(rds, flow("307", chain))
     record = call(esl_server, "307")
-    path = f"${{recordings_dir}}/call_recording_{record.uuid}.wav"
+    folder = f"{settings.recordings_dir}/{ACCOUNT}"
+    path = f"{folder}/call_recording_{record.uuid}.wav"
+    assert record.args_of("mkdir") == [folder]  # record_session makes no folder
     assert record.args_of("record_session") == [f"{path} +60"]
     settings = record.args_of("multiset")[0]
     assert "RECORD_ANSWER_REQ=true" in settings and "RECORD_MIN_SEC=2" in settings

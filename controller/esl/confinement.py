@@ -1,9 +1,10 @@
 """A call's applications never name another account's files.
 
 The folders the controller keeps per account (`<voicemail_dir>/<account>/`, `<fax_dir>/<account>/`,
-`<media dir>/<account>/`) hold one tenant's voicemail, faxes and prompts. A callflow is tenant
-text: left alone, its `play` of `/var/lib/freeswitch/storage/voicemail/<another account>/...`
-would play another tenant's messages to the caller, and a relative `../../..` would climb out of
+`<recordings_dir>/<account>/`, `<media dir>/<account>/`) hold one tenant's voicemail, faxes, call
+recordings and prompts. A callflow is tenant text: left alone, its `play` of
+`/var/lib/freeswitch/storage/voicemail/<another account>/...` would play another tenant's
+messages to the caller, and a relative `../../..` would climb out of
 FreeSWITCH's sounds folder to the same place. So, once a call is placed in its account, every
 application argument sent for it is looked at (Session.execute_all):
 
@@ -36,7 +37,8 @@ CLIMB = re.compile(rf"(?:^|[{_SEPARATORS}/])\.\.(?:$|[{_SEPARATORS}/])")
 def account_roots(settings: Settings) -> tuple[str, ...]:
     """The folders that hold one subfolder per account."""
     return tuple(os.path.normpath(os.path.abspath(root))
-                 for root in (settings.voicemail_dir, getattr(settings, "fax_dir", ""), media_root(settings)) if root)
+                 for root in (settings.voicemail_dir, getattr(settings, "fax_dir", ""),
+                              getattr(settings, "recordings_dir", ""), media_root(settings)) if root)
 
 
 class Confinement:

@@ -230,6 +230,12 @@ class FreeSwitch:
         return self.root / "storage" / "voicemail"
 
     @property
+    def recordings_dir(self) -> Path:
+        """Where FreeSWITCH writes record_call's recordings (CONTROLLER_RECORDINGS_DIR): its own
+        `recordings_dir`."""
+        return self.root / "recordings"
+
+    @property
     def fax_dir(self) -> Path:
         """A folder FreeSWITCH may write received faxes to (CONTROLLER_FAX_DIR)."""
         return self.root / "storage" / "fax"

@@ -4,7 +4,10 @@
 Data: `action` (`start` | `stop`), `format` (`mp3` | `wav`), `time_limit` (seconds, 3600),
 `media_name` (`{call_id}` is replaced; default `call_recording_{call_id}.<format>`), `url`
 (an http(s) base URL: the file is written through mod_http_cache, which uploads it with PUT when
-the recording closes; absent: kept in FreeSWITCH's `recordings_dir`), `record_on_answer` /
+the recording closes; absent: kept in the account's own folder, `<CONTROLLER_RECORDINGS_DIR>/<account>/`,
+which FreeSWITCH's `mkdir` makes first: record_session does not create folders, and one account's
+recordings never share a folder with another's, where a media_name naming another call's file
+would overwrite it), `record_on_answer` /
 `record_on_bridge` (FreeSWITCH's RECORD_ANSWER_REQ / RECORD_BRIDGE_REQ: the media bug waits for
 the answer / the bridge), `record_min_sec` (shorter recordings are discarded: RECORD_MIN_SEC),
 `record_sample_rate`.
@@ -19,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import inert, multiset
+from controller.esl.safety import inert, multiset, one_line
 from controller.flow import DEFAULT_CHILD, Next
 
 RECORDING = "recording"
@@ -35,7 +38,12 @@ def path(data: dict[str, Any], call: Call) -> str:
     url = str(data.get("url") or "")
     if url:
         return "http_cache://" + inert(url).rstrip("/") + "/" + name
-    return "${recordings_dir}/" + name
+    return f"{folder(call)}/{name}"
+
+
+def folder(call: Call) -> str:
+    """The account's recordings folder."""
+    return f"{call.services.settings.recordings_dir.rstrip('/')}/{call.account_id}"
 
 
 def start(data: dict[str, Any], call: Call) -> None:
@@ -47,7 +55,10 @@ def start(data: dict[str, Any], call: Call) -> None:
         "record_sample_rate": str(int(data.get("record_sample_rate", 8000))),
     }
     limit = int(data.get("time_limit", 3600))
-    call.channel.execute_all([multiset(variables), ("record_session", f"{target} +{limit}")])
+    steps = [multiset(variables), ("record_session", f"{target} +{limit}")]
+    if not target.startswith("http_cache://"):
+        steps.insert(0, ("mkdir", one_line(folder(call))))
+    call.channel.execute_all(steps)
     call.kvs[RECORDING] = target
 
 
