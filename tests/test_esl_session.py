@@ -13,6 +13,7 @@ from gevent.server import StreamServer
 
 from controller.errors import ChannelGoneError, CommandError
 from controller.esl import wire
+from controller.esl.confinement import Confinement
 from controller.esl.session import Session
 from controller.lab.scenario import Scenario
 from controller.lab.simulator import run_call
@@ -244,3 +245,26 @@ def test_a_close_after_the_channel_is_gone_fails_what_still_waits_for_a_reply(se
     sock.close()
     waited, why = outcome.get(timeout=5)
     assert why == "socket closed" and 0 <= waited < 0.4  # (the reply timeout is 0.5 s)
+
+
+def test_an_api_command_naming_another_accounts_file_is_not_sent(session_server: Any) -> None:
+    """A module's `uuid_displace` names a file as `playback` does: the same checks, before sending."""
+    theirs = "/srv/voicemail/acct-other/box/m.wav"
+
+    def script(session: Session) -> Any:
+        session.connect()
+        session.myevents()
+        session.confinement = Confinement("acct-mine", ["/srv/voicemail"])
+        with pytest.raises(CommandError, match="not in this account's folder"):
+            session.api(f"uuid_displace {session.uuid} start '{theirs}' 0")
+        with pytest.raises(CommandError, match="refused: a path climbs"):
+            session.call_command("playback", "../../acct-other/box/m.wav")
+        mine = session.api(f"uuid_getvar {session.uuid} uuid")  # its own: sent
+        session.execute("hangup", timeout=5)
+        return mine
+
+    address, outcome = session_server(script)
+    record = run_call(address, Scenario(), timeout=5)
+    assert outcome.get(timeout=5).strip()
+    assert not any(theirs in call for call in record.api_calls)
+    assert "playback" not in record.app_names()

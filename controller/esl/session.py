@@ -369,6 +369,13 @@ class Session(esl.OutboundSession):
             if reason is not None:
                 raise CommandError(app, f"refused to let FreeSWITCH fetch {url}: {reason}")
 
+    def _check(self, app: str, arg: str) -> None:
+        """Refuse what this call may not send: a URL to the PBX's own services, another account's
+        files (Confinement). Every application and API command of the call passes here."""
+        self._refuse_urls(app, arg)
+        if self.confinement is not None and (reason := self.confinement.refusal(arg)) is not None:
+            raise CommandError(app, f"refused: {reason}")
+
     def execute(self, app: str, arg: str = "", timeout: float | None = None) -> Mapping[str, str]:
         """Run an application and wait for its completion event (matched by Event-UUID)."""
         return self.execute_all([(app, arg)], timeout)
@@ -379,9 +386,7 @@ class Session(esl.OutboundSession):
         if self._gone.is_set():
             raise ChannelGoneError(f"cannot run {steps[-1][0]}: channel gone")
         for app, arg in steps:
-            self._refuse_urls(app, arg)
-            if self.confinement is not None and (reason := self.confinement.refusal(arg)) is not None:
-                raise CommandError(app, f"refused: {reason}")
+            self._check(app, arg)
         uuids = [self.next_event_uuid() for _ in steps]
         done: AsyncResult = AsyncResult()
         self._completions[uuids[-1]] = done
@@ -403,6 +408,7 @@ class Session(esl.OutboundSession):
     ) -> Any:
         if block:
             return self.execute(app_name, app_args or "", response_timeout)
+        self._check(app_name, app_args or "")
         return self._send(wire.sendmsg(app_name, app_args or "", event_uuid=self.next_event_uuid()))
 
     def next_event_uuid(self) -> str:
@@ -416,7 +422,10 @@ class Session(esl.OutboundSession):
         self.execute(*multiset(variables), self.command_timeout)
 
     def api(self, command: str) -> str:
-        """`api <command>` on this socket: the body of its api/response."""
+        """`api <command>` on this socket: the body of its api/response. Checked as application
+        arguments are (a module's `uuid_displace` names a file as `playback` does)."""
+        name, _, rest = command.partition(" ")
+        self._check(name, rest)
         return self.send("api " + command)[0]
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
