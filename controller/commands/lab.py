@@ -41,14 +41,16 @@ def register(commands: Any) -> None:
     load.set_defaults(run=run_bench)
     _bench_mail_parser(sub)
     real = sub.add_parser("bench-freeswitch",
-                          help="SIPp through a real FreeSWITCH into the raw floor, then the whole product",
+                          help="SIPp through a real FreeSWITCH into the raw floor, the floor with one email a "
+                          "call, then the whole product",
                           description="Place SIPp calls through a real FreeSWITCH (/opt/freeswitch) into a raw "
-                          "gevent floor, then into a whole `controller run`, and print success, INVITE->200 "
+                          "gevent floor, the floor plus one Redis job and one email a call, then a whole "
+                          "`controller run`, and print success, INVITE->200 "
                           "latency, each side's CPU per call and emails per missed call.")
     real.add_argument("--calls", type=int, default=1000, help="calls per server")
     real.add_argument("--rate", type=float, default=100.0, help="calls per second")
     real.add_argument("--servers", default=",".join(bench_freeswitch.SERVERS),
-                      help="which servers, in order (floor, product)")
+                      help="which servers, in order (floor, floor-mail, product)")
     real.add_argument("--mail-wait", type=float, default=120.0, help="seconds to wait for the product's emails")
     real.add_argument("--keep", type=Path, help="leave FreeSWITCH's, SIPp's and the servers' files in this new folder")
     real.add_argument("--realtime", action="store_true",

@@ -14,6 +14,7 @@ all are measured against the same simulator:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -87,15 +88,20 @@ def sendmsg(app: str, arg: str, event_uuid: str) -> bytes:
     ).encode()
 
 
-def floor_call(sock: gsocket.socket, address: object, dialogue: tuple[Steps, ...] | None = None) -> None:
-    """The controller's commands for the benchmark call, on a raw socket."""
+def floor_call(sock: gsocket.socket, address: object, dialogue: tuple[Steps, ...] | None = None) -> bool:
+    """The controller's commands for the benchmark call, on a raw socket; False when the peer
+    went before the call was set up (a probe of the port, not a call)."""
     received = frames(sock)
-    sock.sendall(SETUP)
     replies = 0
-    for head, _ in received:
-        replies += b"command/reply" in head
-        if replies == 4:
-            break
+    with contextlib.suppress(OSError):
+        sock.sendall(SETUP)
+        for head, _ in received:
+            replies += b"command/reply" in head
+            if replies == 4:
+                break
+    if replies < 4:
+        sock.close()
+        return False
     for steps in dialogue or FLOOR_STEPS:
         last = str(uuid.uuid4())
         uuids = [str(uuid.uuid4()) for _ in steps[:-1]] + [last]
@@ -107,6 +113,7 @@ def floor_call(sock: gsocket.socket, address: object, dialogue: tuple[Steps, ...
         if b"disconnect-notice" in head or body.startswith(b"Event-Name: CHANNEL_HANGUP_COMPLETE"):
             break
     sock.close()
+    return True
 
 
 SETUP = b"connect\n\nmyevents\n\nnixevent %s\n\nlinger 1\n\n" % " ".join(UNREAD_EVENTS).encode()

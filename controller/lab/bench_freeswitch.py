@@ -6,6 +6,10 @@ project's own configuration) into, one after the other in the same run:
 - `floor`: the raw gevent server of controller/lab/baseline.py speaking the product's dialogue
   for this callflow (answer -> 200 ms tone -> hangup) with no parsing, Redis or callflow: what a
   call costs at the least;
+- `floor-mail`: the floor plus what the product's design adds at the least
+  (controller/lab/floor_mail.py): one job per call on a list of a private Redis and one prepared
+  email per job over a kept SMTP connection, all in one process: below it no product with this
+  design can go;
 - `product`: `controller run` (its private Redis, the inbound watcher on FreeSWITCH's event
   socket, the mail sender delivering to the lab SMTP sink), the callflow missed_call_alert ->
   play a 200 ms tone (answering first) -> hangup, so every call is a missed call with one email.
@@ -65,10 +69,11 @@ BUNDLE = {
     "callflows": [{"id": "benchfs-flow", "numbers": [NUMBER], "flow": FLOW}],
 }
 SCENARIO = ROOT / "conf" / "sipp" / "uac_answered.xml"
-SERVERS = ("floor", "product")
+SERVERS = ("floor", "floor-mail", "product")
 READY_SECONDS = 60.0
 SIPP_GRACE = 120.0  # seconds past the last call's start before the calls still going count as failed
 LIMITS = (1000, 5000)  # FreeSWITCH's new sessions per second and sessions at once
+FLOOR_CALLS = "floor:calls"  # controller/lab/floor_mail.py's count of calls (not imported: it patches gevent)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +168,7 @@ def run(options: Options) -> list[Result]:
 def measure(server: str, freeswitch: FreeSwitch, folder: Path, options: Options) -> Result:
     folder.mkdir()
     port = free_port()
-    starter = floor if server == "floor" else product
+    starter = {"floor": floor, "floor-mail": floor_mail}.get(server, product)
     prefix = ["chrt", "--rr", "1"] if options.realtime else []
     with starter(port, freeswitch, folder, prefix) as (pid, mailbox):
         freeswitch.point_socket(port)
@@ -188,6 +193,22 @@ def floor(port: int, freeswitch: FreeSwitch, folder: Path, prefix: list[str]) ->
     with Process(command, folder / "floor.log") as server:
         server.wait_port(port, READY_SECONDS)
         yield server.pid, None
+
+
+@contextlib.contextmanager
+def floor_mail(
+    port: int, freeswitch: FreeSwitch, folder: Path, prefix: list[str],
+) -> Iterator[tuple[int, Mailbox | None]]:
+    """The floor plus one Redis job and one email per call (controller/lab/floor_mail.py)."""
+    sink_port, sink = free_port(), folder / "sink.log"
+    sink.touch()
+    sink_command = [sys.executable, "-m", "controller.lab.smtp_sink", f"127.0.0.1:{sink_port}", str(sink)]
+    command = [*prefix, sys.executable, "-m", "controller.lab.floor_mail", "--port", str(port),
+               "--smtp", f"127.0.0.1:{sink_port}", "--redis-dir", str(folder / "redis")]
+    with Process(sink_command, folder / "sink.out") as sink_process, Process(command, folder / "floor.log") as server:
+        sink_process.wait_port(sink_port, READY_SECONDS)
+        server.wait_port(port, READY_SECONDS)
+        yield server.pid, Mailbox(sink, localredis.url_for(folder / "redis" / "redis.sock"), count_key=FLOOR_CALLS)
 
 
 @contextlib.contextmanager
@@ -308,12 +329,15 @@ def sipp_times(folder: Path) -> list[float]:
 class Mailbox:
     sink: Path  # the SMTP sink's record: one line per message, its Message-ID first
     redis_url: str  # the product's private Redis
+    count_key: str = ""  # a counter of the calls that queued an email, instead of the product's records
 
     def alerts(self) -> int:
         """The alerts the product's calls queued: one `queue:enqueued:<key>` record per call's
         alert (kept two days), counted in its Redis, which a restarted role does not reset."""
         client = redis.Redis.from_url(self.redis_url)
         try:
+            if self.count_key:
+                return int(client.get(self.count_key) or 0)
             return sum(1 for _ in client.scan_iter(match=keys.queue_enqueued("*"), count=1000))
         finally:
             client.close()
