@@ -125,7 +125,7 @@ class Result:
         p50, p99 = percentile(self.invite_to_200_ms, 50), percentile(self.invite_to_200_ms, 99)
         fs_ms, server_ms = self.per_call(self.freeswitch_cpu), self.per_call(self.server_cpu)
         share = 100.0 * server_ms / fs_ms if fs_ms else 0.0
-        text = (f"{self.server:<8} {self.calls:>6} calls  success {self.success:5.1f}%  "
+        text = (f"{self.server:<10} {self.calls:>6} calls  success {self.success:5.1f}%  "
                 f"INVITE->200 p50 {p50:7.1f} ms p99 {p99:7.1f} ms  freeswitch {fs_ms:5.2f} ms/call  "
                 f"{self.server} {server_ms:5.2f} ms/call ({share:.0f}% of FreeSWITCH's)")
         if self.redis_cpu:
