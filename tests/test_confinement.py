@@ -1,5 +1,6 @@
 """A call's applications never name another account's files (controller/esl/confinement.py):
-another tenant's voicemail, faxes or prompts, by an absolute path however written or by `..`."""
+another tenant's voicemail, faxes, call recordings or prompts, by an absolute path however
+written or by `..`."""
 
 import os
 
@@ -54,11 +55,15 @@ def test_the_roots_are_the_voicemail_fax_recordings_and_media_folders(settings: 
                                        os.path.abspath(settings.recordings_dir), media_root(settings))
 
 
-def test_a_play_of_another_accounts_voicemail_is_not_sent_and_the_flow_goes_on(
-    rds: redis.Redis, esl_server: OutboundServer, settings: config.Settings,
+@pytest.mark.parametrize(("folder", "name"), [
+    ("voicemail_dir", "box-1/m-0001.wav"),
+    ("recordings_dir", "call_recording_0d1e.mp3"),  # record_call's: one folder per account
+])
+def test_a_play_of_another_accounts_file_is_not_sent_and_the_flow_goes_on(
+    rds: redis.Redis, esl_server: OutboundServer, settings: config.Settings, folder: str, name: str,
 ) -> None:
-    theirs = f"{settings.voicemail_dir}/acct-other/box-1/m-0001.wav"
-    mine = f"{settings.voicemail_dir}/{ACCOUNT}/box-1/greeting.wav"
+    root = getattr(settings, folder)
+    theirs, mine = f"{root}/acct-other/{name}", f"{root}/{ACCOUNT}/{name}"
     after = node("play", {"id": "/media/after.wav"})
     load(rds,
          flow("931", node("play", {"id": theirs}, _=after)),
@@ -68,15 +73,3 @@ def test_a_play_of_another_accounts_voicemail_is_not_sent_and_the_flow_goes_on(
         record = call(esl_server, number)
         assert record.args_of("playback") == ["/media/after.wav"], record.apps
     assert call(esl_server, "933").args_of("playback") == [mine]
-
-
-def test_a_play_of_another_accounts_call_recording_is_not_sent(
-    rds: redis.Redis, esl_server: OutboundServer, settings: config.Settings,
-) -> None:
-    """record_call keeps each account's recordings in its own folder: another's is out of reach."""
-    theirs = f"{settings.recordings_dir}/acct-other/call_recording_0d1e.mp3"
-    mine = f"{settings.recordings_dir}/{ACCOUNT}/call_recording_0d1e.mp3"
-    after = node("play", {"id": "/media/after.wav"})
-    load(rds, flow("934", node("play", {"id": theirs}, _=after)), flow("935", node("play", {"id": mine})))
-    assert call(esl_server, "934").args_of("playback") == ["/media/after.wav"]
-    assert call(esl_server, "935").args_of("playback") == [mine]
