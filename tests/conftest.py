@@ -87,12 +87,15 @@ def rds(redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def settings(redis_url: str, tmp_path: Path) -> config.Settings:
     """Settings for an in-process controller on free loopback ports and the test Redis; the
-    voicemail folder is the test's own (the simulator writes recordings there, as FreeSWITCH)."""
+    voicemail, fax and recordings folders are the test's own (the simulator makes and writes
+    them there, as FreeSWITCH would: never in the machine's /var/lib/freeswitch)."""
     return config.load(
         {
             "CONTROLLER_CONFIG": str(Path(__file__).parent / "controller-test.toml"),
             "CONTROLLER_REDIS_URL": redis_url,
             "CONTROLLER_VOICEMAIL_DIR": str(tmp_path / "voicemail"),
+            "CONTROLLER_FAX_DIR": str(tmp_path / "fax"),
+            "CONTROLLER_RECORDINGS_DIR": str(tmp_path / "recordings"),
             "CONTROLLER_DATA_DIR": str(tmp_path / "var"),
             "CONTROLLER_ESL_LISTEN": "127.0.0.1:0",
             "CONTROLLER_API_LISTEN": "127.0.0.1:0",
