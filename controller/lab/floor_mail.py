@@ -111,7 +111,7 @@ class Smtp:
         self._replies(3)
 
     def _replies(self, count: int) -> None:
-        """Read `count` replies (the last line of each has a space after its code); any not 2xx fails."""
+        """Read `count` replies (the last line of each has a space after its code); a 4xx or 5xx fails."""
         for _ in range(count):
             while True:
                 line = self.file.readline()
