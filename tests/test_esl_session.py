@@ -268,3 +268,26 @@ def test_an_api_command_naming_another_accounts_file_is_not_sent(session_server:
     assert outcome.get(timeout=5).strip()
     assert not any(theirs in call for call in record.api_calls)
     assert "playback" not in record.app_names()
+
+
+def test_a_freeswitch_hook_is_never_assigned_and_the_simulator_runs_one_that_is(session_server: Any) -> None:
+    """No set, export, multiset or uuid_setvar of a hook leaves the session (controller/esl/hooks.py);
+    one that reached FreeSWITCH anyway would run at the hangup, as the simulator shows."""
+    def script(session: Session) -> Any:
+        session.connect()
+        session.myevents()
+        with pytest.raises(CommandError, match="api_hangup_hook makes FreeSWITCH run commands"):
+            session.set_variables({"department": "sales", "api_hangup_hook": "system id"})
+        with pytest.raises(CommandError, match="execute_on_answer makes FreeSWITCH run commands"):
+            session.execute("export", "nolocal:execute_on_answer=bgsystem id")
+        with pytest.raises(CommandError, match="api_on_answer makes FreeSWITCH run commands"):
+            session.api(f"uuid_setvar {session.uuid} api_on_answer system id")
+        # the raw wire, past every check: what FreeSWITCH would then do
+        session._send(wire.sendmsg("set", "api_hangup_hook=system id", event_uuid=session.next_event_uuid()))
+        session.execute("hangup", timeout=5)
+
+    address, outcome = session_server(script)
+    record = run_call(address, Scenario(), timeout=5)
+    outcome.get(timeout=5)
+    assert record.app_names() == ["set", "hangup"]
+    assert record.api_calls == [("api_hangup_hook", "system id")]

@@ -42,7 +42,7 @@ from greenswitch import esl
 
 from controller import tenant_http
 from controller.errors import ChannelGoneError, CommandError, ESLProtocolError
-from controller.esl import wire
+from controller.esl import hooks, wire
 from controller.esl.confinement import Confinement
 from controller.esl.fairness import Turns
 from controller.esl.safety import inert, multiset
@@ -371,9 +371,12 @@ class Session(esl.OutboundSession):
 
     def _check(self, app: str, arg: str) -> None:
         """Refuse what this call may not send: a URL to the PBX's own services, another account's
-        files (Confinement). Every application and API command of the call passes here."""
+        files (Confinement), a variable FreeSWITCH runs or reads files by (hooks). Every
+        application and API command of the call passes here."""
         self._refuse_urls(app, arg)
         if self.confinement is not None and (reason := self.confinement.refusal(arg)) is not None:
+            raise CommandError(app, f"refused: {reason}")
+        if app in hooks.ASSIGNING and (reason := hooks.refusal(app, arg)) is not None:
             raise CommandError(app, f"refused: {reason}")
 
     def execute(self, app: str, arg: str = "", timeout: float | None = None) -> Mapping[str, str]:

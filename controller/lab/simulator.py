@@ -343,6 +343,16 @@ class SimulatedCall:
         self.emit("CHANNEL_ANSWER")
         self.channel.set_variable("endpoint_disposition", "ANSWER")
         self.channel.set_values(Channel_Call_State="ACTIVE")
+        self._run_hooks("execute_on_answer", "api_on_answer")
+
+    def _run_hooks(self, *names: str) -> None:
+        """What FreeSWITCH runs from these channel variables (an application on answer, an API
+        command at the hangup: controller/esl/hooks.py), recorded as run, as the expander's
+        `${system(...)}` is."""
+        for name in names:
+            value = self.channel.variable(name)
+            if value:
+                self.record.api_called(name, value)
 
     def media_up(self) -> None:
         """The channel's media is set up (an answer, early media): its RTP variables."""
@@ -390,6 +400,7 @@ class SimulatedCall:
         # Channel-State-Number turns 10 (CS_HANGUP) while Channel-State still says CS_EXECUTE.
         self.channel.set_values(Answer_State="hangup", Hangup_Cause=cause, Channel_State_Number="10")
         self.emit("CHANNEL_HANGUP")
+        self._run_hooks("api_hangup_hook")
         if disposition:
             self.channel.set_variable("sip_hangup_disposition", disposition)
         if self.scenario.notice_before_completion and self.linger is not None and not self.linger_notice_sent:

@@ -7,7 +7,9 @@ the variables to every leg bridged later).
 
 Set: one `multiset` for all of them (values on one line, without `${`). Export: one FreeSWITCH
 `export` per variable (it takes one), all sent in one write and waited for once. Names that are
-not plain identifiers are dropped: they would split the `multiset` argument.
+not plain identifiers are dropped: they would split the `multiset` argument. So are the variables
+FreeSWITCH runs commands or reads files by (`api_hangup_hook`, `execute_on_answer`, `sound_prefix`,
+...: controller/esl/hooks.py), which the schema refuses when the callflow is saved.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.call import Call
+from controller.esl import hooks
 from controller.esl.safety import inert
 from controller.flow import DEFAULT_CHILD, Next
 
@@ -33,10 +36,13 @@ def variables(data: Mapping[str, Any]) -> dict[str, str]:
     found = {}
     for field, prefix in FIELDS:
         for name, value in (data.get(field) or {}).items():
-            if _NAME.fullmatch(str(name)):
-                found[prefix + str(name)] = inert(_text(value))
-            else:
+            if not _NAME.fullmatch(str(name)):
                 log.warning("set_variables: variable name %r refused", name)
+            elif hooks.is_hook(prefix + str(name)):
+                log.warning("set_variables: variable %r refused: FreeSWITCH runs commands or reads files by it",
+                            name)
+            else:
+                found[prefix + str(name)] = inert(_text(value))
     return found
 
 
