@@ -70,7 +70,7 @@ def test_record_call_writes_the_calls_audio_to_a_file(
 ) -> None:
     recording = fs.recordings_dir / ACCOUNT_ID / "fs-test-call.wav"
     if recording.parent.exists():
-        shutil.rmtree(recording.parent)  # FreeSWITCH's mkdir makes the account's folder again
+        shutil.rmtree(recording.parent)  # record_session makes the account's folder again
     ring = node("user", {"id": BEN["id"], "timeout": 10})
     record = node("record_call", {"action": "start", "format": "wav", "media_name": recording.name}, _=ring)
     main_number(rds, node("missed_call_alert", ALERT_ALICE, _=record))

@@ -152,7 +152,7 @@ configure_freeswitch() {
     sed -i 's|<!-- *<load module="mod_spandsp"/> *-->|<load module="mod_spandsp"/>|' \
         "$FS_CONF/autoload_configs/modules.conf.xml"
     # Call recordings (CONTROLLER_RECORDINGS_DIR, FreeSWITCH's own recordings_dir of the Debian
-    # packages): record_call writes <dir>/<account>/ there, each account's folder made by FreeSWITCH.
+    # packages): record_call writes <dir>/<account>/ there, record_session making each account's folder.
     install -d -o freeswitch -g freeswitch -m 2775 /var/lib/freeswitch/recordings
     printf '[default]\nhost => 127.0.0.1\nport => 8021\npassword => %s\n' "$password" >/etc/fs_cli.conf
     chmod 600 /etc/fs_cli.conf

@@ -136,10 +136,11 @@ def path(said: list[Part]) -> str:
 
 def files_of(call: Call, settings: Settings) -> Settings:
     """The settings with their media resolved to what FreeSWITCH plays. Only the account's own
-    media documents are taken (a file the controller names, or their `tts` text): the prompt goes
-    out as an API command, where the checks `execute` makes on an application's files and URLs
-    do not apply, so a path or URL a tenant wrote never does. Anything else, or what cannot be
-    played in a file_string, is spoken instead."""
+    media documents are taken (a file the controller names, or their `tts` text), never a path
+    or URL a tenant wrote: the prompt goes out as an API command (`uuid_displace`), which passes
+    the same checks as an application's argument (Session._check) but is built here, so it names
+    only what the account owns. Anything else, or what cannot be played in a file_string, is
+    spoken instead."""
     media = {}
     for name, ref in settings.media.items():
         found = media_refs.lookup(call, ref)

@@ -5,9 +5,9 @@ Data: `action` (`start` | `stop`), `format` (`mp3` | `wav`), `time_limit` (secon
 `media_name` (`{call_id}` is replaced; default `call_recording_{call_id}.<format>`), `url`
 (an http(s) base URL: the file is written through mod_http_cache, which uploads it with PUT when
 the recording closes; absent: kept in the account's own folder, `<CONTROLLER_RECORDINGS_DIR>/<account>/`,
-which FreeSWITCH's `mkdir` makes first: record_session does not create folders, and one account's
-recordings never share a folder with another's, where a media_name naming another call's file
-would overwrite it), `record_on_answer` /
+which record_session makes when it is missing (switch_ivr_record_session_event, unlike `record`);
+one account's recordings never share a folder with another's, where a media_name naming another
+call's file would overwrite it), `record_on_answer` /
 `record_on_bridge` (FreeSWITCH's RECORD_ANSWER_REQ / RECORD_BRIDGE_REQ: the media bug waits for
 the answer / the bridge), `record_min_sec` (shorter recordings are discarded: RECORD_MIN_SEC),
 `record_sample_rate`.
@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.call import Call
-from controller.esl.safety import inert, multiset, one_line
+from controller.esl.safety import inert, multiset
 from controller.flow import DEFAULT_CHILD, Next
 
 RECORDING = "recording"
@@ -55,10 +55,7 @@ def start(data: dict[str, Any], call: Call) -> None:
         "record_sample_rate": str(int(data.get("record_sample_rate", 8000))),
     }
     limit = int(data.get("time_limit", 3600))
-    steps = [multiset(variables), ("record_session", f"{target} +{limit}")]
-    if not target.startswith("http_cache://"):
-        steps.insert(0, ("mkdir", one_line(folder(call))))
-    call.channel.execute_all(steps)
+    call.channel.execute_all([multiset(variables), ("record_session", f"{target} +{limit}")])
     call.kvs[RECORDING] = target
 
 
