@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from controller.call import Call, GoneChannel
+from controller.callflows.schema import errors
 from controller.esl import wire
 from controller.lab.capture import received_stream
 from controller.modules import bridging
@@ -140,3 +141,23 @@ def test_busy_callee_tries_user_busy_then_486_and_stale_dispositions_are_ignored
              "variable_sip_invite_failure_status": "486"}
     assert bridging.failure_keys(event) == ("USER_BUSY", "486")
     assert bridging.failure_keys({"variable_originate_disposition": "failure"}) == ()
+
+
+@pytest.mark.parametrize("route", [
+    "sip:a@203.0.113.9:_:[execute_on_originate=system:id]sofia/external/b@203.0.113.9",  # enterprise originate
+    "sip:[execute_on_originate=system:id]a@203.0.113.9",  # a leg's variables at its start
+    "sip:a@203.0.113.9<execute_on_originate=system:id>",
+    "sip:^^:a@203.0.113.9",
+])
+def test_a_route_carrying_leg_variables_or_another_originate_is_refused_and_not_dialled(route: str) -> None:
+    """A real FreeSWITCH reads `:_:` as enterprise originate and a leading `[...]` of each part as
+    that leg's variables, so `execute_on_originate` would run on the new leg."""
+    device = {"id": "d-ata", "sip": {"invite_format": "route", "route": route}}
+    assert bridging.device_target(device, "office.test", "lab") is None
+    assert keywords(errors("device.json", device)) & {"pattern", "not"}
+    plain = {"id": "d-ata", "sip": {"invite_format": "route", "route": "sip:1004@192.0.2.10:5060"}}
+    assert errors("device.json", plain) == []
+
+
+def keywords(found: list[Any]) -> set[str]:
+    return {error.validator for error in found}

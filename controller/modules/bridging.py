@@ -51,8 +51,12 @@ ALIASES = {"ALLOTTED_TIMEOUT": ("NO_ANSWER",)}
 PICKED_OFF = "PICKED_OFF"
 CALL_LENGTH = 86_400.0  # how long a picked-up call may last while the flow waits for its end
 # Characters that separate legs or options in a dial string, or that FreeSWITCH's expander or
-# argument splitter reads: never inside one target.
-_DIAL_SYNTAX = frozenset(",|{}$\\'")
+# argument splitter reads: never inside one target. `<`, `>` and `^` open per-leg variables and
+# delimiters; `[` and `]` only at a leg's start, where no target begins (an IPv6 host needs them).
+_DIAL_SYNTAX = frozenset(",|{}$\\'<>^")
+# Enterprise originate's separator: what follows it is a new originate, whose leading `[...]` sets
+# that leg's variables (an `execute_on_originate` among them: switch_ivr_originate.c).
+_ENTERPRISE = ":_:"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +98,8 @@ def device_target(device: Mapping[str, Any], realm: str, route_profile: str) -> 
 def is_dialable(part: str) -> bool:
     """Whether text from a document can go into a dial string as it is: not empty, one word, no
     character that FreeSWITCH reads as a leg or option separator."""
-    return bool(part) and part.split() == [part] and not _DIAL_SYNTAX.intersection(part)
+    return (bool(part) and part.split() == [part] and not _DIAL_SYNTAX.intersection(part)
+            and _ENTERPRISE not in part and not part.startswith("["))
 
 
 def dial_string(legs: Iterable[Leg], strategy: str = "simultaneous", fail_on_single_reject: bool = False) -> str:
