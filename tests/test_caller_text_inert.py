@@ -17,7 +17,7 @@ from controller.esl.safety import inert, multiset
 from controller.esl.server import OutboundServer
 from controller.esl.wire import encode_value
 from controller.lab.expand import expand
-from tests.office import call, flow, load, load_unchecked, node
+from tests.office import call, flow, load, node
 
 # Every form FreeSWITCH's expander knows, and the neighbours that could complete one.
 HOSTILE = [
@@ -130,22 +130,23 @@ def test_hostile_tenant_values_in_set_cid_and_set_variables_run_nothing(
     record = call(esl_server, "601")
     assert record.api_calls == []
     assert record.variables["effective_caller_id_name"] == inert(value)
-    assert record.variables["note"] == inert(value)
-    assert record.variables["kept"] == inert(value)
+    assert record.variables["ecallmgr_note"] == inert(value)
+    assert record.variables["ecallmgr_kept"] == inert(value)
 
 
-def test_a_stored_set_variables_naming_freeswitch_hooks_sets_the_others_and_runs_nothing(
-        rds: redis.Redis, esl_server: OutboundServer) -> None:
-    """A callflow stored before its schema refused these names (or a pivot's): FreeSWITCH would run
-    `api_hangup_hook` at the hangup and `execute_on_answer` at the answer (the simulator does, as
-    it records `${system(...)}`); set_variables drops them and sets the rest."""
+def test_set_variables_naming_freeswitch_hooks_runs_nothing(rds: redis.Redis, esl_server: OutboundServer) -> None:
+    """FreeSWITCH would run `api_hangup_hook` at the hangup and `execute_on_answer` at the answer
+    (the simulator does, as it records `${system(...)}`); set_variables sets every name as
+    `ecallmgr_<name>`, which FreeSWITCH does not act on."""
     hostile = {"api_hangup_hook": "system touch /tmp/x", "execute_on_answer": "bgsystem touch /tmp/y",
                "sound_prefix": "/var/lib/freeswitch", "department": "sales"}
-    load_unchecked(rds, flow("602", node("set_variables", {"custom_channel_vars": hostile},
+    load(rds, flow("602", node("set_variables", {"custom_channel_vars": hostile},
                                          _=node("set_variables", {"custom_channel_vars": hostile, "export": True},
                                                 _=node("answer", {}, _=node("hangup", {}))))))
     record = call(esl_server, "602")
-    assert record.app_names() == ["multiset", "export", "answer", "hangup"]
+    assert record.app_names() == ["multiset", "export", "export", "export", "export", "answer", "hangup"]
+    assert all(arg.startswith("ecallmgr_") for arg in record.args_of("export"))
     assert record.api_calls == []
-    assert record.variables["department"] == "sales"
+    assert record.variables["ecallmgr_department"] == "sales"
+    assert record.variables["ecallmgr_api_hangup_hook"] == "system touch /tmp/x"
     assert not {"api_hangup_hook", "execute_on_answer", "sound_prefix"} & set(record.variables)

@@ -25,10 +25,7 @@ import redis
 from controller import config
 from controller.errors import DocumentError
 from controller.esl.server import OutboundServer
-from controller.store import revisions
-from controller.store.callflows import stage_write
 from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
-    ACCOUNT_ID,
     ALERT_ALICE,
     ALICE,
     BEN,
@@ -182,31 +179,26 @@ def test_control_freeswitch_runs_the_api_hangup_hook_of_a_channel(fs: FreeSwitch
     assert payloads.ran() == ["pwned-1"]
 
 
-def test_a_stored_callflow_setting_freeswitch_hooks_runs_nothing_and_the_call_goes_on(
+def test_set_variables_naming_freeswitch_hooks_runs_nothing_and_the_call_goes_on(
     fs: FreeSwitch, sipp: Sipp, office: OutboundServer, rds: redis.Redis, settings: config.Settings,
     mailbox: tuple[int, Path], payloads: Payloads,
 ) -> None:
-    """set_variables naming `api_hangup_hook`, `execute_on_answer` and `api_on_answer`, in a
-    callflow stored before the schema refused them (or a pivot's): the names are dropped, the
-    other variable is set, the phone rings, the missed call is mailed, and nothing runs."""
+    """set_variables naming `api_hangup_hook`, `execute_on_answer`, `api_on_answer` and
+    `group_confirm_*` (whose `exec` key runs its file as an application on the answering leg):
+    each is set as `ecallmgr_<name>`, the phone rings, the missed call is mailed, nothing runs.
+    The same callflow set them under their own names once, and all three scripts ran."""
     hostile = {"api_hangup_hook": f"system {payloads.make('{S}')}",
                "execute_on_answer": f"system {payloads.make('{S}')}",
-               "api_on_answer": f"system {payloads.make('{S}')}", "department": "sales"}
-    with pytest.raises(DocumentError, match="settable channel variable"):
-        main_number(rds, node("set_variables", {"custom_channel_vars": hostile}))
-    main_number(rds, node("hangup", {}))
-    flow = node("missed_call_alert", ALERT_ALICE, _=node("set_variables", {"custom_channel_vars": hostile},
-                _=node("answer", {}, _=node("user", {"id": BEN["id"], "timeout": 1}))))
-    pipe = rds.pipeline()
-    stage_write(pipe, ACCOUNT_ID, {"id": "fs-test-main", "numbers": [DID], "flow": flow}, None)
-    revisions.bump(pipe, ACCOUNT_ID)
-    pipe.execute()
+               "api_on_answer": f"system {payloads.make('{S}')}", "group_confirm_key": "exec",
+               "group_confirm_file": f"system {payloads.make('{S}')}", "department": "sales"}
+    main_number(rds, node("missed_call_alert", ALERT_ALICE, _=node("set_variables", {"custom_channel_vars": hostile},
+                _=node("answer", {}, _=node("user", {"id": BEN["id"], "timeout": 1})))))
     mark = fs.mark()
     phone = sipp.phone("1002", "uas_ring_forever.xml")
     caller = sipp.call(DID, "-d", "6000")
     finish(fs, caller, phone)
     assert [line.split()[0] for line in phone.received()] == ["INVITE", "CANCEL", "ACK"]
-    assert any("department=sales" in line for line in executed(fs, mark, "multiset"))
+    assert any("ecallmgr_department=sales" in line for line in executed(fs, mark, "multiset"))
     assert payloads.ran() == []
     assert len(mail(settings, mailbox[1])) == 1
 

@@ -46,7 +46,7 @@ def test_sleep_set_variables_and_cid_modules(rds: redis.Redis, esl_server: Outbo
     record = call(esl_server, "104", caller_name="${system(reboot)}")
     assert record.apps[0] == ("sleep", "20")
     multisets = record.args_of("multiset")
-    assert "team=sales" in multisets[0] and "vip=true" in multisets[0]
+    assert "ecallmgr_team=sales" in multisets[0] and "ecallmgr_vip=true" in multisets[0]
     assert "effective_caller_id_name=Sales Line" in multisets[1]
     # prepend_cid (apply_to original) prefixes the caller's own name, made inert: no `$` left
     # for FreeSWITCH's expansions (the argument's, then multiset's own) to act on.

@@ -55,7 +55,7 @@ def test_set_variables_can_export_to_bridged_legs(rds: redis.Redis, esl_server: 
     data: dict[str, Any] = {"custom_channel_vars": {"team": "sales", "vip": True}, "export": True}
     load(rds, flow("206", node("set_variables", data)))
     record = call(esl_server, "206")
-    assert record.args_of("export") == ["team=sales", "vip=true"]
+    assert record.args_of("export") == ["ecallmgr_team=sales", "ecallmgr_vip=true"]
     assert "multiset" not in record.app_names()
 
 

@@ -68,12 +68,13 @@ def test_prepend_cid_reset_restores_the_callers_own_id() -> None:
 
 def test_set_variables_writes_booleans_and_numbers_as_freeswitch_reads_them() -> None:
     data = {"custom_channel_vars": {"team": "sales", "vip": True, "muted": False, "tier": 2}}
-    assert set_variables.variables(data) == {"team": "sales", "vip": "true", "muted": "false", "tier": "2"}
+    assert set_variables.variables(data) == {
+        "ecallmgr_team": "sales", "ecallmgr_vip": "true", "ecallmgr_muted": "false", "ecallmgr_tier": "2"}
 
 
 def test_set_variables_values_lose_line_breaks_and_expansions_and_bad_names_are_dropped() -> None:
     data = {"custom_channel_vars": {"note": "a\r\nX-Evil: 1 ${system(x)}", "bad name": "v", "a=b": "v"}}
-    assert set_variables.variables(data) == {"note": f"a  X-Evil: 1 {DOLLAR}{{system(x)}}"}
+    assert set_variables.variables(data) == {"ecallmgr_note": f"a  X-Evil: 1 {DOLLAR}{{system(x)}}"}
 
 
 def test_play_answers_sets_terminators_then_plays() -> None:

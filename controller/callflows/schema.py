@@ -4,8 +4,7 @@
 (`store/schemas/*.json`). Validators are built once and reused.
 
 Formats checked beyond jsonschema's own: `timezone` (an IANA zone known to zoneinfo), `regex`
-(compiles with RE2, like callflow patterns), `email` and `settable channel variable` (not one
-FreeSWITCH runs commands or reads files by: controller/esl/hooks.py).
+(compiles with RE2, like callflow patterns) and `email`.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012 as _SPEC
 
 from controller.callflows.patterns import PatternError, compile_pattern
-from controller.esl import hooks
 
 PACKAGE = Path(__file__).resolve().parent.parent
 MODULE_SUFFIX = ".schema.json"
@@ -41,10 +39,6 @@ def _format_checker() -> FormatChecker:
         if isinstance(value, str):
             compile_pattern(value)
         return True
-
-    @checker.checks("settable channel variable")
-    def is_settable(value: object) -> bool:
-        return not isinstance(value, str) or not hooks.is_hook(value)
 
     @checker.checks("email")
     def is_email(value: object) -> bool:

@@ -7,24 +7,32 @@ dialplan application when it is answered, `record_post_process_exec_api` one aft
 relative path would reach another account's voicemail). Making a value inert (safety.py) stops
 `${...}` expansion, not these: the variable's *name* decides. So:
 
-- a tenant's variable names (set_variables' `custom_channel_vars`, also from a pivot) are refused
-  when saved (the schema's format `settable channel variable`) and dropped when run;
-- `Session` refuses any `set`, `export` or `multiset` that assigns one, whoever built it.
+- a callflow never names a channel variable: set_variables sets its `custom_channel_vars` as
+  `ecallmgr_<name>` (as Kazoo's ecallmgr does) and its `custom_application_vars` as `cav_<name>`;
+- `Session` refuses any `set`, `export`, `multiset` or `uuid_setvar` assigning one of the names
+  below, whoever built it: a second line against a module that would pass a name through.
 
-Kazoo never lets a callflow name FreeSWITCH variables at all (its custom channel variables become
-`ecallmgr_<name>`); the names below are those FreeSWITCH 1.10-1.11's core and modules act on.
+The list holds the names FreeSWITCH 1.10-1.11's core and modules act on that are known to run
+something or to move where files are read; it cannot be complete (`group_confirm_file` with
+`group_confirm_key=exec`, the campon and valet fallbacks through the inline dialplan, ...), which
+is why no name a tenant writes ever reaches the channel as written.
 """
 
 from __future__ import annotations
 
-# Families: every `execute_on_<event>` / `api_on_<event>` (numbered variants included) and the
-# bridge's pre-execute applications.
-PREFIXES = ("execute_on_", "api_on_", "bridge_pre_execute_")
+# Families: every `execute_on_<event>` / `api_on_<event>` (numbered variants included), the
+# bridge's pre-execute applications, and camp-on's fallback (through the inline dialplan).
+PREFIXES = ("execute_on_", "api_on_", "bridge_pre_execute_", "campon")
 NAMES = frozenset({
     "api_hangup_hook", "api_reporting_hook", "api_after_bridge", "api_hook", "session_in_hangup_hook",
     "exec_after_bridge_app", "exec_after_bridge_arg", "record_post_process_exec_app",
     "record_post_process_exec_api", "sip_execute_on_image", "sip_api_on_image", "conference_loop_exec_app",
-    "transfer_after_bridge", "park_after_bridge", "sound_prefix", "sound_prefix_enforced",
+    "transfer_after_bridge", "park_after_bridge", "transfer_on_fail", "force_transfer_dialplan",
+    "force_transfer_context", "sound_prefix", "sound_prefix_enforced",
+    # `group_confirm_key=exec` runs `group_confirm_file` as an application on every answering leg
+    "group_confirm_key", "group_confirm_file",
+    "valet_parking_orbit_exten", "valet_parking_orbit_dialplan", "fifo_orbit_exten", "fifo_orbit_dialplan",
+    "conference_auto_outcall_prefix", "sip_redirect_dialplan", "sip_redirect_context",
 })
 # Applications whose argument assigns channel variables: `name=value`, or for multiset
 # `^^<d>name=value<d>name=value` (else space-separated); and the API commands that do.
