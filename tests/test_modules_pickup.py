@@ -2,16 +2,19 @@
 the real server, the simulator playing FreeSWITCH's channel list (`show channels as json`),
 `intercept` and `eavesdrop` for calls that share its switchboard."""
 
+from types import SimpleNamespace
 from typing import Any
 
 import gevent
 import redis
 
+from controller.errors import CommandError
 from controller.esl.safety import inert
 from controller.esl.server import OutboundServer
 from controller.lab.scenario import BridgeOutcome
 from controller.lab.simulator import CallRecord
 from controller.lab.switchboard import Switchboard
+from controller.modules import pickup
 from tests.office import call, flow, load, node
 
 FAST = 0.05
@@ -170,3 +173,35 @@ def test_a_callers_hostile_name_reaches_the_page_conference_inert(rds: redis.Red
     assert f"conference_auto_outcall_caller_id_name={inert(name)}\x1f" in setup
     assert "$" not in setup and "\\" not in setup
     assert record.api_calls == []  # FreeSWITCH's expander ran nothing
+
+
+MINE, THEIRS, LEG_MINE, LEG_THEIRS = (f"{n:08x}-0000-4000-8000-000000000000" for n in range(1, 5))
+
+
+def test_a_presence_another_account_shares_takes_none_of_its_calls() -> None:
+    """Another account's device may carry the same username and name the same realm: its calls
+    ring a leg with the same presence_id. Only the account's own callers are taken or heard."""
+    rows = [{"uuid": leg, "direction": "outbound", "presence_id": "1001@shared.example.com", "callstate": state,
+             "call_uuid": caller, "created_epoch": "1"}
+            for leg, caller, state in ((LEG_THEIRS, THEIRS, "RINGING"), (LEG_MINE, MINE, "RINGING"))]
+    own = {MINE}.__contains__
+    assert pickup.callers(rows, {"1001@shared.example.com"}, "me", pickup.UNANSWERED, own) == [MINE]
+    assert pickup.device_legs(rows, {"1001@shared.example.com"}, "me", pickup.UNANSWERED, own) == [LEG_MINE]
+
+
+class _Channel:
+    def __init__(self, accounts: dict[str, str]) -> None:
+        self.accounts = accounts
+
+    def api(self, command: str) -> str:
+        uuid = command.split()[1]
+        if uuid not in self.accounts:
+            raise CommandError(command, "-ERR No such channel!")
+        return self.accounts[uuid] + "\n"
+
+
+def test_a_call_is_the_accounts_own_when_freeswitch_says_so() -> None:
+    accounts = {MINE: "acct-a", THEIRS: "acct-b", LEG_MINE: "_undef_"}
+    call = SimpleNamespace(account_id="acct-a", channel=_Channel(accounts))
+    own = pickup.owned(call)  # type: ignore[arg-type]
+    assert [own(uuid) for uuid in (MINE, THEIRS, LEG_MINE, LEG_THEIRS)] == [True, False, False, False]

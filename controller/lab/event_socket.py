@@ -163,9 +163,12 @@ def _live(call: SimulatedCall, args: list[str]) -> bool:
 
 
 def _uuid_getvar(call: SimulatedCall, args: list[str]) -> str:
-    if not _live(call, args):
+    """This channel's variable, or another live channel's: a leg of another call's bridge, or
+    that call itself (lab/switchboard.py), as FreeSWITCH answers for any channel of the box."""
+    channel = call.channel if _live(call, args) else call.scenario.switchboard.channel_of(args[0]) if args else None
+    if channel is None:
         return NO_SUCH_CHANNEL
-    value = call.channel.lookup(args[1]) if len(args) > 1 else None
+    value = channel.lookup(args[1]) if len(args) > 1 else None
     return "_undef_" if value is None else value
 
 

@@ -77,6 +77,17 @@ class Switchboard:
         return next((leg for leg in self.legs.values()
                      if leg.call.uuid == caller_uuid and leg.callstate in states and not leg.picked.ready()), None)
 
+    def channel_of(self, uuid: str) -> Channel | None:
+        """A live channel the board knows by uuid: a bridge's leg, or the call that rings it."""
+        for leg in list(self.legs.values()):
+            if leg.call.hungup.is_set():
+                continue
+            if leg.channel.uuid == uuid:
+                return leg.channel
+            if leg.call.uuid == uuid:
+                return leg.call.channel
+        return None
+
     def answered(self, uuid: str) -> Leg | None:
         leg = self.legs.get(uuid)
         return leg if leg is not None and leg.callstate == "ACTIVE" and not leg.call.hungup.is_set() else None

@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from controller.call import Call
+from controller.callflows.matcher import ACCOUNT_VARIABLE
 from controller.esl.safety import multiset
 from controller.flow import DEFAULT_CHILD, Next
 from controller.modules import callcenter, media_refs, queue_announcements
@@ -81,6 +82,7 @@ def wait(call: Call, queue: dict[str, Any], name: str, score: int = 0) -> Next:
         callcenter.RING_TIMEOUT_VARIABLE: str(callcenter.seconds(queue, "agent_ring_timeout", callcenter.DEFAULT_RING)),
         "hangup_after_bridge": "true",
         "cc_base_score": str(score),  # (set also when 0: the channel may have been in a queue before)
+        ACCOUNT_VARIABLE: call.account_id,  # (a pickup takes only its account's calls: pickup.owned)
     }
     announcer = queue_announcements.start(call, queue, name)
     joined = time.monotonic()

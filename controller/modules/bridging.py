@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from controller.call import Call, authenticated_username
+from controller.callflows.matcher import ACCOUNT_VARIABLE
 from controller.esl.safety import multiset, one_line
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,9 @@ def bridge(
         "continue_on_fail": "true",
         "hangup_after_bridge": "true",
         "call_timeout": str(call_timeout or max(leg.rings_until for leg in legs)),
+        # Whose call this is, for FreeSWITCH's other channels to ask: a pickup, an intercept or an
+        # eavesdrop takes only the account's own calls (pickup.owned).
+        ACCOUNT_VARIABLE: call.account_id,
         **(variables or {}),
     })
     arg = dial_string(legs, strategy, fail_on_single_reject)

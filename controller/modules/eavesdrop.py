@@ -43,10 +43,11 @@ def handle(data: dict[str, Any], call: Call) -> Next:
         pickup.say_no(call, NO_USERS)
         return None
     presences, usernames = context.presences(devices), context.usernames(devices)
+    own = pickup.owned(call)
     legs = pickup.found_in_channels(call, lambda rows: (
-        pickup.device_legs(rows, presences, call.uuid, pickup.TALKING)
-        or pickup.placed_legs(call, rows, usernames, pickup.TALKING)
-        or pickup.device_legs(rows, presences, call.uuid, pickup.UNANSWERED)))
+        pickup.device_legs(rows, presences, call.uuid, pickup.TALKING, own)
+        or pickup.placed_legs(call, rows, usernames, pickup.TALKING, own)
+        or pickup.device_legs(rows, presences, call.uuid, pickup.UNANSWERED, own)))
     if not legs:
         pickup.say_no(call, NO_CHANNELS)
         return None

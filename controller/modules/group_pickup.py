@@ -48,6 +48,7 @@ def pick_up(data: Mapping[str, Any], call: Call, context: pickup.Context) -> Non
         pickup.say_no(call, NO_USERS)
         return
     presences = context.presences(devices)
-    callers = pickup.found_in_channels(call, lambda rows: pickup.ringing_callers(rows, presences, call.uuid))
+    own = pickup.owned(call)
+    callers = pickup.found_in_channels(call, lambda rows: pickup.ringing_callers(rows, presences, call.uuid, own))
     if not callers or not pickup.intercept(call, callers[0], unanswered_only=True):
         pickup.say_no(call, NO_CHANNELS)

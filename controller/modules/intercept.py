@@ -47,7 +47,8 @@ def take_over(data: Mapping[str, Any], call: Call, context: pickup.Context) -> N
         return
     states = pickup.UNANSWERED | pickup.TALKING
     presences = context.presences(devices)
-    callers = pickup.found_in_channels(call, lambda rows: pickup.callers(rows, presences, call.uuid, states))
+    own = pickup.owned(call)
+    callers = pickup.found_in_channels(call, lambda rows: pickup.callers(rows, presences, call.uuid, states, own))
     if not callers or not pickup.intercept(call, callers[0], unanswered_only=False):
         pickup.say_no(call, NO_CHANNELS)
 

@@ -29,6 +29,8 @@ from typing import Any
 import gevent
 
 from controller.call import Call
+from controller.callflows.matcher import ACCOUNT_VARIABLE
+from controller.errors import CommandError
 from controller.esl.safety import multiset
 from controller.modules import bridging
 
@@ -153,34 +155,64 @@ def found_in_channels(call: Call, find: Callable[[list[dict[str, str]]], list[st
     return []
 
 
-def ringing_callers(rows: Iterable[Mapping[str, str]], presences: set[str], me: str) -> list[str]:
+Owned = Callable[[str], bool]
+
+
+def owned(call: Call) -> Owned:
+    """Whether a channel is one of this account's calls: its `controller_account_id` (set by the
+    controller before it rings anyone, by FreeSWITCH's directory on a phone's own call) is this
+    call's account. A presence or a SIP username names a device, not an account: another
+    account's device may share it (the same username, a realm its documents name), and its calls
+    are never taken, heard or picked up from here."""
+    answers: dict[str, bool] = {}
+
+    def check(uuid: str) -> bool:
+        if uuid not in answers:
+            try:
+                value = call.channel.api(f"uuid_getvar {uuid} {ACCOUNT_VARIABLE}").strip()
+            except CommandError:  # gone since it was listed
+                value = ""
+            answers[uuid] = bool(call.account_id) and value == call.account_id
+        return answers[uuid]
+
+    return check
+
+
+def ringing_callers(rows: Iterable[Mapping[str, str]], presences: set[str], me: str, own: Owned) -> list[str]:
     """The callers (`call_uuid`) whose legs ring one of the devices, unanswered, oldest first."""
-    return callers(rows, presences, me, UNANSWERED)
+    return callers(rows, presences, me, UNANSWERED, own)
 
 
-def callers(rows: Iterable[Mapping[str, str]], presences: set[str], me: str, states: frozenset[str]) -> list[str]:
-    """The callers (`call_uuid`) of the legs dialled to the devices in one of `states`."""
+def callers(
+    rows: Iterable[Mapping[str, str]], presences: set[str], me: str, states: frozenset[str], own: Owned
+) -> list[str]:
+    """The account's callers (`call_uuid`) of the legs dialled to the devices in one of `states`."""
     found = [row for row in rows if row.get("direction") == "outbound" and row.get("presence_id") in presences
              and row.get("callstate") in states]
     found.sort(key=lambda row: str(row.get("created_epoch", "")))
     return [uuid for uuid in (str(row.get("call_uuid") or "") for row in found)
-            if UUID.fullmatch(uuid) and uuid != me]
+            if UUID.fullmatch(uuid) and uuid != me and own(uuid)]
 
 
-def device_legs(rows: Iterable[Mapping[str, str]], presences: set[str], me: str, states: frozenset[str]) -> list[str]:
-    """The devices' own legs (their uuids) in one of `states`, oldest first."""
+def device_legs(
+    rows: Iterable[Mapping[str, str]], presences: set[str], me: str, states: frozenset[str], own: Owned
+) -> list[str]:
+    """The devices' own legs (their uuids) in one of `states`, oldest first, of the account's calls
+    (the caller that rang each, its `call_uuid`, is the account's)."""
     found = [row for row in rows if row.get("presence_id") in presences and row.get("callstate") in states]
     found.sort(key=lambda row: str(row.get("created_epoch", "")))
-    return [uuid for uuid in (str(row.get("uuid") or "") for row in found) if UUID.fullmatch(uuid) and uuid != me]
+    return [str(row.get("uuid")) for row in found
+            if UUID.fullmatch(str(row.get("uuid") or "")) and row.get("uuid") != me
+            and UUID.fullmatch(str(row.get("call_uuid") or "")) and own(str(row.get("call_uuid")))]
 
 
 def placed_legs(
-    call: Call, rows: Iterable[Mapping[str, str]], usernames: set[str], states: frozenset[str]
+    call: Call, rows: Iterable[Mapping[str, str]], usernames: set[str], states: frozenset[str], own: Owned
 ) -> list[str]:
     """The legs the devices' phones placed, in one of `states`: FreeSWITCH names such a leg
     `sofia/<profile>/<from user>@<host>` and gives it no presence_id; the From user is the
     phone's word, so each candidate's `sip_auth_username` (what the phone authenticated as) is
-    asked of FreeSWITCH too (`uuid_getvar`)."""
+    asked of FreeSWITCH too (`uuid_getvar`), and its account (`own`)."""
     found = []
     for row in rows:
         uuid, name = str(row.get("uuid") or ""), str(row.get("name") or "")
@@ -189,7 +221,7 @@ def placed_legs(
             continue
         if not UUID.fullmatch(uuid) or uuid == call.uuid:
             continue
-        if call.channel.api(f"uuid_getvar {uuid} sip_auth_username").strip() == user:
+        if call.channel.api(f"uuid_getvar {uuid} sip_auth_username").strip() == user and own(uuid):
             found.append(uuid)
     return found
 
