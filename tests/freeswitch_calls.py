@@ -21,13 +21,12 @@ import pytest
 import redis
 
 from controller import config
-from controller.commands.mailer import build_mailer
 from controller.esl.server import OutboundServer
 from controller.lab.freeswitch import wait_until
 from controller.store import keys
 from controller.store.bundle import load_bundle
 from tests.freeswitch_harness import ROOT, FreeSwitch, SippRun
-from tests.mailserver import delivered, running_smtp
+from tests.mailserver import mail, running_smtp  # noqa: F401 (mail: the FreeSWITCH tests import it from here)
 
 OFFICE: dict[str, Any] = json.loads((ROOT / "flows" / "office.json").read_text())
 ACCOUNT_ID: str = OFFICE["account"]["id"]
@@ -94,16 +93,6 @@ def finish(fs: FreeSwitch, *callers: SippRun) -> None:
     for caller in callers:
         assert caller.wait() == 0, caller.report()
     fs.wait_idle()
-
-
-def mail(settings: config.Settings, maildir: Path) -> list[EmailMessage]:
-    """Every job the calls left, delivered by the real mail sender; what reached the mailbox."""
-    mailer = build_mailer(settings, "fs-test")
-    try:
-        mailer.run(burst=True)
-    finally:
-        mailer.rds.connection_pool.disconnect()
-    return delivered(maildir)
 
 
 def queued_calls(rds: redis.Redis) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ from pathlib import Path
 import gevent
 from gevent import socket as gsocket
 
+from controller import config
+from controller.commands.mailer import build_mailer
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +48,17 @@ def delivered(maildir: Path) -> list[EmailMessage]:
         return []
     box = mailbox.Maildir(str(maildir))
     return [email.message_from_bytes(m.as_bytes(), policy=email.policy.default) for m in box]  # type: ignore[misc]
+
+
+def mail(settings: config.Settings, maildir: Path) -> list[EmailMessage]:
+    """Every job the calls left, delivered by the real mail sender (one burst); what reached the
+    mailbox."""
+    mailer = build_mailer(settings, "test-mailer")
+    try:
+        mailer.run(burst=True)
+    finally:
+        mailer.rds.connection_pool.disconnect()
+    return delivered(maildir)
 
 
 def only_message(maildir: Path) -> EmailMessage:

@@ -37,7 +37,7 @@ from tests.freeswitch_calls import (  # noqa: F401 (fixtures)
     settings,
     wait_for,
 )
-from tests.freeswitch_harness import FreeSwitch, Sipp
+from tests.freeswitch_harness import FreeSwitch, Sipp, SippRun
 from tests.live_calls import api_asking_serve, serving_live_calls
 
 pytestmark = [pytest.mark.freeswitch, pytest.mark.timeout(60)]
@@ -101,32 +101,32 @@ def test_a_call_transferred_through_the_api_leaves_the_ringing_phone_for_the_tar
 ) -> None:
     """`uuid_transfer` into the controller context: the caller's leg comes back to the controller
     as a new connection for the target's callflow (Chloe's phone, which answers)."""
-    callflows = [{"id": "fs-test-main", "numbers": [DID], "flow": node("user", {"id": BEN["id"], "timeout": 30})},
-                 {"id": "fs-test-chloe", "numbers": ["2003"], "flow": node("user", {"id": CHLOE["id"], "timeout": 20})}]
-    load_bundle(rds, {**OFFICE, "callflows": callflows}, "two callflows for a transfer")
     mark = fs.mark()
-    ben = sipp.phone("1002", "uas_ring_forever.xml")
-    chloe = sipp.phone("1003", "uas_answer.xml")
-    caller = sipp.call(DID, "-d", "2000")
-    wait_for(lambda: len(office_api.get("/channels")[1]) == 1, "the call in /channels")
-    [channel] = office_api.get("/channels")[1]
-    wait_for(lambda: [line.split()[0] for line in ben.received()][:1] == ["INVITE"], "Ben's phone ringing")
-    assert office_api.put(f"/channels/{channel['uuid']}", {"action": "transfer", "target": "2003"}) == 202
-    finish(fs, caller, ben, chloe)
-    assert "SIP/2.0 200 OK" in caller.received()  # Chloe answered the transferred call
-    assert [line.split()[0] for line in ben.received()][:2] == ["INVITE", "CANCEL"]
-    assert chloe.received()[0].startswith("INVITE ")
-    assert any("Transfer" in line and "2003@controller" in line for line in fs.log_since(mark))
-    wait_for(lambda: office_api.get(f"/cdrs/{channel['uuid']}")[1].get("bridged") is True, "the final record")
-    assert office_api.put(f"/channels/{channel['uuid']}", {"action": "transfer", "target": "20 03"}) in (400, 404)
+    moved = transfer_while_ben_rings(fs, sipp, rds, office_api, node("user", {"id": BEN["id"], "timeout": 30}),
+                                     node("user", {"id": CHLOE["id"], "timeout": 20}), "uas_answer.xml")
+    assert "SIP/2.0 200 OK" in moved.caller.received()  # Chloe answered the transferred call
+    assert moved.phone.received()[0].startswith("INVITE ")
+    assert any("Transfer" in line and f"{TARGET}@controller" in line for line in fs.log_since(mark))
+    wait_for(lambda: office_api.get(f"/cdrs/{moved.uuid}")[1].get("bridged") is True, "the final record")
+    assert office_api.put(f"/channels/{moved.uuid}", {"action": "transfer", "target": "20 03"}) in (400, 404)
+
+
+TARGET = "2005"  # the number the calls below are transferred to
+
+
+@dataclasses.dataclass(frozen=True)
+class Transferred:
+    uuid: str
+    caller: SippRun
+    phone: SippRun  # Chloe's, which the target's callflow rings
 
 
 def transfer_while_ben_rings(fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, office_api: Office,
-                             first: dict[str, Any], target: dict[str, Any], chloe: str) -> str:
-    """A call to the main number (`first`) transferred through the API to 2005 (`target`) while
-    Ben's phone rings; Chloe's phone plays `chloe`. Returns the call's UUID once all is over."""
+                             first: dict[str, Any], target: dict[str, Any], chloe: str) -> Transferred:
+    """A call to the main number (`first`) transferred through the API to TARGET (`target`) while
+    Ben's phone rings; Chloe's phone plays `chloe`. Returns once all is over."""
     callflows = [{"id": "fs-test-main", "numbers": [DID], "flow": first},
-                 {"id": "fs-test-target", "numbers": ["2005"], "flow": target}]
+                 {"id": "fs-test-target", "numbers": [TARGET], "flow": target}]
     load_bundle(rds, {**OFFICE, "callflows": callflows}, "a transfer")
     ben = sipp.phone("1002", "uas_ring_forever.xml")
     phone = sipp.phone("1003", chloe)
@@ -134,10 +134,10 @@ def transfer_while_ben_rings(fs: FreeSwitch, sipp: Sipp, rds: redis.Redis, offic
     wait_for(lambda: len(office_api.get("/channels")[1]) == 1, "the call in /channels")
     [channel] = office_api.get("/channels")[1]
     wait_for(lambda: [line.split()[0] for line in ben.received()][:1] == ["INVITE"], "Ben's phone ringing")
-    assert office_api.put(f"/channels/{channel['uuid']}", {"action": "transfer", "target": "2005"}) == 202
+    assert office_api.put(f"/channels/{channel['uuid']}", {"action": "transfer", "target": TARGET}) == 202
     finish(fs, caller, ben, phone)
     assert [line.split()[0] for line in ben.received()][:2] == ["INVITE", "CANCEL"]
-    return str(channel["uuid"])
+    return Transferred(str(channel["uuid"]), caller, phone)
 
 
 def test_a_ringing_call_transferred_to_a_phone_that_answers_is_not_a_missed_call(
@@ -160,7 +160,7 @@ def test_a_transferred_call_nobody_answers_is_one_missed_call_email(
     first = node("missed_call_alert", ALERT_ALICE, _=node("user", {"id": BEN["id"], "timeout": 30}))
     target = node("missed_call_alert", {"recipients": [{"type": "user", "id": CHLOE["id"]}]},
                   _=node("user", {"id": CHLOE["id"], "timeout": 2}))
-    uuid = transfer_while_ben_rings(fs, sipp, rds, office_api, first, target, "uas_ring_forever.xml")
+    uuid = transfer_while_ben_rings(fs, sipp, rds, office_api, first, target, "uas_ring_forever.xml").uuid
     [message] = mail(settings, mailbox[1])
     assert message["To"] == ALICE["email"] and message["Subject"].startswith("Missed call from")
     assert rds.exists(f"call:{uuid}") == 0  # finished here: nothing left for a watcher

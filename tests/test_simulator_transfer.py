@@ -12,7 +12,6 @@ import dataclasses
 import json
 import urllib.parse
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import pytest
 import redis
 
 from controller import config, roles
-from controller.commands.mailer import build_mailer
 from controller.config import EslEndpoint
 from controller.esl import inbound_api
 from controller.esl.livecalls import LiveCalls
@@ -34,7 +32,7 @@ from controller.lab.simulator import CallRecord, run_call
 from controller.services import Services
 from controller.store import keys
 from tests.live_calls import serving_live_calls
-from tests.mailserver import delivered, running_smtp
+from tests.mailserver import mail, running_smtp
 from tests.office import ACCOUNT, flow, load, node
 from tests.own_redis import wait_for
 
@@ -103,16 +101,6 @@ def switch(services: Services, tmp_path: Path) -> Iterator[Switch]:
             yield Switch(inbound, server, live, roles.socket_path(tmp_path, "serve"), published)
     finally:
         inbound.stop()
-
-
-def mail(settings: config.Settings, maildir: Path) -> list[EmailMessage]:
-    """Every job the calls left, delivered by the real mail sender; what reached the mailbox."""
-    mailer = build_mailer(settings, "sim-test")
-    try:
-        mailer.run(burst=True)
-    finally:
-        mailer.rds.connection_pool.disconnect()
-    return delivered(maildir)
 
 
 def transfer_while_bob_rings(rds: redis.Redis, switch: Switch, target: dict[str, Any], answers: BridgeOutcome,

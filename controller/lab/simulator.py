@@ -459,15 +459,21 @@ class SimulatedCall:
         return "+OK\n"
 
     def _leave_for_transfer(self) -> None:
-        """The park under `socket` ends (CHANNEL_UNPARK) and `socket` completes; the channel is
-        routed again and its `socket` connects to the controller once more."""
+        """The `socket` application ends; the channel is routed again and its `socket` connects
+        to the controller once more."""
+        if self._socket_completes():
+            self._next = gevent.spawn(self._connect_again)
+
+    def _socket_completes(self) -> bool:
+        """The park under `socket` ends (CHANNEL_UNPARK) and `socket` completes, with whatever
+        the last app left as its response (caller_hangup); False when it did already."""
         if self._finished:
-            return
+            return False
         self._finished = True
         self.emit("CHANNEL_UNPARK")
         response = self.channel.variable("current_application_response") or "_none_"
         self.emit("CHANNEL_EXECUTE_COMPLETE", app_headers("socket", SOCKET_DATA, self._socket_app_uuid, response))
-        self._next = gevent.spawn(self._connect_again)
+        return True
 
     def _connect_again(self) -> CallRecord | None:
         """The channel's next connection, played to its end; None if the controller could not be
@@ -491,13 +497,8 @@ class SimulatedCall:
         if self.transfer_to is not None:
             self._leave_for_transfer()
             return
-        if self._finished:
+        if not self._socket_completes():
             return
-        self._finished = True
-        self.emit("CHANNEL_UNPARK")
-        # The socket app completes with whatever the last app left as its response (caller_hangup).
-        response = self.channel.variable("current_application_response") or "_none_"
-        self.emit("CHANNEL_EXECUTE_COMPLETE", app_headers("socket", SOCKET_DATA, self._socket_app_uuid, response))
         self.channel.set_values(Channel_State="CS_HANGUP")
         self.emit("CHANNEL_STATE")
         self.channel.set_values(Channel_State="CS_REPORTING", Channel_State_Number="11", Channel_Call_State="HANGUP",
