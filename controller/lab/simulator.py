@@ -266,8 +266,7 @@ class SimulatedCall:
         leaves the `socket` app and, the dialplan being over, hangs up."""
         if self.inbound is None:
             return
-        if self.inbound.calls.get(self.uuid) is self:
-            del self.inbound.calls[self.uuid]
+        self._leave_inbound()
         self.running = None
         self.hangup("NORMAL_CLEARING")
         self.publish(self.channel, "CHANNEL_DESTROY")
@@ -481,17 +480,20 @@ class SimulatedCall:
         if self.address is None:
             raise RuntimeError("a transferred call needs the controller's address (run_call sets it)")
         try:
-            sock = _dial(self.address, self.timeout)
+            sock = _connected(self.address, self.timeout, self.tap)
         except OSError:
             self.publish(self.channel, "CHANNEL_DESTROY")
-            if self.inbound is not None and self.inbound.calls.get(self.uuid) is self:
-                del self.inbound.calls[self.uuid]
+            if self.inbound is not None:
+                self._leave_inbound()
             return None
-        sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
-        if self.tap is not None:
-            sock = self.tap(sock)
         following = SimulatedCall(sock, self.scenario, self.inbound, self.address, earlier=self)
         return following.run(self.timeout)
+
+    def _leave_inbound(self) -> None:
+        """This connection no longer runs the channel for the inbound side (`uuid_transfer`)."""
+        assert self.inbound is not None
+        if self.inbound.calls.get(self.uuid) is self:
+            del self.inbound.calls[self.uuid]
 
     def _finish_hangup(self) -> None:
         if self.transfer_to is not None:
@@ -574,13 +576,18 @@ def run_call(
     `after_transfer`). With `inbound`, every event of the call (both legs, CHANNEL_CREATE and
     CHANNEL_DESTROY included) is also published there. `tap` wraps the connected socket (a
     recorder of the wire exchange: controller/lab/recording.py); without it nothing changes."""
-    sock = _dial(address, timeout)
-    sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)  # as mod_event_socket does
-    if tap is not None:
-        sock = tap(sock)
-    call = SimulatedCall(sock, scenario, inbound, address)
+    call = SimulatedCall(_connected(address, timeout, tap), scenario, inbound, address)
     call.tap = tap
     return call.run(timeout)
+
+
+def _connected(
+    address: tuple[str, int], timeout: float, tap: Callable[[gsocket.socket], gsocket.socket] | None
+) -> gsocket.socket:
+    """A channel's `socket` connection to the controller, wrapped by `tap` when there is one."""
+    sock = _dial(address, timeout)
+    sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)  # as mod_event_socket does
+    return tap(sock) if tap is not None else sock
 
 
 def _dial(address: tuple[str, int], timeout: float) -> gsocket.socket:
